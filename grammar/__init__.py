@@ -1,0 +1,1 @@
+"""The TWDSL grammar (``twdsl.lark``), shipped inside the package as ``twdsl.grammar``."""

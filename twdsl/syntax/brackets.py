@@ -1,0 +1,214 @@
+"""Bracket balancing before parsing: every '{' '(' '[' gets its closer, or a diagnostic.
+
+A missing or extra bracket is the commonest syntax error and the one that confuses
+an LALR parser most, so it is settled here first: the parser then always sees a
+balanced token stream.  When brackets do not balance, a second, indentation-aware
+pass decides where a missing '}' most likely belongs (at the first line that is
+not indented deeper than the line that opened the block), and the pass with fewer
+diagnostics wins.
+"""
+
+from __future__ import annotations
+
+from twdsl.diagnostics import Diagnostic, Related, Severity
+from twdsl.source import Span
+from twdsl.syntax.lexer import Token
+
+OPEN = {"LBRACE": "RBRACE", "LPAR": "RPAR", "LSQB": "RSQB"}
+CLOSE = {v: k for k, v in OPEN.items()}
+TEXT = {"LBRACE": "{", "RBRACE": "}", "LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]"}
+
+# Words that name what a '{' opens, looked for on the opener's line.
+_OWNERS = {"task": "task", "workflow": "workflow", "template": "template", "agent": "agent",
+           "parallel": "parallel block", "sequence": "sequence block", "if": "if block",
+           "else": "else block", "foreach": "foreach loop", "while": "while loop",
+           "switch": "switch", "input": "input", "output": "output"}
+
+
+class Opener:
+    __slots__ = ("tok", "indent", "owner", "owner_tok")
+
+    def __init__(self, tok: Token, indent: int, owner: str, owner_tok: Token) -> None:
+        self.tok = tok
+        self.indent = indent
+        self.owner = owner
+        self.owner_tok = owner_tok
+
+
+def describe_owner(tokens: list[Token], i: int) -> tuple[str, Token]:
+    """What the bracket at ``tokens[i]`` opens, e.g. ``task 'deploy'``, and its first token."""
+    tok = tokens[i]
+    if tok.type != "LBRACE":
+        return f"'{TEXT[tok.type]}'", tok
+    j = i - 1
+    line = tok.line
+    while j >= 0 and tokens[j].end_line == line and not tokens[j].first:
+        j -= 1
+    if j < 0 or tokens[j].line != line:
+        j += 1
+    head = tokens[j:i]
+    for k, t in enumerate(head):
+        word = t.value if t.type == "NAME" else None
+        if word in ("task", "workflow", "template", "agent") and k + 1 < len(head) \
+                and head[k + 1].type == "NAME":
+            return f"{_OWNERS[word]} '{head[k + 1].value}'", head[0]
+        if word in _OWNERS and word not in ("task", "workflow", "template", "agent"):
+            return _OWNERS[word], t
+    if head and head[-1].type == "COLON" and len(head) >= 2:
+        return f"'{head[-2].value}' object", head[-2]
+    if head and head[-1].type == "NAME":
+        return f"'{head[-1].value}' block", head[-1]
+    return "block", tok
+
+
+def balance(tokens: list[Token], file: str,
+            lexer_errors: bool = False) -> tuple[list[Token], list[Diagnostic], dict[int, str]]:
+    """Return tokens with every bracket closed, diagnostics for the repairs, and for each
+    '{' token (by start offset) a description of what it opens.
+
+    The plain pass matches brackets as written.  When it finds a problem, or the lexer
+    did (an unterminated string can swallow a '}'), the indentation-aware pass runs too,
+    and wins unless it needs more repairs than the plain pass has repairs plus closers
+    that disagree with their opener's indentation.
+    """
+    plain, plain_diags = _pass(tokens, file, indent_aware=False)
+    if not plain_diags and not lexer_errors:
+        return plain, plain_diags, _owners(plain)
+    suspicious = _misindented_closers(plain)
+    smart, smart_diags = _pass(tokens, file, indent_aware=True)
+    if len(smart_diags) <= len(plain_diags) + suspicious:
+        return smart, smart_diags, _owners(smart)
+    plain, plain_diags = _pass(tokens, file, indent_aware=False)  # token depths are per pass
+    return plain, plain_diags, _owners(plain)
+
+
+def _misindented_closers(tokens: list[Token]) -> int:
+    """How many '}' do not line up with the line that opened their block."""
+    count = 0
+    stack: list[int] = []
+    for i, tok in enumerate(tokens):
+        if tok.type == "LBRACE":
+            stack.append(i)
+        elif tok.type == "RBRACE" and stack:
+            j = stack.pop()
+            if tok.synthetic:
+                continue
+            opener_indent = _line_indent(tokens, j)
+            if tok.first and tok.column != opener_indent:
+                count += 1
+            elif not tok.first and tokens[j].line != tok.line \
+                    and _line_indent(tokens, i) != opener_indent:
+                count += 1
+    return count
+
+
+def _owners(tokens: list[Token]) -> dict[int, str]:
+    return {t.start: describe_owner(tokens, i)[0] for i, t in enumerate(tokens)
+            if t.type == "LBRACE" and not t.synthetic}
+
+
+def _line_indent(tokens: list[Token], i: int) -> int:
+    """Column of the first token on the line of ``tokens[i]``."""
+    line = tokens[i].line
+    j = i
+    while j > 0 and tokens[j - 1].line == line:
+        j -= 1
+    return tokens[j].column
+
+
+def _pass(tokens: list[Token], file: str, indent_aware: bool) -> tuple[list[Token], list[Diagnostic]]:
+    out: list[Token] = []
+    diags: list[Diagnostic] = []
+    stack: list[Opener] = []
+    depth = 0
+
+    def close_missing(op: Opener, before: Token | None, at_eof: bool) -> None:
+        nonlocal depth
+        closer = OPEN[op.tok.type]
+        text = TEXT[closer]
+        o = op.owner_tok
+        if before is None:
+            prev = out[-1]
+            at = Span(file, prev.end, prev.end, prev.end_line, prev.end_column, prev.end_line,
+                      prev.end_column)
+            where = "at end of file"
+        else:
+            at = before.span(file)
+            where = ""
+        msg = f"expected '{text}' to close {op.owner} opened at {o.line}:{o.column}"
+        if where:
+            msg += f" ({where})"
+        diags.append(Diagnostic("TW111", Severity.ERROR, msg, at,
+                                (Related(op.tok.span(file), f"{op.owner} opened here"),)))
+        ref = before if before is not None else out[-1]
+        pos = ref.start if before is not None else ref.end
+        line = ref.line if before is not None else ref.end_line
+        col = ref.column if before is not None else ref.end_column
+        synth = Token(closer, text, pos, pos, line, col, line, col, None, False, True)
+        if closer == "RBRACE":
+            depth -= 1
+        synth.depth = depth
+        out.append(synth)
+
+    for i, tok in enumerate(tokens):
+        t = tok.type
+        if indent_aware and tok.first:
+            # A line that is not indented deeper than the line that opened a block ends
+            # that block, unless it is the block's own closer.
+            c = tok.column
+            while stack:
+                top = stack[-1]
+                if top.tok.type == "LBRACE":
+                    if t == "RBRACE":
+                        outer = any(o.tok.type == "LBRACE" and o.indent <= c for o in stack[:-1])
+                        if c >= top.indent or not outer:
+                            break
+                    elif c > top.indent:
+                        break
+                elif c > top.indent or (t in CLOSE and CLOSE[t] == top.tok.type):
+                    break
+                stack.pop()
+                close_missing(top, tok, False)
+        if indent_aware and t == "LBRACE" and stack and stack[-1].tok.type == "LPAR" \
+                and stack[-1].tok.line == tok.line and _last_on_line(tokens, i) \
+                and out and out[-1].type not in ("LPAR", "COMMA", "COLON"):
+            # `if (cond {`: the ')' belongs before the block's '{'.
+            close_missing(stack.pop(), tok, False)
+        if t in OPEN:
+            owner, owner_tok = describe_owner(tokens, i)
+            stack.append(Opener(tok, _line_indent(tokens, i), owner, owner_tok))
+            tok.depth = depth
+            if t == "LBRACE":
+                depth += 1
+            out.append(tok)
+        elif t in CLOSE:
+            want = CLOSE[t]
+            if stack and stack[-1].tok.type == want:
+                stack.pop()
+                if t == "RBRACE":
+                    depth -= 1
+                tok.depth = depth
+                out.append(tok)
+            elif any(op.tok.type == want for op in stack):
+                while stack[-1].tok.type != want:
+                    close_missing(stack.pop(), tok, False)
+                stack.pop()
+                if t == "RBRACE":
+                    depth -= 1
+                tok.depth = depth
+                out.append(tok)
+            else:
+                diags.append(Diagnostic(
+                    "TW112", Severity.ERROR,
+                    f"unexpected '{TEXT[t]}': there is no open '{TEXT[want]}' to close here; "
+                    "delete it", tok.span(file)))
+        else:
+            tok.depth = depth
+            out.append(tok)
+    while stack:
+        close_missing(stack.pop(), None, True)
+    return out, diags
+
+
+def _last_on_line(tokens: list[Token], i: int) -> bool:
+    return i + 1 >= len(tokens) or tokens[i + 1].line != tokens[i].line
