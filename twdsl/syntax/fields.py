@@ -77,7 +77,11 @@ CONTAINERS: dict[str, Container] = {
     "while": Container("while", (
         FieldSpec("max_iterations", "Upper bound on iterations (default 1000)."),
     ), statements=True),
-    "agent": Container("agent", (_DESCRIPTION, _TIMEOUT, _RETRY), io_decls=True),
+    "agent": Container("agent", (
+        _DESCRIPTION, _TIMEOUT, _RETRY,
+        FieldSpec("pure", "`true` when calling the agent has no effect beyond its result, so "
+                  "the optimizer may reorder or parallelise its calls, and results may be cached."),
+    ), io_decls=True),
     "template": Container("template", (_DESCRIPTION, FieldSpec("version", "Template version.")),
                           statements=True),
     "on_error": Container("on_error", (
