@@ -221,11 +221,14 @@ class ErrorExpr(Expr):
 # ------------------------------------------------------------------ blocks and fields
 @dataclass(eq=False, slots=True)
 class Field(Node):
-    """``key: value`` or ``key { … }``.  ``value`` is a Block only for block-valued fields."""
+    """``key: value``; ``key { … }`` means the same as ``key: { … }``.
+
+    ``value`` is a Block only when the braces hold statements (handler fields such as
+    ``on_success``); braces holding only fields are an ObjectLit.
+    """
 
     key: Ident
     value: Expr | Block
-    colon: bool = True
     _children: ClassVar = ("key", "value")
 
 

@@ -165,10 +165,10 @@ class Builder:
         return A.Block(self.span(c[0], c[2]), flatten(c[1]))
 
     def field(self, c: list[Any]) -> A.Field:
-        return A.Field(self.span(c[0], c[2]), self.ident(c[0]), c[2], True)
+        return A.Field(self.span(c[0], c[2]), self.ident(c[0]), c[2])
 
     def block_field(self, c: list[Any]) -> A.Field:
-        return A.Field(self.span(c[0], c[1]), self.ident(c[0]), c[1], False)
+        return A.Field(self.span(c[0], c[1]), self.ident(c[0]), self.object([c[1]]))
 
     def input_decl(self, c: list[Any]) -> A.InputDecl:
         return A.InputDecl(self.span(c[0], c[3]), flatten(c[2]))

@@ -1,0 +1,235 @@
+"""The ``twdsl`` command line: a thin front door over the analysis API and the formatter.
+
+Exit codes follow docs/cli.md (and shared/design/interfaces.md): a user's mistake in a
+file is reported as diagnostics, never as a Python traceback; a traceback means a bug
+in twdsl and exits 3 with a request to report it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from twdsl import __version__
+from twdsl.analysis import analyze
+from twdsl.diagnostics import Diagnostic, Severity, render_text
+from twdsl.formatter import format_parsed
+from twdsl.source import SourceFile
+from twdsl.syntax.parser import parse
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+SUFFIX = ".twdsl"
+
+
+class UsageError(Exception):
+    """A bad path or argument: reported in one line, exit 2."""
+
+
+@dataclass(slots=True)
+class InputFile:
+    path: str  # as shown to the user
+    text: str
+    crlf: bool = False
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"twdsl: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _collect(paths: tuple[str, ...]) -> list[str]:
+    """Files named, and ``*.twdsl`` files under folders named, in a stable order."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(str(f) for f in path.rglob(f"*{SUFFIX}") if f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
+            out.extend(found)
+        elif path.is_file():
+            out.append(p)
+        elif not path.exists():
+            raise UsageError(f"'{p}' does not exist")
+        else:
+            raise UsageError(f"'{p}' is not a file or folder")
+    return out
+
+
+def _read(path: str) -> InputFile:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read '{path}': {e.strerror}") from e
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise UsageError(f"'{path}' is not UTF-8 text (invalid byte at line {line}); "
+                         "save it as UTF-8") from e
+    crlf = "\r\n" in text
+    return InputFile(path, text.replace("\r\n", "\n") if crlf else text, crlf)
+
+
+def _internal(path: str, exc: BaseException) -> None:
+    click.echo(f"twdsl: internal error while processing {path}: {exc!r}\n"
+               "This is a bug in twdsl, not in your file; please report it with the file "
+               "and this trace:", err=True)
+    click.echo("".join(traceback.format_exception(exc)), err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="twdsl", message="%(prog)s %(version)s")
+def main() -> None:
+    """twdsl: check, format and (soon) compile and run TWDSL workflows."""
+
+
+# ------------------------------------------------------------------------ check
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How to print diagnostics.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Parse and check TWDSL files and folders (folders: every *.twdsl inside).
+
+    Exit status: 0 no errors, 1 errors found (or warnings with --strict),
+    2 unreadable path or usage error, 3 internal error.
+    """
+    try:
+        files = [_read(p) for p in _collect(paths)]
+    except UsageError as e:
+        _fail(str(e))
+    if not files:
+        _fail(f"no {SUFFIX} files found in {', '.join(paths)}")
+    results: list[tuple[InputFile, SourceFile, list[Diagnostic]]] = []
+    for f in files:
+        try:
+            a = analyze(f.text, f.path)
+        except Exception as exc:  # a bug: say so, exit 3
+            _internal(f.path, exc)
+        results.append((f, a.source, a.diagnostics))
+    all_diags = [d for _, _, ds in results for d in ds]
+    if fmt == "json":
+        click.echo(json.dumps([d.to_json() for d in all_diags], indent=2, ensure_ascii=False))
+    else:
+        for _, source, ds in results:
+            for d in ds:
+                click.echo(_colour(render_text(d, source), d.severity))
+        _summary(all_diags, len(files))
+    errors = sum(d.severity is Severity.ERROR for d in all_diags)
+    warnings = sum(d.severity is Severity.WARNING for d in all_diags)
+    sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
+
+
+def _colour(text: str, severity: Severity) -> str:
+    if os.environ.get("NO_COLOR"):
+        return text
+    head, sep, rest = text.partition("\n")
+    colour = {"error": "red", "warning": "yellow"}.get(severity.value, "cyan")
+    return click.style(head, fg=colour, bold=True) + sep + rest
+
+
+def _summary(diags: list[Diagnostic], nfiles: int) -> None:
+    counts: dict[str, int] = {}
+    for d in diags:
+        counts[d.severity.value] = counts.get(d.severity.value, 0) + 1
+    files = f"{nfiles} file{'s' if nfiles != 1 else ''}"
+    if not counts:
+        click.echo(f"checked {files}: no problems", err=True)
+        return
+    parts = [f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in sorted(counts.items())]
+    click.echo(f"checked {files}: {', '.join(parts)}", err=True)
+
+
+# ------------------------------------------------------------------------ fmt
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--check", "check_only", is_flag=True,
+              help="Change nothing; list the files that would change (exit 1 if any).")
+@click.option("--diff", is_flag=True,
+              help="Change nothing; print a unified diff of the changes (exit 1 if any).")
+def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
+    """Format TWDSL files in place ('-' reads standard input and writes standard output).
+
+    Exit status: 0 formatted or nothing to change, 1 --check/--diff found changes,
+    2 a file does not parse, or a usage error.
+    """
+    try:
+        if paths == ("-",):
+            files = [InputFile("<stdin>", click.get_text_stream("stdin").read())]
+        elif "-" in paths:
+            raise UsageError("'-' (standard input) cannot be combined with paths")
+        else:
+            files = [_read(p) for p in _collect(paths)]
+    except UsageError as e:
+        _fail(str(e))
+    if not files:
+        _fail(f"no {SUFFIX} files found in {', '.join(paths)}")
+    stdin = paths == ("-",)
+    changed = unparsable = 0
+    for f in files:
+        try:
+            result = parse(f.text, f.path)
+            errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+            formatted = None if errors else format_parsed(result)
+        except Exception as exc:
+            _internal(f.path, exc)
+        if formatted is None:
+            unparsable += 1
+            for d in errors:
+                click.echo(render_text(d, result.source), err=True)
+            click.echo(f"twdsl: error: cannot format {f.path}: it has syntax errors "
+                       "(fix them, then run twdsl fmt again)", err=True)
+            if stdin and not (check_only or diff):
+                click.echo(f.text, nl=False)  # lose nothing on a pipe
+            continue
+        if formatted == f.text:
+            if stdin and not (check_only or diff):
+                click.echo(formatted, nl=False)
+            continue
+        changed += 1
+        if diff:
+            click.echo("".join(_unified(f.text, formatted, f.path)), nl=False)
+        elif check_only:
+            click.echo(f"would reformat {f.path}")
+        elif stdin:
+            click.echo(formatted, nl=False)
+        else:
+            _write_atomic(f.path, formatted, f.crlf)
+            click.echo(f"reformatted {f.path}", err=True)
+    if unparsable:
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_FINDINGS if changed and (check_only or diff) else EXIT_OK)
+
+
+def _unified(old: str, new: str, path: str) -> Iterator[str]:
+    return difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                fromfile=f"{path}", tofile=f"{path} (formatted)")
+
+
+def _write_atomic(path: str, text: str, crlf: bool) -> None:
+    """Replace the file in one step, so an interruption never leaves half a file."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\r\n" if crlf else "\n") as out:
+            out.write(text)
+        os.chmod(tmp, target.stat().st_mode & 0o7777)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
