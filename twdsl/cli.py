@@ -166,7 +166,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     """
     try:
         if paths == ("-",):
-            files = [InputFile("<stdin>", click.get_text_stream("stdin").read())]
+            files = [InputFile("<stdin>", sys.stdin.read())]
         elif "-" in paths:
             raise UsageError("'-' (standard input) cannot be combined with paths")
         else:

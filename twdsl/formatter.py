@@ -150,10 +150,7 @@ class _Printer:
             lines.append(body)
             last = item.span.end
             prev = item
-        tail = self.leading(len(self.text) + 1, "", last, bool(lines))[0]
-        if tail and lines and tail[0] != "":
-            lines.append("")
-        lines.extend(tail)
+        lines.extend(self.leading(len(self.text) + 1, "", last, bool(lines))[0])
         while lines and lines[-1] == "":
             lines.pop()
         while lines and lines[0] == "":
@@ -329,7 +326,10 @@ class _Printer:
             right = self.sub(e.right, p + 1, indent, used)
             return f"{left} {e.op} {right}"
         if isinstance(e, A.Unary):
-            return e.op + self.sub(e.operand, _UNARY, indent, used)
+            operand = self.sub(e.operand, _UNARY, indent, used)
+            if e.op == "-" and operand.startswith("-"):
+                operand = f"({operand})"  # `-(-x)`, not `--x`
+            return e.op + operand
         if isinstance(e, A.Member):
             return f"{self.sub(e.obj, _POSTFIX, indent, used)}.{e.name.name}"
         if isinstance(e, A.Index):

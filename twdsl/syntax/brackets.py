@@ -139,7 +139,7 @@ def _pass(tokens: list[Token], file: str, indent_aware: bool) -> tuple[list[Toke
         if where:
             msg += f" ({where})"
         diags.append(Diagnostic("TW111", Severity.ERROR, msg, at,
-                                (Related(op.tok.span(file), f"{op.owner} opened here"),)))
+                                (Related(op.tok.span(file), f"the unclosed '{TEXT[op.tok.type]}' is here"),)))
         ref = before if before is not None else out[-1]
         pos = ref.start if before is not None else ref.end
         line = ref.line if before is not None else ref.end_line

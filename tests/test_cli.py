@@ -1,0 +1,170 @@
+"""The twdsl command line, run as a user runs it: a real subprocess, real files, exact output
+and exit codes (docs/cli.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import twdsl
+
+BROKEN = """workflow W {
+  version: "1.0.0"
+  task build {
+    agent: "Builder"
+  task deploy {
+    agent = "Deployer"
+  }
+}
+"""
+UGLY = 'workflow W{version:"1.0.0"\ntask a{agent:"A"}}\n'
+PRETTY = 'workflow W {\n  version: "1.0.0"\n  task a {\n    agent: "A"\n  }\n}\n'
+
+
+def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, env=env)
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> Path:
+    (tmp_path / "good.twdsl").write_text(PRETTY)
+    (tmp_path / "broken.twdsl").write_text(BROKEN)
+    (tmp_path / "ugly.twdsl").write_text(UGLY)
+    return tmp_path
+
+
+def test_version(files: Path) -> None:
+    r = run("--version", cwd=files)
+    assert (r.returncode, r.stdout) == (0, f"twdsl {twdsl.__version__}\n")
+
+
+def test_check_clean_file(files: Path) -> None:
+    r = run("check", "good.twdsl", cwd=files)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "checked 1 file: no problems\n")
+
+
+def test_check_text_output(files: Path) -> None:
+    r = run("check", "broken.twdsl", cwd=files)
+    assert r.returncode == 1
+    assert r.stdout == (
+        "broken.twdsl:5:3: error[TW111] expected '}' to close task 'build' opened at 3:3\n"
+        "  5 |   task deploy {\n"
+        "    |   ^^^^\n"
+        "  note: the unclosed '{' is here at broken.twdsl:3:14\n"
+        "broken.twdsl:6:11: error[TW110] unexpected '=' in task 'deploy'; fields are written "
+        "'name: value'\n"
+        '  6 |     agent = "Deployer"\n'
+        "    |           ^\n"
+        "  help: replace '=' with ':'\n")
+    assert r.stderr == "checked 1 file: 2 errors\n"
+
+
+def test_check_json_output(files: Path) -> None:
+    r = run("check", "--format", "json", "broken.twdsl", "good.twdsl", cwd=files)
+    assert r.returncode == 1
+    data = json.loads(r.stdout)
+    assert [(d["path"], d["line"], d["column"], d["end_line"], d["end_column"], d["severity"],
+             d["code"]) for d in data] == [
+        ("broken.twdsl", 5, 3, 5, 7, "error", "TW111"),
+        ("broken.twdsl", 6, 11, 6, 12, "error", "TW110"),
+    ]
+    assert data[1]["fix"] == {"title": "replace '=' with ':'", "edits": [
+        {"line": 6, "column": 11, "end_line": 6, "end_column": 12, "new_text": ":"}]}
+    assert r.stderr == ""
+
+
+def test_check_folder_recurses_and_skips_hidden(files: Path) -> None:
+    (files / "sub").mkdir()
+    (files / "sub" / "inner.twdsl").write_text(PRETTY)
+    (files / ".hidden").mkdir()
+    (files / ".hidden" / "x.twdsl").write_text("garbage {")
+    (files / "notes.txt").write_text("not twdsl")
+    r = run("check", "--format", "json", ".", cwd=files)
+    assert sorted({d["path"] for d in json.loads(r.stdout)}) == ["broken.twdsl"]
+    r = run("check", "sub", cwd=files)
+    assert (r.returncode, r.stderr) == (0, "checked 1 file: no problems\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("check", "missing.twdsl"), "twdsl: error: 'missing.twdsl' does not exist\n"),
+    (("check", "empty"), "twdsl: error: no .twdsl files found in empty\n"),
+    (("check", "latin1.twdsl"),
+     "twdsl: error: 'latin1.twdsl' is not UTF-8 text (invalid byte at line 2); save it as UTF-8\n"),
+    (("fmt", "-", "good.twdsl"), "twdsl: error: '-' (standard input) cannot be combined with "
+                                 "paths\n"),
+])
+def test_usage_errors_exit_2_without_traceback(files: Path, args: tuple[str, ...],
+                                               message: str) -> None:
+    (files / "empty").mkdir()
+    (files / "latin1.twdsl").write_bytes(b"workflow W {\n  description: \"caf\xe9\"\n}\n")
+    r = run(*args, cwd=files)
+    assert (r.returncode, r.stdout, r.stderr) == (2, "", message)
+
+
+def test_check_without_paths_is_a_usage_error(files: Path) -> None:
+    r = run("check", cwd=files)
+    assert r.returncode == 2 and "Missing argument 'PATHS...'" in r.stderr
+
+
+def test_fmt_check_lists_files_and_changes_nothing(files: Path) -> None:
+    r = run("fmt", "--check", "good.twdsl", "ugly.twdsl", cwd=files)
+    assert (r.returncode, r.stdout) == (1, "would reformat ugly.twdsl\n")
+    assert (files / "ugly.twdsl").read_text() == UGLY
+    r = run("fmt", "--check", "good.twdsl", cwd=files)
+    assert (r.returncode, r.stdout) == (0, "")
+
+
+def test_fmt_diff(files: Path) -> None:
+    r = run("fmt", "--diff", "ugly.twdsl", cwd=files)
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[:3] == ["--- ugly.twdsl", "+++ ugly.twdsl (formatted)",
+                                         "@@ -1,2 +1,6 @@"]
+    assert (files / "ugly.twdsl").read_text() == UGLY
+
+
+def test_fmt_in_place(files: Path) -> None:
+    r = run("fmt", "ugly.twdsl", "good.twdsl", cwd=files)
+    assert (r.returncode, r.stderr) == (0, "reformatted ugly.twdsl\n")
+    assert (files / "ugly.twdsl").read_text() == PRETTY
+
+
+def test_fmt_keeps_crlf_line_endings(files: Path) -> None:
+    (files / "crlf.twdsl").write_bytes(UGLY.replace("\n", "\r\n").encode())
+    r = run("fmt", "crlf.twdsl", cwd=files)
+    assert r.returncode == 0
+    assert (files / "crlf.twdsl").read_bytes() == PRETTY.replace("\n", "\r\n").encode()
+
+
+def test_fmt_stdin(files: Path) -> None:
+    r = run("fmt", "-", cwd=files, stdin=UGLY)
+    assert (r.returncode, r.stdout, r.stderr) == (0, PRETTY, "")
+    r = run("fmt", "--check", "-", cwd=files, stdin=UGLY)
+    assert (r.returncode, r.stdout) == (1, "would reformat <stdin>\n")
+
+
+def test_fmt_refuses_broken_file_and_leaves_it_alone(files: Path) -> None:
+    r = run("fmt", "broken.twdsl", "ugly.twdsl", cwd=files)
+    assert r.returncode == 2
+    assert (files / "broken.twdsl").read_text() == BROKEN
+    assert (files / "ugly.twdsl").read_text() == PRETTY  # the other file is still formatted
+    assert r.stderr.splitlines()[-2:] == [
+        "twdsl: error: cannot format broken.twdsl: it has syntax errors (fix them, then run "
+        "twdsl fmt again)", "reformatted ugly.twdsl"]
+
+
+def test_fmt_stdin_with_syntax_errors_passes_text_through(files: Path) -> None:
+    r = run("fmt", "-", cwd=files, stdin=BROKEN)
+    assert (r.returncode, r.stdout) == (2, BROKEN)
+
+
+def test_examples_check_clean() -> None:
+    root = Path(__file__).resolve().parent.parent
+    r = run("check", "examples", cwd=root)
+    assert (r.returncode, r.stdout) == (0, "")
