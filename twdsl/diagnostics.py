@@ -80,7 +80,8 @@ class Diagnostic:
         }
         if self.related:
             out["related"] = [
-                {"path": r.span.file, "line": r.span.line, "column": r.span.column, "message": r.message}
+                {"path": r.span.file, "line": r.span.line, "column": r.span.column,
+                 "message": r.message}
                 for r in self.related
             ]
         if self.fix is not None:
@@ -124,7 +125,8 @@ def render_text(diag: Diagnostic, source: SourceFile | None) -> str:
             gutter = str(s.line)
             width = len(gutter)
             expanded = text.replace("\t", " ")
-            caret_len = (s.end_column - s.column) if s.end_line == s.line else len(text) - s.column + 1
+            same_line = s.end_line == s.line
+            caret_len = (s.end_column - s.column) if same_line else len(text) - s.column + 1
             caret_len = max(1, caret_len)
             lines.append(f"{' ' * 2}{gutter} | {expanded}")
             lines.append(f"{' ' * 2}{' ' * width} | {' ' * (s.column - 1)}{'^' * caret_len}")

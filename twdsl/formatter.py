@@ -48,7 +48,8 @@ class FormatError(Exception):
 def format_source(text: str, path: str = "<string>") -> str:
     """Return ``text`` in canonical layout.
 
-    >>> print(format_source('workflow W{version:"1.0.0"\\ntask a{agent:"Echo" input:{x:1+2*3}}}'), end="")
+    >>> src = 'workflow W{version:"1.0.0"\\ntask a{agent:"Echo" input:{x:1+2*3}}}'
+    >>> print(format_source(src), end="")
     workflow W {
       version: "1.0.0"
       task a {
@@ -176,7 +177,8 @@ class _Printer:
             mods = "".join(m + " " for m in d.modifiers)
             params = self.params(d.params, indent, len(prefix) + len(mods) + len(d.name.name) + 11)
             ext = (" extends " + ", ".join(r.dotted for r in d.extends)) if d.extends else ""
-            return f"{prefix}{mods}template {d.name.name}({params}){ext} {self.block(d.body, indent)}"
+            body = self.block(d.body, indent)
+            return f"{prefix}{mods}template {d.name.name}({params}){ext} {body}"
         raise AssertionError(f"unknown declaration {type(d).__name__}")
 
     def params(self, params: list[A.Param], indent: int, used: int) -> str:
@@ -261,8 +263,9 @@ class _Printer:
             if not top and "\n" not in flat and len(flat) <= WIDTH // 2 \
                     and not self._pending(t.span.end):
                 return flat
-            lines = self.list_lines(t.fields, indent + 1, t.span.start + 1, t.span.end - 1,
-                                    lambda f, i: f"{self.key(f.name)}: {self.type(f.type, i, True)}")
+            lines = self.list_lines(
+                t.fields, indent + 1, t.span.start + 1, t.span.end - 1,
+                lambda f, i: f"{self.key(f.name)}: {self.type(f.type, i, True)}")
             return "{\n" + "\n".join(lines) + "\n" + INDENT * indent + "}"
         raise AssertionError(f"unknown type node {type(t).__name__}")
 

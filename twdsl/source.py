@@ -37,7 +37,8 @@ class Span:
     def to(self, other: Span) -> Span:
         """The span from the start of ``self`` to the end of ``other``."""
         return Span(
-            self.file, self.start, other.end, self.line, self.column, other.end_line, other.end_column
+            self.file, self.start, other.end, self.line, self.column, other.end_line,
+            other.end_column,
         )
 
     def __str__(self) -> str:

@@ -1,10 +1,10 @@
-"""The AST: typed node classes, each with a Span, a ``visit_<Node>`` visitor, and a dump for tests."""
+"""The AST: typed node classes, each with a Span; a ``visit_<Node>`` visitor; a dump for tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from twdsl.source import Span
 
@@ -94,7 +94,7 @@ class OptionalType(Node):
     _children: ClassVar = ("inner",)
 
 
-TypeExpr = Union[NamedType, RecordType, OptionalType]
+TypeExpr = NamedType | RecordType | OptionalType
 
 
 # ------------------------------------------------------------------ expressions
@@ -383,7 +383,7 @@ class ContinueStmt(Stmt):
     pass
 
 
-Item = Union[Field, InputDecl, OutputDecl, Stmt]
+Item = Field | InputDecl | OutputDecl | Stmt
 
 
 # ------------------------------------------------------------------ module level

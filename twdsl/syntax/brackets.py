@@ -116,7 +116,8 @@ def _line_indent(tokens: list[Token], i: int) -> int:
     return tokens[j].column
 
 
-def _pass(tokens: list[Token], file: str, indent_aware: bool) -> tuple[list[Token], list[Diagnostic]]:
+def _pass(tokens: list[Token], file: str,
+          indent_aware: bool) -> tuple[list[Token], list[Diagnostic]]:
     out: list[Token] = []
     diags: list[Diagnostic] = []
     stack: list[Opener] = []
@@ -138,8 +139,8 @@ def _pass(tokens: list[Token], file: str, indent_aware: bool) -> tuple[list[Toke
         msg = f"expected '{text}' to close {op.owner} opened at {o.line}:{o.column}"
         if where:
             msg += f" ({where})"
-        diags.append(Diagnostic("TW111", Severity.ERROR, msg, at,
-                                (Related(op.tok.span(file), f"the unclosed '{TEXT[op.tok.type]}' is here"),)))
+        note = Related(op.tok.span(file), f"the unclosed '{TEXT[op.tok.type]}' is here")
+        diags.append(Diagnostic("TW111", Severity.ERROR, msg, at, (note,)))
         ref = before if before is not None else out[-1]
         pos = ref.start if before is not None else ref.end
         line = ref.line if before is not None else ref.end_line
