@@ -79,3 +79,14 @@ def test_long_array_breaks_and_short_array_stays_inline() -> None:
     out = format_source(f"workflow W {{ tags: [{items}] }}", "l")
     assert out.splitlines()[1:4] == ["  tags: [", '    "item00",', '    "item01",']
     assert out.splitlines()[-3:] == ['    "item11",', "  ]", "}"]
+
+
+def test_deeply_nested_input_formats() -> None:
+    """Generated files can nest thousands of levels; the recursive printer must cope."""
+    total = " + ".join(["1"] * 5000)
+    out = format_source(f"workflow W {{ input: {total} }}", "deep")
+    assert out == f"workflow W {{\n  input: {total}\n}}\n"
+    nested = "workflow W {" + " parallel {" * 2000 + "}" * 2000 + "}"
+    lines = format_source(nested, "deep").splitlines()
+    assert lines[2000] == "  " * 2000 + "parallel {}"
+    assert len(lines) == 4002

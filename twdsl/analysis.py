@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
+from twdsl.recursion import deep_recursion
 from twdsl.source import SourceFile
 from twdsl.syntax import ast as A
 from twdsl.syntax.parser import ParseResult, parse
@@ -41,5 +42,6 @@ def analyze(text: str, path: str = "<string>") -> Analysis:
     """
     result = parse(text, path)
     diags = list(result.diagnostics)
-    diags.extend(check_structure(result.module))
+    with deep_recursion():
+        diags.extend(check_structure(result.module))
     return Analysis(result, sort_diagnostics(diags))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from twdsl.diagnostics import Diagnostic, Severity
+from twdsl.recursion import deep_recursion
 from twdsl.syntax import ast as A
 from twdsl.syntax.lexer import Comment
 from twdsl.syntax.parser import ParseResult, parse
@@ -71,7 +72,8 @@ def format_parsed(result: ParseResult) -> str:
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if errors:
         raise FormatError(errors)
-    return _Printer(result.source.text, result.comments).module(result.module)
+    with deep_recursion():
+        return _Printer(result.source.text, result.comments).module(result.module)
 
 
 class _Printer:

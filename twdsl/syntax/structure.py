@@ -75,7 +75,10 @@ class _Checker:
     def field(self, f: A.Field, spec: Container, where: str, seen: dict[str, A.Field]) -> None:
         name = f.key.name
         fs = spec.spec(name)
-        if fs is None:
+        if fs is None and spec.io_decls and name in ("input", "output"):
+            self.error("TW120", f"'{name}:' is a task field; in {where} declare {name}s as "
+                       f"'{name} {{ name: Type }}' (no colon)", f.key)
+        elif fs is None:
             close = difflib.get_close_matches(name, spec.names, n=1, cutoff=0.6)
             if close:
                 fix = Fix(f"rename to '{close[0]}'", (TextEdit(f.key.span, close[0]),))
