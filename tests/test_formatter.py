@@ -86,7 +86,8 @@ def test_deeply_nested_input_formats() -> None:
     total = " + ".join(["1"] * 5000)
     out = format_source(f"workflow W {{ input: {total} }}", "deep")
     assert out == f"workflow W {{\n  input: {total}\n}}\n"
-    nested = "workflow W {" + " parallel {" * 2000 + "}" * 2000 + "}"
+    nested = "workflow W {" + " parallel {" * 600 + "}" * 600 + "}"
     lines = format_source(nested, "deep").splitlines()
-    assert lines[2000] == "  " * 2000 + "parallel {}"
-    assert len(lines) == 4002
+    assert lines[600] == "  " * 600 + "parallel {}"
+    assert lines[1201] == "  " * 599 + "}"
+    assert len(lines) == 2 * 600 + 1
