@@ -89,5 +89,5 @@ def test_deeply_nested_input_formats() -> None:
     nested = "workflow W {" + " parallel {" * 600 + "}" * 600 + "}"
     lines = format_source(nested, "deep").splitlines()
     assert lines[600] == "  " * 600 + "parallel {}"
-    assert lines[1201] == "  " * 599 + "}"
+    assert lines[601] == "  " * 599 + "}"
     assert len(lines) == 2 * 600 + 1
