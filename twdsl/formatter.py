@@ -19,6 +19,8 @@ text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.recursion import deep_recursion
@@ -96,8 +98,8 @@ class _Printer:
                 return " " + c.text
         return ""
 
-    def list_lines(self, elems: list[A.Node], indent: int, start: int, close: int,
-                   render, sep: str = "") -> list[str]:
+    def list_lines(self, elems: Sequence[Any], indent: int, start: int, close: int,
+                   render: Callable[[Any, int], str], sep: str = "") -> list[str]:
         """Lines for a list of items between offsets ``start`` and ``close``, with the
         comments among them.  ``render(elem, indent)`` gives an element's text."""
         ind = INDENT * indent
@@ -222,6 +224,7 @@ class _Printer:
             if not lines:
                 return f"{kw} {{}}"
             return f"{kw} {{\n" + "\n".join(lines) + "\n" + INDENT * indent + "}"
+        assert isinstance(it, A.Stmt)
         return self.stmt(it, indent)
 
     def field(self, f: A.Field, indent: int) -> str:

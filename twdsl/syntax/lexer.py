@@ -97,7 +97,7 @@ def tokenize(text: str, file: str, start: int = 0, stop: int | None = None, line
                                                diags, first)
             first = False
             continue
-        kind = m.lastgroup
+        kind = m.lastgroup or ""
         end = m.end()
         value = m.group()
         if kind == "WS":

@@ -12,7 +12,7 @@ import gc
 import keyword
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from twdsl.diagnostics import Diagnostic, Fix, Severity, TextEdit, sort_diagnostics
 from twdsl.source import SourceFile, Span
@@ -79,11 +79,11 @@ def _table() -> _Table:
         for sym, (action, arg) in row.items():
             if sym.isupper() or sym == "$END":
                 if action is g.shift:
-                    acts[sym] = (True, arg)
+                    acts[sym] = (True, cast(int, arg))
                 else:
                     acts[sym] = (False, index[id(arg)])
             else:
-                gos[sym] = arg
+                gos[sym] = cast(int, arg)
         actions[state] = acts
         gotos[state] = gos
     return _Table(actions, gotos, sizes, origins, methods, g.start_states, g.end_states)
