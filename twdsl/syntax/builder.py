@@ -265,7 +265,9 @@ class Builder:
     def false(self, c: list[Any]) -> A.BoolLit:
         return A.BoolLit(c[0].span(self.file), False)
 
-    def null(self, c: list[Any]) -> A.NullLit:
+    def null(self, c: list[Any]) -> A.NullLit | A.ErrorExpr:
+        if c[0].synthetic:  # inserted by recovery after a `key:` with no value
+            return A.ErrorExpr(c[0].span(self.file))
         return A.NullLit(c[0].span(self.file))
 
     def number(self, c: list[Any]) -> A.NumberLit:
