@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import keyword
+import sys
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, cast
@@ -62,7 +63,9 @@ def _table() -> _Table:
     rules = grammar.rules()
     index = {id(r): i for i, r in enumerate(rules)}
     sizes = [len(r.expansion) for r in rules]
-    origins = [r.origin.name for r in rules]
+    # Lark's names are str subclasses with a Python-level __eq__; plain interned strings keep
+    # the dictionary lookups of the parse loop in C.
+    origins = [_plain(r.origin.name) for r in rules]
     methods: list[str | None] = []
     for r in rules:
         name = r.alias or r.origin.name
@@ -76,7 +79,8 @@ def _table() -> _Table:
     for state, row in g.states.items():
         acts: dict[str, tuple[bool, int]] = {}
         gos: dict[str, int] = {}
-        for sym, (action, arg) in row.items():
+        for name, (action, arg) in row.items():
+            sym = _plain(name)
             if sym.isupper() or sym == "$END":
                 if action is g.shift:
                     acts[sym] = (True, cast(int, arg))
@@ -87,6 +91,10 @@ def _table() -> _Table:
         actions[state] = acts
         gotos[state] = gos
     return _Table(actions, gotos, sizes, origins, methods, g.start_states, g.end_states)
+
+
+def _plain(name: str) -> str:
+    return sys.intern(str.__str__(name))
 
 
 # --------------------------------------------------------------------------- entry points
