@@ -61,16 +61,21 @@ def describe_owner(tokens: list[Token], i: int) -> tuple[str, Token]:
     return "block", tok
 
 
-def balance(tokens: list[Token], file: str,
-            lexer_errors: bool = False) -> tuple[list[Token], list[Diagnostic], dict[int, str]]:
+def balance(tokens: list[Token], file: str, lexer_errors: bool = False,
+            quiet_at_eof: bool = False) -> tuple[list[Token], list[Diagnostic], dict[int, str]]:
     """Return tokens with every bracket closed, diagnostics for the repairs, and for each
     '{' token (by start offset) a description of what it opens.
 
     The plain pass matches brackets as written.  When it finds a problem, or the lexer
     did (an unterminated string can swallow a '}'), the indentation-aware pass runs too,
     and wins unless it needs more repairs than the plain pass has repairs plus closers
-    that disagree with their opener's indentation.
+    that disagree with their opener's indentation.  ``quiet_at_eof``: the lexer already
+    reported text swallowed up to the end of the file (an unclosed comment), so brackets
+    still open there are closed without a diagnostic of their own.
     """
+    if quiet_at_eof:
+        out, diags = _pass(tokens, file, indent_aware=False, quiet_at_eof=True)
+        return out, diags, _owners(out)
     plain, plain_diags = _pass(tokens, file, indent_aware=False)
     if not plain_diags and not lexer_errors:
         return plain, plain_diags, _owners(plain)
@@ -116,8 +121,8 @@ def _line_indent(tokens: list[Token], i: int) -> int:
     return tokens[j].column
 
 
-def _pass(tokens: list[Token], file: str,
-          indent_aware: bool) -> tuple[list[Token], list[Diagnostic]]:
+def _pass(tokens: list[Token], file: str, indent_aware: bool,
+          quiet_at_eof: bool = False) -> tuple[list[Token], list[Diagnostic]]:
     out: list[Token] = []
     diags: list[Diagnostic] = []
     stack: list[Opener] = []
@@ -140,7 +145,8 @@ def _pass(tokens: list[Token], file: str,
         if where:
             msg += f" ({where})"
         note = Related(op.tok.span(file), f"the unclosed '{TEXT[op.tok.type]}' is here")
-        diags.append(Diagnostic("TW111", Severity.ERROR, msg, at, (note,)))
+        if not (at_eof and quiet_at_eof):
+            diags.append(Diagnostic("TW111", Severity.ERROR, msg, at, (note,)))
         ref = before if before is not None else out[-1]
         pos = ref.start if before is not None else ref.end
         line = ref.line if before is not None else ref.end_line

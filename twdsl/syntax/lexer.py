@@ -60,6 +60,7 @@ def _master() -> re.Pattern[str]:
     parts = [r"(?P<WS>[ \t\f\r\n]+)"]
     for name in ("COMMENT", "STRING", "DURATION", "NUMBER", "NAME"):
         parts.append(f"(?P<{name}>{g.patterns[name]})")
+    parts.append(r"(?P<OPEN_COMMENT>/\*)")  # a /* that COMMENT could not close
     punct = sorted(g.punctuation.items(), key=lambda kv: -len(kv[0]))
     for text, name in punct:
         parts.append(f"(?P<{name}>{re.escape(text)})")
@@ -92,7 +93,7 @@ def tokenize(text: str, file: str, start: int = 0, stop: int | None = None, line
     append = tokens.append
     while pos < n:
         m = match(text, pos, n)
-        if m is None:
+        if m is None or m.lastgroup == "OPEN_COMMENT":
             pos, line, line_start = _lex_error(text, pos, line, line_start, file, tokens, comments,
                                                diags, first)
             first = False
@@ -151,6 +152,10 @@ def _lex_error(text: str, pos: int, line: int, line_start: int, file: str, token
         quote = m.group()
         eol = text.find("\n", pos)
         end = len(text) if eol < 0 or quote == '"""' else eol
+        # The string most likely ends before closing brackets at the end of its line:
+        # `agent: "x }` means `"x"` then `}`.
+        while end > pos + len(quote) and text[end - 1] in " \t\r}]),;":
+            end -= 1
         if quote == '"""':
             nl = text.count("\n", pos, end)
         else:

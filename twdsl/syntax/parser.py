@@ -110,7 +110,8 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
     gc.disable()  # the parse allocates many small objects and frees none: pause the collector
     try:
         tokens, comments, diags = tokenize(text, path)
-        balanced, bdiags, owners = balance(tokens, path, bool(diags))
+        swallowed = any(d.code == "TW102" for d in diags)  # the rest of the file is a comment
+        balanced, bdiags, owners = balance(tokens, path, bool(diags), swallowed)
         diags.extend(bdiags)
         builder = Builder(path, text)
         builder.sub_parser = _SubParser(builder, diags)

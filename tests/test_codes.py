@@ -1,0 +1,29 @@
+"""Every diagnostic code the package can report is registered in twdsl.codes, and every
+registered example does what it says: ``bad`` triggers exactly its code, ``good`` is clean."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from twdsl import analyze
+from twdsl.codes import CODES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_reported_code_is_registered() -> None:
+    used = set()
+    for path in (ROOT / "twdsl").rglob("*.py"):
+        used |= set(re.findall(r'"(TW\d{3})"', path.read_text()))
+    assert used - set(CODES) == set()
+    assert set(CODES) - used == set(), "registered codes that nothing reports"
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_examples(code: str) -> None:
+    c = CODES[code]
+    assert [d.code for d in analyze(c.bad, "bad.twdsl").diagnostics] == [code]
+    assert analyze(c.good, "good.twdsl").diagnostics == []
