@@ -44,6 +44,7 @@ class Builder:
         self.text = text
         self.sub_parser = sub_parser
         self.diagnostics: list[Diagnostic] = []
+        self._callbacks: list[Any] | None = None  # bound reduction methods, set by the parser
 
     # ------------------------------------------------------------ helpers
     def span(self, first: Any, last: Any) -> Span:
@@ -348,14 +349,14 @@ class Builder:
     def string(self, c: list[Any]) -> A.StringLit:
         tok: Token = c[0]
         raw = tok.value
-        q = 3 if raw.startswith(('"""',)) else 1
-        parts = self._string_parts(tok, tok.start + q, tok.end - q)
+        q = 3 if raw.startswith('"""') else 1
+        parts = self._string_parts(tok, tok.start + q, _content_end(tok, q))
         return A.StringLit(tok.span(self.file), parts, raw)
 
     def _decode_plain(self, tok: Token) -> str:
         q = 3 if tok.value.startswith('"""') else 1
-        return "".join(p for p in self._string_parts(tok, tok.start + q, tok.end - q, False)
-                       if isinstance(p, str))
+        parts = self._string_parts(tok, tok.start + q, _content_end(tok, q), False)
+        return "".join(p for p in parts if isinstance(p, str))
 
     def _string_parts(self, tok: Token, start: int, stop: int,
                       interpolate: bool = True) -> list[str | A.Expr]:
@@ -363,8 +364,6 @@ class Builder:
         parts: list[str | A.Expr] = []
         buf: list[str] = []
         i = start
-        if tok.synthetic:  # an unterminated string: the text is the rest of the line
-            stop = min(stop, len(text))
         while i < stop:
             ch = text[i]
             if ch == "\\" and i + 1 < stop:
@@ -431,6 +430,12 @@ class Builder:
         self._at(tok, at, at + len(seq), "TW103",
                  f"unknown escape sequence '{seq}': use \\n, \\t, \\r, \\\\, \\\", \\', \\$ "
                  "or \\u{…}; write '\\\\' for a backslash")
+
+
+def _content_end(tok: Token, quote_len: int) -> int:
+    """Where a string's content ends: before its closing quote, which an unterminated
+    string (a token the lexer made up to go on) does not have in the text."""
+    return tok.end if tok.synthetic else tok.end - quote_len
 
 
 def _interpolation_end(text: str, i: int, stop: int) -> int:

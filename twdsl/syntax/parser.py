@@ -171,8 +171,11 @@ class _Driver:
         self.text = text
         self.diags = diags
         self.table = _table()
-        methods = self.table.methods
-        self.callbacks = [getattr(builder, m) if m else None for m in methods]
+        callbacks = builder._callbacks
+        if callbacks is None:  # bound once per builder; ${…} sub-parses reuse them
+            callbacks = [getattr(builder, m) if m else None for m in self.table.methods]
+            builder._callbacks = callbacks
+        self.callbacks = callbacks
 
     def run(self, start: str) -> Any:
         t = self.table
@@ -194,11 +197,12 @@ class _Driver:
         while True:
             tok = tokens[i] if i < n else eof
             typ = tok.type
+            row = actions[state_stack[-1]]
             if tok.first and i and tokens[i - 1].type == "COLON" and i + 1 < n \
-                    and tokens[i + 1].type == "COLON" and self._missing_value(i, tok):
+                    and tokens[i + 1].type == "COLON" and tok.kw not in row \
+                    and self._missing_value(i, tok):
                 n += 1
                 continue  # `key:` ends its line and the next line is `other: …`
-            row = actions[state_stack[-1]]
             before = state_stack[:]  # for the expected set, should this token fail
             kw = tok.kw
             if kw is not None:

@@ -1,0 +1,41 @@
+"""Parser regressions found by benchmarks, reviews and fuzzing: each test is one bug."""
+
+from __future__ import annotations
+
+from twdsl import analyze, parse
+from twdsl.syntax import ast as A
+
+
+def test_empty_case_before_default_on_next_line() -> None:
+    """`case "a":` ending its line before `default:` is an empty case, not a missing value."""
+    src = ('workflow W {\n  version: "1.0.0"\n  switch (x) {\n    case "a":\n    default:\n'
+           '      task t { agent: "A" }\n  }\n}\n')
+    result = analyze(src, "w.twdsl")
+    assert result.diagnostics == []
+    switch = result.module.items[0].body.items[1]
+    assert isinstance(switch, A.SwitchStmt)
+    assert [(len(c.values), len(c.body), c.is_default) for c in switch.cases] == [
+        (1, 0, False), (0, 1, True)]
+
+
+def test_dangling_key_before_next_field_still_reported() -> None:
+    result = parse('workflow W {\n  version:\n  description: "x"\n}\n', "w.twdsl")
+    assert [(d.span.line, d.span.column, d.code, d.message) for d in result.diagnostics] == [
+        (2, 10, "TW113", "expected a value after 'version:'")]
+    fields = result.module.items[0].body.items
+    assert isinstance(fields[0].value, A.ErrorExpr)
+    assert fields[1].key.name == "description"
+
+
+def test_unclosed_comment_swallowing_the_file_is_one_error() -> None:
+    result = parse('workflow W { /* note\n  version: "1.0.0"\n}\n', "w.twdsl")
+    assert [(d.span.line, d.span.column, d.code) for d in result.diagnostics] == [
+        (1, 14, "TW102")]
+
+
+def test_unterminated_string_keeps_the_closers_after_it() -> None:
+    result = parse('workflow W {\n  task a { agent: "A }\n}\n', "w.twdsl")
+    assert [(d.span.line, d.span.column, d.code) for d in result.diagnostics] == [
+        (2, 19, "TW101")]
+    task = result.module.items[0].body.items[0]
+    assert task.body.items[0].value.value == "A"
