@@ -39,3 +39,18 @@ def test_unterminated_string_keeps_the_closers_after_it() -> None:
         (2, 19, "TW101")]
     task = result.module.items[0].body.items[0]
     assert task.body.items[0].value.value == "A"
+
+
+def test_stray_else_is_one_error_and_parsing_goes_on() -> None:
+    src = ('workflow W { version: "1.0.0"\n task a { agent: "A" }\n'
+           ' else { task b { agent: "B" } }\n task c { agnet: "C" } }')
+    assert [(str(d.span), d.code) for d in analyze(src, "f").diagnostics] == [
+        ("f:3:2", "TW110"), ("f:4:11", "TW120")]
+    assert analyze(src, "f").diagnostics[0].message == (
+        "unexpected keyword 'else' in workflow 'W': 'else' must follow the '}' of an if block")
+
+
+def test_error_inside_interpolation_names_the_interpolation() -> None:
+    d = parse('workflow W { description: "${1 +}" }', "f").diagnostics
+    assert [(str(x.span), x.code, x.message) for x in d] == [
+        ("f:1:33", "TW110", "unexpected end of the interpolation '${…}'; expected an expression")]

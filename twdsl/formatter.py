@@ -179,8 +179,10 @@ class _Printer:
             return f"{prefix}type {d.name.name} = {self.type(d.type, indent, True)}"
         if isinstance(d, A.TemplateDecl):
             mods = "".join(m + " " for m in d.modifiers)
-            params = self.params(d.params, indent, len(prefix) + len(mods) + len(d.name.name) + 11)
             ext = (" extends " + ", ".join(r.dotted for r in d.extends)) if d.extends else ""
+            # "template " + name + "(" … ")" + ext + " {"
+            used = len(prefix) + len(mods) + 9 + len(d.name.name) + 1 + 1 + len(ext) + 2
+            params = self.params(d.params, indent, used)
             body = self.block(d.body, indent)
             return f"{prefix}{mods}template {d.name.name}({params}){ext} {body}"
         raise AssertionError(f"unknown declaration {type(d).__name__}")

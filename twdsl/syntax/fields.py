@@ -91,7 +91,8 @@ CONTAINERS: dict[str, Container] = {
                   block=True),
         FieldSpec("compensate", "Statements that undo completed work, run in reverse order.",
                   block=True),
-        FieldSpec("then", "After handling: `fail` (default), `skip` or `continue`."),
+        FieldSpec("then", "After handling: `fail`, `skip` or `continue`; by default `continue` "
+                  "when a fallback ran and succeeded, `fail` otherwise."),
     ), statements=True),
     "statements": Container("statements", (), statements=True),
     "constraints": Container("constraints", (

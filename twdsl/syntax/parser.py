@@ -139,7 +139,9 @@ class _SubParser:
         self.diags.extend(ldiags)
         balanced, bdiags, owners = balance(tokens, b.file)
         self.diags.extend(bdiags)
-        result = _Driver(balanced, b, owners, b.file, b.text, self.diags).run("expression")
+        driver = _Driver(balanced, b, owners, b.file, b.text, self.diags)
+        driver.end_name = "end of the interpolation '${…}'"
+        result = driver.run("expression")
         if isinstance(result, A.Expr):
             return result
         sl, sc = line, start - line_start + 1
@@ -171,6 +173,7 @@ class _Driver:
         self.text = text
         self.diags = diags
         self.table = _table()
+        self.end_name = "end of file"
         callbacks = builder._callbacks
         if callbacks is None:  # bound once per builder; ${…} sub-parses reuse them
             callbacks = [getattr(builder, m) if m else None for m in self.table.methods]
@@ -207,6 +210,9 @@ class _Driver:
             kw = tok.kw
             if kw is not None:
                 typ = kw if kw in row else ("NAME" if "NAME" in row else kw)
+                if kw == "ELSE" and typ == "NAME" and i + 1 < n and (
+                        tokens[i + 1].type == "LBRACE" or tokens[i + 1].value == "if"):
+                    typ = kw  # a stray `else {`: an error, not a field named else
             while True:
                 act = row.get(typ)
                 if act is None:
@@ -271,8 +277,11 @@ class _Driver:
         j = i + 1 if force_skip else i
         while j < n:
             tok = tokens[j]
-            if tok.type == "RBRACE" and tok.depth == depth - 1:
-                return j
+            if tok.type == "RBRACE":
+                if tok.depth == depth - 1:
+                    return j  # closes the list recovery popped back to
+                j += 1  # closes a block nested in the skipped text
+                continue
             if tok.depth == depth and (tok.first or j == 0 or tokens[j - 1].type in
                                        ("COMMA", "SEMI", "RBRACE")):
                 typ = tok.type
@@ -328,7 +337,7 @@ class _Driver:
         return out
 
     def _report(self, i: int, tok: Token, expected: set[str]) -> None:
-        what = _describe(tok)
+        what = self.end_name if tok.type == "$END" else _describe(tok)
         where = self._context()
         fix = None
         if tok.type == "EQ" and "COLON" in expected:
