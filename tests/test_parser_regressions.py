@@ -8,11 +8,11 @@ from twdsl.syntax import ast as A
 
 def test_empty_case_before_default_on_next_line() -> None:
     """`case "a":` ending its line before `default:` is an empty case, not a missing value."""
-    src = ('workflow W {\n  version: "1.0.0"\n  switch (x) {\n    case "a":\n    default:\n'
+    src = ('workflow W {\n  version: "1.0.0"\n  input { x: string }\n  switch (x) {\n    case "a":\n    default:\n'
            '      task t { agent: "A" }\n  }\n}\n')
     result = analyze(src, "w.twdsl")
     assert result.diagnostics == []
-    switch = result.module.items[0].body.items[1]
+    switch = result.module.items[0].body.items[2]
     assert isinstance(switch, A.SwitchStmt)
     assert [(len(c.values), len(c.body), c.is_default) for c in switch.cases] == [
         (1, 0, False), (0, 1, True)]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
 from twdsl.recursion import deep_recursion
+from twdsl.semantics.check import check_semantics
 from twdsl.source import SourceFile
 from twdsl.syntax import ast as A
 from twdsl.syntax.parser import ParseResult, parse
@@ -44,4 +45,6 @@ def analyze(text: str, path: str = "<string>") -> Analysis:
     diags = list(result.diagnostics)
     with deep_recursion():
         diags.extend(check_structure(result.module))
+        if result.ok:  # names in a tree the parser had to repair would only echo its errors
+            diags.extend(check_semantics(result.module))
     return Analysis(result, sort_diagnostics(diags))

@@ -9,6 +9,7 @@ every code a module reports is registered here.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from twdsl.diagnostics import Severity
@@ -76,11 +77,69 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W { task a { agent: "A" } task b { agent: "B" } }'),
     Code("TW124", "bad-lambda-parameter", "syntax", _E,
          "A lambda whose parameter is not a plain name.",
-         'workflow W { task a { input: { x: xs.map((a.b) => 1) } } }',
-         'workflow W { task a { input: { x: xs.map((b) => 1) } } }'),
+         'workflow W {\n  input { xs: array<number> }\n'
+         '  task a { input: { x: xs.map((a.b) => 1) } }\n}',
+         'workflow W {\n  input { xs: array<number> }\n'
+         '  task a { input: { x: xs.map((b) => 1) } }\n}'),
     Code("TW130", "bad-interpolation", "syntax", _E,
          "A '${' in a string that is empty or never closed.",
-         'workflow W { description: "v${}" }', 'workflow W { description: "v${version}" }'),
+         'workflow W { description: "v${}" }',
+         'workflow W { input { v: string } task a { input: { x: "v${v}" } } }'),
+    # ---------------------------------------------------------------- names (TW2xx)
+    Code("TW201", "duplicate-task", "names", _E,
+         "Two tasks with the same name in one workflow; task names are workflow-wide.",
+         'workflow W {\n  task build { agent: "A" }\n  parallel { task build { agent: "B" } }\n}',
+         'workflow W {\n  task build { agent: "A" }\n'
+         '  parallel { task build_b { agent: "B" } }\n}'),
+    Code("TW202", "duplicate-declaration", "names", _E,
+         "An input, output or template parameter declared twice.",
+         'workflow W { input { n: number, n: string } }',
+         'workflow W { input { n: number, name: string } }'),
+    Code("TW210", "undefined-name", "names", _E,
+         "A name that is not an input, a task, a loop variable, a lambda parameter, a template "
+         "parameter or a builtin (or a function that is not a builtin function).",
+         'workflow W {\n  input { count: number }\n  task a { agent: "A" input: { n: cuont } }\n}',
+         'workflow W {\n  input { count: number }\n  task a { agent: "A" input: { n: count } }\n}'),
+    Code("TW211", "unknown-agent", "names", _E,
+         "A task's agent written as a name (agent: Builder) with no agent signature of that "
+         "name; an agent written as a string is bound in configuration.",
+         'agent Builder { input { x: any } output { y: any } }\n'
+         'workflow W { task a { agent: Bulder } }',
+         'agent Builder { input { x: any } output { y: any } }\n'
+         'workflow W { task a { agent: Builder } }'),
+    Code("TW212", "unknown-task", "names", _E,
+         "A depends entry, fallback or ordering chain naming no task of the workflow.",
+         'workflow W {\n  task build { agent: "A" }\n'
+         '  task test { agent: "B" depends: [biuld] }\n}',
+         'workflow W {\n  task build { agent: "A" }\n'
+         '  task test { agent: "B" depends: [build] }\n}'),
+    Code("TW213", "unknown-word", "names", _E,
+         "An on_error or then action, or an error kind, that does not exist.",
+         'workflow W { task a { agent: "A" on_error: skpi } }',
+         'workflow W { task a { agent: "A" on_error: skip } }'),
+    Code("TW214", "shadowed-name", "names", _E,
+         "A loop variable or lambda parameter with the name of an input, a task or a builtin.",
+         'workflow W {\n  input { items: array<string> }\n'
+         '  foreach items in items { task a { agent: "A" } }\n}',
+         'workflow W {\n  input { items: array<string> }\n'
+         '  foreach item in items { task a { agent: "A" } }\n}'),
+    Code("TW215", "misplaced-loop-exit", "names", _E,
+         "break or continue outside a loop, or in a parallel foreach.",
+         'workflow W { task a { agent: "A" } break }',
+         'workflow W { while (true) { task a { agent: "A" } break } }'),
+    Code("TW216", "unknown-fallback", "names", Severity.WARNING,
+         "A fallback naming no task: if the task fails, the run fails as if there were no "
+         "fallback. (A warning, so that the seed's example checks as written.)",
+         'workflow W { task a { agent: "A" on_error: { fallback: skipTests } } }',
+         'workflow W {\n  task a { agent: "A" on_error: { fallback: { task skipTests '
+         '{ agent: "N" } } } }\n}'),
+    # ---------------------------------------------------------------- graph (TW4xx)
+    Code("TW401", "dependency-cycle", "graph", _E,
+         "Tasks that wait for each other, through the written order, depends, chains or data "
+         "references; none of them can start.",
+         'workflow W {\n  task a { agent: "A" input: { x: b.result } }\n  task b { agent: "B" }\n}',
+         'workflow W {\n  task b { agent: "B" }\n'
+         '  task a { agent: "A" input: { x: b.result } }\n}'),
 )}
 
 
@@ -91,3 +150,88 @@ def lookup(code: str) -> Code | None:
     'unclosed-bracket'
     """
     return CODES.get(code)
+
+
+# ------------------------------------------------------------------------ docs/rules.md
+RULES_MD_COMMAND = "python -m twdsl.codes --markdown > docs/rules.md"
+
+
+def code_markdown(code: Code) -> str:
+    """The Markdown documentation of one code (no heading): docs/rules.md and SARIF help.
+
+    A ``bad`` example is fenced as ``twdsl-error`` and a ``good`` one as ``twdsl``, the
+    convention of docs/language.md (a ``twdsl`` block checks clean).
+
+    >>> print(code_markdown(CODES["TW104"]))
+    `bad-duration` · stage: syntax · default severity: error
+    <BLANKLINE>
+    A number followed by letters that are not a duration unit (ms, s, m, h, d).
+    <BLANKLINE>
+    Bad (reports TW104):
+    <BLANKLINE>
+    ```twdsl-error
+    workflow W { timeout: 5min }
+    ```
+    <BLANKLINE>
+    Good:
+    <BLANKLINE>
+    ```twdsl
+    workflow W { timeout: 5m }
+    ```
+    """
+    out = [
+        f"`{code.name}` · stage: {code.stage} · default severity: {code.severity.value}",
+        "",
+        code.summary,
+    ]
+    for title, fence, example in ((f"Bad (reports {code.code}):", "twdsl-error", code.bad),
+                                  ("Good:", "twdsl", code.good)):
+        if example:
+            out += ["", title, "", f"```{fence}", example, "```"]
+    return "\n".join(out)
+
+
+def render_markdown() -> str:
+    """docs/rules.md: every registered code, in code order, with its examples.
+
+    >>> render_markdown().splitlines()[0]
+    '# Diagnostic codes'
+    """
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    out = [
+        "# Diagnostic codes",
+        "",
+        "<!-- Generated from twdsl/codes.py; do not edit by hand. Regenerate with",
+        f"     {RULES_MD_COMMAND}",
+        "     (tests/test_report.py fails when this file is out of date). -->",
+        "",
+        "Every diagnostic that `twdsl check` reports has a stable code, named by CI",
+        "configurations and suppression comments. Codes are grouped by stage: TW1xx syntax and",
+        "structure, TW2xx names and modules, TW3xx types, TW4xx the dependency graph, TW5xx lint",
+        "rules. `twdsl check --explain CODE` prints an entry in the terminal (the rule name works",
+        "too: `twdsl check --explain unclosed-bracket`), and the SARIF output carries the same",
+        "text as rule help.",
+        "",
+        "| code | name | stage | default severity | summary |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for c in CODES.values():
+        out.append(f"| [{c.code}](#{c.code.lower()}) | `{c.name}` | {c.stage} | "
+                   f"{c.severity.value} | {cell(c.summary)} |")
+    for c in CODES.values():
+        out += ["", f"## {c.code}", "", code_markdown(c)]
+    return "\n".join(out) + "\n"
+
+
+def _main(argv: list[str]) -> int:
+    if argv != ["--markdown"]:
+        print(f"usage: {RULES_MD_COMMAND}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_markdown())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main(sys.argv[1:]))

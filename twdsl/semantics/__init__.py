@@ -1,0 +1,1 @@
+"""Semantics: names and scopes, the dependency graph (and, next, modules and types)."""

@@ -1,0 +1,206 @@
+"""The dependency graph: which task runs after which, and why (networkx).
+
+Edges come from four places (docs/language.md, question 1):
+- the written order: a statement of a workflow body, a sequence, a branch or a loop body
+  starts after the statement before it has finished (parallel children do not wait for each
+  other), and a task's handler blocks run after the task;
+- ``depends: [a, b]``;
+- ordering chains ``a -> b -> [c, d]``;
+- data: a task whose fields read task ``t`` runs after ``t``, and a block whose header
+  (``if``, ``switch``, ``foreach``, ``while``) reads ``t`` starts after ``t``.
+
+A cycle in this graph can never run; it is reported once per strongly connected component,
+naming the cycle and, as related locations, why each edge exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+
+from twdsl.diagnostics import Diagnostic, Related, Severity
+from twdsl.semantics.names import Model, _handler_items
+from twdsl.source import Span
+from twdsl.syntax import ast as A
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an edge exists: its kind and the source that made it."""
+
+    kind: str  # "order", "depends", "chain", "data", "handler"
+    span: Span
+
+    def describe(self, before: str, after: str) -> str:
+        return {
+            "order": f"'{after}' comes after '{before}' in the written order",
+            "depends": f"'{after}' depends on '{before}'",
+            "chain": f"the chain orders '{before}' before '{after}'",
+            "data": f"'{after}' reads the result of '{before}'",
+            "handler": f"'{after}' is a handler of '{before}'",
+        }[self.kind]
+
+
+def build_graph(model: Model) -> nx.DiGraph:
+    """The task graph of one workflow or template; each edge has a ``reason``.
+
+    >>> from twdsl.syntax.parser import parse
+    >>> from twdsl.semantics.names import Resolver
+    >>> src = 'workflow W { task a { agent: "A" } task b { agent: "B" input: { x: a.result } } }'
+    >>> (m,) = Resolver(parse(src).module).run()
+    >>> sorted(build_graph(m).edges(data="reason"))[0][:2]
+    ('a', 'b')
+    """
+    g: nx.DiGraph = nx.DiGraph()
+    g.add_nodes_from(model.tasks)
+    builder = _OrderEdges(g, model)
+    builder.seq(model.decl.body.items, frozenset())
+    for ref, user in model.order_refs:
+        _edge(g, ref.parts[0].name, user, Reason("depends", ref.span))
+    for node in model.decl.body.walk():
+        if isinstance(node, A.ChainStmt):
+            for before, after in zip(node.steps, node.steps[1:], strict=False):
+                for r1 in before:
+                    for r2 in after:
+                        _edge(g, r1.parts[0].name, r2.parts[0].name, Reason("chain", node.span))
+    for read in model.refs:
+        if read.user is not None:
+            _edge(g, read.target, read.user, Reason("data", read.node.span))
+        elif read.block is not None:
+            if isinstance(read.block, A.WhileStmt) and read.block in model.tasks[read.target].loops:
+                continue  # a while condition reads the latest iteration of its own body
+            for entry in builder.entries.get(id(read.block), ()):
+                _edge(g, read.target, entry, Reason("data", read.node.span))
+    return g
+
+
+def _edge(g: nx.DiGraph, a: str, b: str, reason: Reason) -> None:
+    if a not in g or b not in g:
+        return  # an unknown task: reported by name resolution
+    if not g.has_edge(a, b):  # keep the first reason: the written order comes first
+        g.add_edge(a, b, reason=reason)
+    elif reason.kind != "order" and g.edges[a, b]["reason"].kind == "order":
+        g.edges[a, b]["reason"] = reason  # an explicit reason explains better than order
+
+
+class _OrderEdges:
+    """Edges of the written order.  ``seq`` returns the tasks a following statement waits for."""
+
+    def __init__(self, g: nx.DiGraph, model: Model) -> None:
+        self.g = g
+        self.model = model
+        self.entries: dict[int, set[str]] = {}  # block statement -> its first tasks
+
+    def seq(self, items: Iterable[A.Node], preds: frozenset[str]) -> frozenset[str]:
+        for item in items:
+            if isinstance(item, A.Stmt):
+                preds = self.stmt(item, preds)
+        return preds
+
+    def stmt(self, s: A.Stmt, preds: frozenset[str]) -> frozenset[str]:
+        if isinstance(s, A.TaskStmt):
+            name = s.name.name
+            if self.model.tasks.get(name) is None or self.model.tasks[name].node is not s:
+                return preds  # a duplicate declaration: reported by name resolution
+            for p in preds:
+                _edge(self.g, p, name, Reason("order", s.span))
+            exits = {name}
+            if s.body is not None:
+                for h in _handler_items(s.body):
+                    exits |= self.stmt_or_field(h, frozenset({name}), handler=True)
+            return frozenset(exits)
+        if isinstance(s, A.SequenceStmt):
+            return self.block(s, s.body.items, preds)
+        if isinstance(s, A.ParallelStmt):
+            self.entries[id(s)] = set()
+            ends: set[str] = set()
+            for child in s.body.statements():
+                ends |= self.stmt(child, preds)
+            return frozenset(ends) or preds
+        if isinstance(s, A.IfStmt):
+            out = set(self.block(s, s.then.items, preds))
+            if isinstance(s.else_, A.IfStmt):
+                out |= self.stmt(s.else_, preds)
+            elif s.else_ is not None:
+                out |= self.block(s, s.else_.items, preds)
+            else:
+                out |= preds
+            return frozenset(out)
+        if isinstance(s, A.SwitchStmt):
+            out = set()
+            for case in s.cases:
+                out |= self.block(s, case.body, preds)
+            if not any(c.is_default for c in s.cases):
+                out |= preds
+            return frozenset(out)
+        if isinstance(s, (A.ForeachStmt, A.WhileStmt)):
+            return self.block(s, s.body.items, preds) | preds
+        return preds  # chains, use, break, continue: no tasks of their own
+
+    def stmt_or_field(self, node: A.Node, preds: frozenset[str], handler: bool) -> frozenset[str]:
+        if isinstance(node, A.Stmt):
+            if handler and isinstance(node, A.TaskStmt):
+                for p in preds:
+                    _edge(self.g, p, node.name.name, Reason("handler", node.span))
+            return self.stmt(node, preds)
+        if isinstance(node, A.Field) and isinstance(node.value, A.Block):
+            return self.seq(node.value.items, preds) | preds
+        return preds
+
+    def block(self, owner: A.Stmt, items: Iterable[A.Node],
+              preds: frozenset[str]) -> frozenset[str]:
+        """A list of statements run in order; records its first tasks for header data edges."""
+        first: set[str] = set()
+        exits = preds
+        started = False
+        for item in items:
+            if not isinstance(item, A.Stmt):
+                continue
+            exits = self.stmt(item, exits)
+            if not started:
+                first |= _tasks_in(item)
+                started = bool(first) or started
+        self.entries.setdefault(id(owner), set()).update(first)
+        return exits
+
+
+def _tasks_in(s: A.Stmt) -> set[str]:
+    return {n.name.name for n in s.walk() if isinstance(n, A.TaskStmt)}
+
+
+def _shortest_cycle(g: nx.DiGraph, start: str) -> list[str]:
+    """The shortest cycle through ``start`` (the one a reader can follow), ties broken by name."""
+    best: list[str] | None = None
+    for succ in sorted(g.successors(start)):
+        if succ == start:
+            return [start]
+        path = nx.shortest_path(g, succ, start)
+        if best is None or len(path) < len(best):
+            best = path
+    assert best is not None
+    return [start, *best[:-1]]
+
+
+def check_graph(model: Model, g: nx.DiGraph) -> list[Diagnostic]:
+    """Dependency cycles, one diagnostic per strongly connected component."""
+    diags: list[Diagnostic] = []
+    tasks = model.tasks
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) == 1:
+            (only,) = comp
+            if not g.has_edge(only, only):
+                continue
+        sub = g.subgraph(comp)
+        start = min(comp, key=lambda t: tasks[t].node.span.start)
+        cycle = _shortest_cycle(sub, start)
+        edges = list(zip(cycle, cycle[1:] + cycle[:1], strict=True))
+        names = " -> ".join([*cycle, cycle[0]])
+        related = tuple(Related(g.edges[a, b]["reason"].span,
+                                g.edges[a, b]["reason"].describe(a, b)) for a, b in edges)
+        diags.append(Diagnostic(
+            "TW401", Severity.ERROR,
+            f"dependency cycle: {names}; these tasks can never start", tasks[start].node.name.span,
+            related))
+    return diags

@@ -1,0 +1,453 @@
+"""Names and scopes: what every name in a workflow or template refers to.
+
+Scope rules (docs/language.md, question 6): inputs (or template parameters) and task names are
+visible throughout their workflow, wherever the task is declared; loop variables only inside
+their loop; lambda parameters only inside their lambda; builtins everywhere.  A loop variable or
+lambda parameter may not shadow an input, a task or a builtin; a lambda parameter may shadow a
+loop variable.  Some fields do not hold ordinary expressions: ``agent`` names an agent,
+``depends`` and ``fallback`` name tasks, ``on_error``/``then`` name an action, and ``when`` and
+``retry.on`` name error kinds.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from twdsl.semantics.builtins import (
+    BUILTIN_FUNCTIONS,
+    BUILTIN_VALUES,
+    ERROR_ACTIONS,
+    ERROR_KINDS,
+    THEN_ACTIONS,
+)
+from twdsl.syntax import ast as A
+
+Body = A.WorkflowDecl | A.TemplateDecl
+
+
+@dataclass(slots=True)
+class TaskInfo:
+    """A task and where it sits."""
+
+    name: str
+    node: A.TaskStmt
+    loops: tuple[A.Stmt, ...]  # enclosing foreach/while loops, outermost first
+
+
+@dataclass(slots=True)
+class TaskRef:
+    """A reference to a task from an expression: ``target`` is read by ``user`` (a task name),
+    or by the block statement ``block`` whose header holds the expression."""
+
+    target: str
+    node: A.Node
+    user: str | None = None
+    block: A.Stmt | None = None
+
+
+@dataclass(slots=True)
+class Model:
+    """What name resolution learned about one workflow or template."""
+
+    decl: Body
+    tasks: dict[str, TaskInfo] = field(default_factory=dict)
+    inputs: dict[str, A.Node] = field(default_factory=dict)  # VarDecl or Param
+    refs: list[TaskRef] = field(default_factory=list)
+    order_refs: list[tuple[A.Ref, str]] = field(default_factory=list)  # (ref, user) in depends
+
+    @property
+    def kind(self) -> str:
+        return "workflow" if isinstance(self.decl, A.WorkflowDecl) else "template"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} '{self.decl.name.name}'"
+
+
+def iter_tasks(items: Iterable[A.Node],
+               loops: tuple[A.Stmt, ...] = ()) -> Iterator[tuple[A.TaskStmt, tuple[A.Stmt, ...]]]:
+    """Every task declared in a body, in source order, with its enclosing loops; handler
+    blocks (on_success, fallback, compensate, on_error statements) included."""
+    for item in items:
+        if isinstance(item, A.TaskStmt):
+            yield item, loops
+            if item.body is not None:
+                yield from iter_tasks(_handler_items(item.body), loops)
+        elif isinstance(item, (A.ParallelStmt, A.SequenceStmt)):
+            yield from iter_tasks(item.body.items, loops)
+        elif isinstance(item, A.IfStmt):
+            yield from iter_tasks(item.then.items, loops)
+            if isinstance(item.else_, A.IfStmt):
+                yield from iter_tasks([item.else_], loops)
+            elif item.else_ is not None:
+                yield from iter_tasks(item.else_.items, loops)
+        elif isinstance(item, A.SwitchStmt):
+            for case in item.cases:
+                yield from iter_tasks(case.body, loops)
+        elif isinstance(item, (A.ForeachStmt, A.WhileStmt)):
+            yield from iter_tasks(item.body.items, loops + (item,))
+        elif isinstance(item, A.Field):
+            yield from iter_tasks(_handler_items_of_field(item), loops)
+
+
+def _handler_items(body: A.Block) -> list[A.Node]:
+    out: list[A.Node] = []
+    for f in body.fields():
+        out.extend(_handler_items_of_field(f))
+    return out
+
+
+def _handler_items_of_field(f: A.Field) -> list[A.Node]:
+    """Statements held by a handler field (on_success, on_error, fallback, compensate)."""
+    if f.key.name not in ("on_success", "on_error", "fallback", "compensate"):
+        return []
+    v = f.value
+    if isinstance(v, A.Block):
+        return [*v.statements(), *[x for x in v.fields() if isinstance(x.value, A.Block)]]
+    if isinstance(v, A.ObjectLit):
+        return [x for x in v.fields if isinstance(x.value, A.Block)]
+    return []
+
+
+class Resolver:
+    """Resolves the names of one module's workflows and templates."""
+
+    def __init__(self, module: A.Module) -> None:
+        self.module = module
+        self.diags: list[Diagnostic] = []
+        imports = [d for d in module.items if isinstance(d, A.ImportDecl)]
+        imported = {(n.alias or n.name).name for d in imports for n in d.names or ()}
+        # Until imports are resolved, `import "./x.twdsl"` may bring any agent or template.
+        self.open_imports = any(d.names is None and d.alias is None for d in imports)
+        self.agents = imported | {d.name.name for d in module.items
+                                  if isinstance(d, A.AgentDecl)}
+        self.templates = imported | {d.name.name for d in module.items
+                                     if isinstance(d, A.TemplateDecl)}
+        self.models: list[Model] = []
+
+    # ------------------------------------------------------------------ reporting
+    def error(self, code: str, message: str, node: A.Node, related: tuple[Related, ...] = (),
+              fix: Fix | None = None, severity: Severity = Severity.ERROR) -> None:
+        self.diags.append(Diagnostic(code, severity, message, node.span, related, fix))
+
+    def unknown(self, code: str, what: str, name: str, node: A.Node,
+                candidates: Iterable[str], where: str = "") -> None:
+        close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+        msg = f"{what} '{name}'{where}"
+        if close:
+            self.error(code, f"{msg}; did you mean '{close[0]}'?", node,
+                       fix=Fix(f"change to '{close[0]}'", (TextEdit(node.span, close[0]),)))
+        else:
+            self.error(code, msg, node)
+
+    # ------------------------------------------------------------------ declarations
+    def run(self) -> list[Model]:
+        for item in self.module.items:
+            if isinstance(item, (A.WorkflowDecl, A.TemplateDecl)):
+                self.models.append(self.body(item))
+        return self.models
+
+    def body(self, decl: Body) -> Model:
+        model = Model(decl)
+        if isinstance(decl, A.TemplateDecl):
+            for p in decl.params:
+                self.declare(model.inputs, p.name, p, "parameter", model)
+        for item in decl.body.items:
+            if isinstance(item, A.InputDecl):
+                for d in item.decls:
+                    self.declare(model.inputs, d.name, d, "input", model)
+        for task, loops in iter_tasks(decl.body.items):
+            name = task.name.name
+            if name in model.tasks:
+                first = model.tasks[name].node
+                self.error("TW201", f"task '{name}' is declared twice in {model.label}",
+                           task.name, (Related(first.name.span, "first declared here"),))
+                continue
+            model.tasks[name] = TaskInfo(name, task, loops)
+        outputs: dict[str, A.Node] = {}
+        scope = _Scope(model, self.instances(decl))
+        if isinstance(decl, A.TemplateDecl):
+            for p in decl.params:
+                if p.default is not None:
+                    self.expr(p.default, scope, None)
+        for item in decl.body.items:
+            if isinstance(item, (A.InputDecl, A.OutputDecl)):
+                is_output = isinstance(item, A.OutputDecl)
+                for d in item.decls:
+                    if is_output:
+                        self.declare(outputs, d.name, d, "output", model)
+                    if d.value is not None:
+                        self.expr(d.value, scope, None)
+        self.items(decl.body.items, scope, model, None, loops=())
+        return model
+
+    def instances(self, decl: Body) -> set[str]:
+        """Aliases of `use Template(…) as alias` in this body."""
+        out = set()
+        for node in decl.body.walk():
+            if isinstance(node, A.UseStmt) and node.alias is not None:
+                out.add(node.alias.name)
+        return out
+
+    def declare(self, table: dict[str, A.Node], ident: A.Ident, node: A.Node, what: str,
+                model: Model) -> None:
+        if ident.name in table:
+            first = table[ident.name]
+            span = first.name.span if isinstance(first, (A.VarDecl, A.Param)) else first.span
+            self.error("TW202", f"{what} '{ident.name}' is declared twice in {model.label}",
+                       ident, (Related(span, "first declared here"),))
+            return
+        table[ident.name] = node
+
+    # ------------------------------------------------------------------ statements
+    def items(self, items: Iterable[A.Node], scope: _Scope, model: Model, task: str | None,
+              loops: tuple[A.Stmt, ...]) -> None:
+        for item in items:
+            if isinstance(item, A.Field):
+                self.field(item, scope, model, task, loops)
+            elif isinstance(item, A.Stmt):
+                self.stmt(item, scope, model, loops)
+
+    def stmt(self, s: A.Stmt, scope: _Scope, model: Model, loops: tuple[A.Stmt, ...]) -> None:
+        if isinstance(s, A.TaskStmt):
+            if s.body is not None:
+                self.items(s.body.items, scope, model, s.name.name, loops)
+        elif isinstance(s, (A.ParallelStmt, A.SequenceStmt)):
+            self.items(s.body.items, scope, model, None, loops)
+        elif isinstance(s, A.IfStmt):
+            self.expr(s.cond, scope, None, s)
+            self.items(s.then.items, scope, model, None, loops)
+            if isinstance(s.else_, A.IfStmt):
+                self.stmt(s.else_, scope, model, loops)
+            elif s.else_ is not None:
+                self.items(s.else_.items, scope, model, None, loops)
+        elif isinstance(s, A.SwitchStmt):
+            self.expr(s.subject, scope, None, s)
+            for case in s.cases:
+                for v in case.values:
+                    self.expr(v, scope, None, s)
+                self.items(case.body, scope, model, None, loops)
+        elif isinstance(s, A.ForeachStmt):
+            self.expr(s.iterable, scope, None, s)
+            inner = scope.child()
+            for ident in (s.var, s.index):
+                if ident is not None:
+                    self.bind(inner, ident, "loop variable", model)
+            self.items(s.body.items, inner, model, None, loops + (s,))
+        elif isinstance(s, A.WhileStmt):
+            self.expr(s.cond, scope, None, s)
+            self.items(s.body.items, scope, model, None, loops + (s,))
+        elif isinstance(s, (A.BreakStmt, A.ContinueStmt)):
+            self.loop_exit(s, loops)
+        elif isinstance(s, A.ChainStmt):
+            for step in s.steps:
+                for ref in step:
+                    self.task_ref(ref, model, "ordering chain")
+        elif isinstance(s, A.UseStmt):
+            name = s.template.dotted
+            if len(s.template.parts) == 1 and name not in self.templates \
+                    and not self.open_imports:
+                self.unknown("TW210", "undefined template", name, s.template, self.templates)
+            for arg in s.args:
+                self.expr(arg.value, scope, None, s)
+
+    def loop_exit(self, s: A.Stmt, loops: tuple[A.Stmt, ...]) -> None:
+        word = "break" if isinstance(s, A.BreakStmt) else "continue"
+        if not loops:
+            self.error("TW215", f"'{word}' outside a loop: it may only appear inside a "
+                       "foreach or while body", s)
+            return
+        loop = loops[-1]
+        if isinstance(loop, A.ForeachStmt):
+            par = loop.body.get("parallel")
+            if par is not None and not (isinstance(par.value, A.BoolLit) and not par.value.value):
+                self.error("TW215", f"'{word}' in a parallel foreach: iterations run at the "
+                           "same time, so there is no next iteration to skip or stop", s)
+
+    # ------------------------------------------------------------------ fields
+    def field(self, f: A.Field, scope: _Scope, model: Model, task: str | None,
+              loops: tuple[A.Stmt, ...]) -> None:
+        key = f.key.name
+        v = f.value
+        if task is not None and key == "agent":
+            self.agent(v)
+        elif task is not None and key == "depends":
+            items = v.items if isinstance(v, A.ArrayLit) else [v]
+            for item in items:
+                ref = _as_ref(item)
+                if ref is None:
+                    self.expr(item, scope, task)
+                elif self.task_ref(ref, model, "depends"):
+                    model.order_refs.append((ref, task))
+        elif key == "on_error":
+            if isinstance(v, A.Name):
+                self.word(v, ERROR_ACTIONS, "on_error action")
+            elif isinstance(v, (A.Block, A.ObjectLit)):
+                self.handler(v, scope, model, task, loops)
+            else:
+                self.expr(v, scope, task)
+        elif key in ("on_success", "compensate") and isinstance(v, A.Block):
+            self.items(v.items, scope, model, None, loops)
+        elif key == "retry" and isinstance(v, A.ObjectLit):
+            for sub in v.fields:
+                if sub.key.name == "on":
+                    self.kinds(sub.value)
+                elif not isinstance(sub.value, A.Block):
+                    self.expr(sub.value, scope, task)
+        elif isinstance(v, A.Block):
+            self.items(v.items, scope, model, None, loops)
+        else:
+            self.expr(v, scope, task)
+
+    def handler(self, v: A.Block | A.ObjectLit, scope: _Scope, model: Model, task: str | None,
+                loops: tuple[A.Stmt, ...]) -> None:
+        fields = v.fields() if isinstance(v, A.Block) else v.fields
+        for sub in fields:
+            key = sub.key.name
+            if key == "when":
+                self.kinds(sub.value)
+            elif key == "then" and isinstance(sub.value, A.Name):
+                self.word(sub.value, THEN_ACTIONS, "then action")
+            elif key == "fallback" and isinstance(sub.value, A.Name):
+                if sub.value.name not in model.tasks:
+                    self.error("TW216", f"fallback '{sub.value.name}' is not a task of "
+                               f"{model.label}: if the task fails, the run fails as if no "
+                               "fallback were given", sub.value, severity=Severity.WARNING)
+            else:
+                self.field(sub, scope, model, task, loops)
+        if isinstance(v, A.Block):
+            for st in v.statements():
+                self.stmt(st, scope, model, loops)
+
+    def agent(self, v: A.Expr | A.Block) -> None:
+        """``agent: Name`` refers to an agent signature and is checked; ``agent: "name"`` names
+        an implementation bound in configuration, which this stage does not see."""
+        if isinstance(v, A.Name) and v.name not in self.agents and not self.open_imports:
+            self.unknown("TW211", "unknown agent", v.name, v, self.agents,
+                         " (no 'agent' signature of that name; write the name as a string "
+                         "if it is bound in configuration)")
+
+    def word(self, v: A.Name, allowed: tuple[str, ...], what: str) -> None:
+        if v.name not in allowed:
+            close = difflib.get_close_matches(v.name, allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            fix = Fix(f"change to '{close[0]}'", (TextEdit(v.span, close[0]),)) if close else None
+            self.error("TW213", f"unknown {what} '{v.name}' (one of: {', '.join(allowed)}){hint}",
+                       v, fix=fix)
+
+    def kinds(self, v: A.Expr | A.Block) -> None:
+        items = v.items if isinstance(v, A.ArrayLit) else [v]
+        for item in items:
+            if isinstance(item, A.Name):
+                self.word(item, ERROR_KINDS, "error kind")
+
+    def task_ref(self, ref: A.Ref, model: Model, what: str) -> bool:
+        """Check that ``ref`` names a task (or a template instance's task)."""
+        head = ref.parts[0].name
+        if len(ref.parts) > 1:
+            return True  # alias.task: checked once templates are expanded
+        if head in model.tasks:
+            return True
+        close = difflib.get_close_matches(head, sorted(model.tasks), n=1, cutoff=0.6)
+        msg = f"'{head}' in {what} is not a task of {model.label}"
+        if close:
+            self.error("TW212", f"{msg}; did you mean '{close[0]}'?", ref,
+                       fix=Fix(f"change to '{close[0]}'", (TextEdit(ref.span, close[0]),)))
+        else:
+            self.error("TW212", msg, ref)
+        return False
+
+    def bind(self, scope: _Scope, ident: A.Ident, what: str, model: Model) -> None:
+        clash = scope.global_kind(ident.name)
+        if clash is not None:
+            self.error("TW214", f"{what} '{ident.name}' shadows the {clash} of the same name; "
+                       "choose another name", ident)
+        scope.names[ident.name] = what
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e: A.Node, scope: _Scope, task: str | None, block: A.Stmt | None = None) -> None:
+        model = scope.model
+        stack: list[tuple[A.Node, _Scope]] = [(e, scope)]
+        while stack:
+            node, sc = stack.pop()
+            if isinstance(node, A.Name):
+                kind = sc.lookup(node.name)
+                if kind is None:
+                    self.unknown("TW210", "undefined name", node.name, node, sc.visible())
+                elif kind == "task":
+                    model.refs.append(TaskRef(node.name, node, task, block))
+            elif isinstance(node, A.Call) and isinstance(node.func, A.Name):
+                if node.func.name not in BUILTIN_FUNCTIONS:
+                    self.unknown("TW210", "unknown function", node.func.name, node.func,
+                                 BUILTIN_FUNCTIONS)
+                stack.extend((a, sc) for a in node.args)
+            elif isinstance(node, A.Member):
+                stack.append((node.obj, sc))  # members are typed by the checker, not scoped
+            elif isinstance(node, A.Lambda):
+                inner = sc.child()
+                for p in node.params:
+                    self.bind(inner, p, "lambda parameter", model)
+                stack.append((node.body, inner))
+            elif isinstance(node, A.ObjectLit):
+                stack.extend((f.value, sc) for f in node.fields if not isinstance(f.value, A.Block))
+            elif isinstance(node, (A.Block, A.ErrorExpr)):
+                continue  # reported by the structure checks / the parser
+            else:
+                stack.extend((c, sc) for c in node.children())
+
+
+class _Scope:
+    """Local names (loop variables, lambda parameters) over the body's global names."""
+
+    def __init__(self, model: Model, instances: set[str], parent: _Scope | None = None) -> None:
+        self.model = model
+        self.instances = instances
+        self.parent = parent
+        self.names: dict[str, str] = {}
+
+    def child(self) -> _Scope:
+        return _Scope(self.model, self.instances, self)
+
+    def lookup(self, name: str) -> str | None:
+        s: _Scope | None = self
+        while s is not None:
+            if name in s.names:
+                return s.names[name]
+            s = s.parent
+        return self.global_kind(name)
+
+    def global_kind(self, name: str) -> str | None:
+        m = self.model
+        if name in m.inputs:
+            return "input" if m.kind == "workflow" else "template parameter"
+        if name in m.tasks:
+            return "task"
+        if name in self.instances:
+            return "template instance"
+        if name in BUILTIN_VALUES:
+            return "builtin"
+        return None
+
+    def visible(self) -> list[str]:
+        out: list[str] = []
+        s: _Scope | None = self
+        while s is not None:
+            out.extend(s.names)
+            s = s.parent
+        return [*out, *self.model.inputs, *self.model.tasks, *self.instances, *BUILTIN_VALUES]
+
+
+def _as_ref(e: A.Node) -> A.Ref | None:
+    """``a`` or ``alias.a`` written as an expression, as a task reference."""
+    parts: list[A.Ident] = []
+    while isinstance(e, A.Member):
+        parts.append(e.name)
+        e = e.obj
+    if not isinstance(e, A.Name):
+        return None
+    parts.append(A.Ident(e.span, e.name))
+    parts.reverse()
+    return A.Ref(e.span if len(parts) == 1 else e.span, parts)
