@@ -15,6 +15,7 @@ import tempfile
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from twdsl import __version__
 from twdsl.analysis import analyze
 from twdsl.diagnostics import Diagnostic, Severity, render_text
 from twdsl.formatter import format_parsed
+from twdsl.report import find_code, render_explain, suggest_codes, to_github, to_sarif
 from twdsl.source import SourceFile
 from twdsl.syntax.parser import parse
 
@@ -95,16 +97,30 @@ def main() -> None:
 
 # ------------------------------------------------------------------------ check
 @main.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="How to print diagnostics.")
+@click.argument("paths", nargs=-1, metavar="PATHS...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
+              default="text", show_default=True,
+              help="How to print diagnostics: text for people, json for scripts, sarif for "
+                   "code scanning, github for annotations in GitHub Actions.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
-def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+@click.option("--explain", metavar="CODE",
+              help="Print the documentation of a diagnostic code (e.g. TW111 or "
+                   "unclosed-bracket) and exit; takes no PATHS.")
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
+          explain: str | None) -> None:
     """Parse and check TWDSL files and folders (folders: every *.twdsl inside).
 
     Exit status: 0 no errors, 1 errors found (or warnings with --strict),
     2 unreadable path or usage error, 3 internal error.
     """
+    if explain is not None:
+        if paths:
+            raise click.UsageError("--explain takes no PATHS", ctx=ctx)
+        _explain(explain)
+    if not paths:
+        param = next(p for p in ctx.command.params if p.name == "paths")
+        raise click.MissingParameter(ctx=ctx, param=param)
     try:
         files = [_read(p) for p in _collect(paths)]
     except UsageError as e:
@@ -121,6 +137,13 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     all_diags = [d for _, _, ds in results for d in ds]
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in all_diags], indent=2, ensure_ascii=False))
+    elif fmt == "sarif":
+        sources = {source.path: source for _, source, _ in results}
+        log = to_sarif(all_diags, Path.cwd(), sources, information_uri=_homepage())
+        click.echo(json.dumps(log, indent=2, ensure_ascii=False))
+    elif fmt == "github":
+        if all_diags:
+            click.echo(to_github(all_diags))
     else:
         for _, source, ds in results:
             for d in ds:
@@ -129,6 +152,33 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     errors = sum(d.severity is Severity.ERROR for d in all_diags)
     warnings = sum(d.severity is Severity.WARNING for d in all_diags)
     sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
+
+
+def _explain(query: str) -> None:
+    code = find_code(query)
+    if code is not None:
+        click.echo(render_explain(code))
+        sys.exit(EXIT_OK)
+    names = [f"{c.code} ({c.name})" for c in suggest_codes(query)]
+    if names:
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        hint = f"; did you mean {listed}?"
+    else:
+        hint = "; the codes are listed in docs/rules.md"
+    _fail(f"unknown diagnostic code '{query}'{hint}")
+
+
+def _homepage() -> str | None:
+    """The project's home page from the installed package's metadata, if it names one."""
+    try:
+        meta = metadata("twdsl")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return None
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("homepage", "home", "repository", "source"):
+            return url.strip()
+    return next(iter(meta.get_all("Home-page") or []), None)
 
 
 def _colour(text: str, severity: Severity) -> str:
