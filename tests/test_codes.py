@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_reported_code_is_registered() -> None:
     used = set()
     for path in (ROOT / "twdsl").rglob("*.py"):
-        used |= set(re.findall(r'"(TW\d{3})"', path.read_text()))
+        if path.name != "codes.py":  # the registry itself names every code
+            used |= set(re.findall(r'"(TW\d{3})"', path.read_text()))
     assert used - set(CODES) == set()
     assert set(CODES) - used == set(), "registered codes that nothing reports"
 

@@ -133,6 +133,39 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W { task a { agent: "A" on_error: { fallback: skipTests } } }',
          'workflow W {\n  task a { agent: "A" on_error: { fallback: { task skipTests '
          '{ agent: "N" } } } }\n}'),
+    # ---------------------------------------------------------------- types (TW3xx)
+    Code("TW301", "type-mismatch", "types", _E,
+         "A value whose type does not fit where it is used: an operator's operands, a typed "
+         "field, an output binding, an argument. An optional (T?) fits only after ??.",
+         'workflow W {\n  input { n: number }\n  task a { agent: "A" timeout: n }\n}',
+         'workflow W {\n  input { n: number }\n  task a { agent: "A" timeout: 5m }\n}'),
+    Code("TW302", "unknown-member", "types", _E,
+         "A field or method the value's type does not have, e.g. a result field the agent's "
+         "signature does not declare.",
+         'agent A { input { x: number } output { url: string } }\n'
+         'workflow W {\n  task a { agent: A input: { x: 1 } }\n'
+         '  output { u: string = a.result.ulr }\n}',
+         'agent A { input { x: number } output { url: string } }\n'
+         'workflow W {\n  task a { agent: A input: { x: 1 } }\n'
+         '  output { u: string = a.result.url }\n}'),
+    Code("TW303", "condition-not-boolean", "types", _E,
+         "An if or while condition that is not boolean (an optional boolean needs ??).",
+         'workflow W {\n  input { n: number }\n  if (n) { task a { agent: "A" } }\n}',
+         'workflow W {\n  input { n: number }\n  if (n > 0) { task a { agent: "A" } }\n}'),
+    Code("TW304", "foreach-not-array", "types", _E,
+         "A foreach over something that is not an array.",
+         'workflow W {\n  input { n: number }\n  foreach x in n { task a { agent: "A" } }\n}',
+         'workflow W {\n  input { n: number }\n'
+         '  foreach x in range(n) { task a { agent: "A" } }\n}'),
+    Code("TW305", "agent-input-mismatch", "types", _E,
+         "A task input the agent's signature does not take, or lacks a required input.",
+         'agent A { input { x: number } output { y: any } }\n'
+         'workflow W { task a { agent: A input: { x: 1, z: 2 } } }',
+         'agent A { input { x: number } output { y: any } }\n'
+         'workflow W { task a { agent: A input: { x: 1 } } }'),
+    Code("TW310", "unknown-type", "types", _E,
+         "A type name that is neither a builtin type nor declared with 'type'.",
+         'workflow W { input { n: nubmer } }', 'workflow W { input { n: number } }'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from twdsl.diagnostics import Diagnostic
 from twdsl.semantics.graph import build_graph, check_graph
 from twdsl.semantics.names import Resolver
+from twdsl.semantics.typecheck import Checker
 from twdsl.syntax import ast as A
 
 
@@ -21,4 +22,5 @@ def check_semantics(module: A.Module) -> list[Diagnostic]:
     diags = list(resolver.diags)
     for model in models:
         diags.extend(check_graph(model, build_graph(model)))
+    diags.extend(Checker(module).run(models))
     return diags

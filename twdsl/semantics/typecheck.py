@@ -1,0 +1,694 @@
+"""Type checking: infer every expression's type and report what cannot fit.
+
+What a task reference means (docs/language.md, Q3 and Q5): ``t.result`` is the agent's
+declared output (``any`` without a signature).  It is optional (``T?``) when ``t`` may not
+have run by the time the reader runs: ``t`` sits in a branch, handler or ``when`` the reader
+is not inside, or its ``on_error`` lets the run go on without it.  Read from outside the loop
+that declares it, it is an array (one element per iteration).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from twdsl.diagnostics import Diagnostic, Fix, Severity, TextEdit
+from twdsl.semantics import types as T
+from twdsl.semantics.builtins import BUILTIN_FUNCTIONS
+from twdsl.semantics.names import Model
+from twdsl.syntax import ast as A
+
+Frame = tuple[int, int]  # (id of a branching statement, which branch)
+Loop = tuple[int, int]  # (id of a loop statement, length of the branch path at its entry)
+
+
+@dataclass(slots=True)
+class Signature:
+    """An agent's declared input and output."""
+
+    inputs: T.Rec
+    required: frozenset[str]
+    output: T.Type
+
+
+@dataclass(slots=True)
+class TaskFacts:
+    path: tuple[Frame, ...]  # the branches the task sits in
+    loops: tuple[Loop, ...]  # the loops the task sits in, outermost first
+    may_skip: bool  # `when`, or on_error that lets the run go on without it
+    result: T.Type
+
+
+@dataclass(slots=True)
+class _Ctx:
+    path: tuple[Frame, ...] = ()
+    loops: tuple[Loop, ...] = ()
+    locals: dict[str, T.Type] = field(default_factory=dict)
+    result: T.Type | None = None  # the `result` builtin inside on_success
+
+
+_BUILTIN_TYPES: dict[str, T.Type] = {
+    "env": T.OBJECT, "context": T.OBJECT, "result": T.ANY,
+    "error": T.Rec((("kind", T.STRING), ("message", T.STRING), ("task", T.STRING))),
+    "retry_count": T.NUMBER, "current_time": T.DATETIME, "workflow_id": T.STRING,
+    "task_id": T.STRING,
+}
+_TASK_FIELDS = ("result", "status", "error", "attempts", "duration", "started_at", "finished_at")
+_FIELD_TYPES: dict[str, T.Type] = {
+    "timeout": T.DURATION, "max_concurrency": T.NUMBER, "priority": T.NUMBER,
+    "when": T.BOOLEAN, "version": T.STRING, "description": T.STRING, "schedule": T.STRING,
+    "tags": T.Arr(T.STRING), "max_iterations": T.NUMBER, "parallel": T.BOOLEAN,
+    "fail_fast": T.BOOLEAN,
+}
+_ARITH = {"-", "*", "/", "%"}
+_COMPARE = {"<", ">", "<=", ">="}
+
+
+class Checker:
+    """Type-checks the workflows and templates of one module."""
+
+    def __init__(self, module: A.Module) -> None:
+        self.module = module
+        self.diags: list[Diagnostic] = []
+        self.type_decls = {d.name.name: d for d in module.items if isinstance(d, A.TypeDecl)}
+        self._resolving: set[str] = set()
+        self._named: dict[str, T.Type] = {}
+        self.agents: dict[str, Signature] = {}
+        for d in module.items:
+            if isinstance(d, A.AgentDecl):
+                self.agents[d.name.name] = self.signature(d)
+
+    def error(self, code: str, message: str, node: A.Node, fix: Fix | None = None) -> None:
+        self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
+
+    # ------------------------------------------------------------------ declared types
+    def resolve(self, t: A.Node) -> T.Type:
+        if isinstance(t, A.OptionalType):
+            return T.optional(self.resolve(t.inner))
+        if isinstance(t, A.RecordType):
+            return T.Rec(tuple((f.name.name, self.resolve(f.type)) for f in t.fields))
+        assert isinstance(t, A.NamedType)
+        name = t.name.name
+        if name == "array":
+            if len(t.args) != 1:
+                self.error("TW310", "array takes one element type: array<T>", t)
+                return T.Arr(T.ANY)
+            return T.Arr(self.resolve(t.args[0]))
+        if t.args:
+            self.error("TW310", f"type '{name}' takes no type arguments", t)
+        if name in T.PRIMITIVES:
+            return T.PRIMITIVES[name]
+        if name in self.type_decls:
+            return self.named(name)
+        known = [*T.PRIMITIVES, "array", *self.type_decls]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        fix = Fix(f"change to '{close[0]}'", (TextEdit(t.name.span, close[0]),)) if close else None
+        self.error("TW310", f"unknown type '{name}'{hint}", t.name, fix)
+        return T.ANY
+
+    def named(self, name: str) -> T.Type:
+        if name in self._named:
+            return self._named[name]
+        if name in self._resolving:
+            decl = self.type_decls[name]
+            self.error("TW310", f"type '{name}' is defined in terms of itself", decl.name)
+            return T.ANY
+        self._resolving.add(name)
+        t = self.resolve(self.type_decls[name].type)
+        self._resolving.discard(name)
+        self._named[name] = t
+        return t
+
+    def signature(self, agent: A.AgentDecl) -> Signature:
+        inputs: list[tuple[str, T.Type]] = []
+        required = set()
+        outputs: list[tuple[str, T.Type]] = []
+        for item in agent.body.items:
+            if isinstance(item, (A.InputDecl, A.OutputDecl)):
+                for d in item.decls:
+                    t = self.resolve(d.type)
+                    if isinstance(item, A.InputDecl):
+                        inputs.append((d.name.name, t))
+                        if d.value is None and not isinstance(t, T.Opt):
+                            required.add(d.name.name)
+                    else:
+                        outputs.append((d.name.name, t))
+        out: T.Type = T.Rec(tuple(outputs)) if outputs else T.ANY
+        return Signature(T.Rec(tuple(inputs)), frozenset(required), out)
+
+    # ------------------------------------------------------------------ bodies
+    def run(self, models: Iterable[Model]) -> list[Diagnostic]:
+        for model in models:
+            self.body(model)
+        return self.diags
+
+    def body(self, model: Model) -> None:
+        self.model = model
+        self.inputs: dict[str, T.Type] = {}
+        decl = model.decl
+        if isinstance(decl, A.TemplateDecl):
+            for p in decl.params:
+                self.inputs[p.name.name] = self.resolve(p.type)
+        for item in decl.body.items:
+            if isinstance(item, A.InputDecl):
+                for d in item.decls:
+                    self.inputs.setdefault(d.name.name, self.resolve(d.type))
+        self.facts: dict[str, TaskFacts] = {}
+        self.collect(decl.body.items, _Ctx())
+        ctx = _Ctx()
+        if isinstance(decl, A.TemplateDecl):
+            for p in decl.params:
+                if p.default is not None:
+                    self.expect(p.default, self.inputs[p.name.name], ctx,
+                                f"parameter '{p.name.name}'")
+        for item in decl.body.items:
+            if isinstance(item, (A.InputDecl, A.OutputDecl)):
+                for d in item.decls:
+                    if d.value is not None:
+                        what = "input" if isinstance(item, A.InputDecl) else "output"
+                        self.expect(d.value, self.resolve(d.type), ctx, f"{what} '{d.name.name}'")
+        self.items(decl.body.items, ctx, None)
+
+    def collect(self, items: Iterable[A.Node], ctx: _Ctx) -> None:
+        """Record where every task sits before any expression is typed."""
+        for item in items:
+            if isinstance(item, A.TaskStmt):
+                name = item.name.name
+                if name in self.facts or self.model.tasks.get(name) is None:
+                    continue
+                result = self.task_result(item)
+                self.facts[name] = TaskFacts(ctx.path, ctx.loops, _may_skip(item), result)
+                if item.body is not None:
+                    for k, f in enumerate(item.body.fields()):
+                        if f.key.name in ("on_success", "on_error") and \
+                                isinstance(f.value, (A.Block, A.ObjectLit)):
+                            self.collect(_statements(f.value),
+                                         _Ctx(ctx.path + ((id(item), k),), ctx.loops))
+                            for sub in _fields(f.value):
+                                if sub.key.name in ("fallback", "compensate") and \
+                                        isinstance(sub.value, A.Block):
+                                    self.collect(sub.value.items,
+                                                 _Ctx(ctx.path + ((id(sub), 0),), ctx.loops))
+            elif isinstance(item, (A.ParallelStmt, A.SequenceStmt)):
+                self.collect(item.body.items, ctx)
+            elif isinstance(item, A.IfStmt):
+                self.collect(item.then.items, _Ctx(ctx.path + ((id(item), 0),), ctx.loops))
+                if isinstance(item.else_, A.IfStmt):
+                    self.collect([item.else_], _Ctx(ctx.path + ((id(item), 1),), ctx.loops))
+                elif item.else_ is not None:
+                    self.collect(item.else_.items, _Ctx(ctx.path + ((id(item), 1),), ctx.loops))
+            elif isinstance(item, A.SwitchStmt):
+                for k, case in enumerate(item.cases):
+                    self.collect(case.body, _Ctx(ctx.path + ((id(item), k),), ctx.loops))
+            elif isinstance(item, (A.ForeachStmt, A.WhileStmt)):
+                self.collect(item.body.items,
+                             _Ctx(ctx.path, ctx.loops + ((id(item), len(ctx.path)),)))
+
+    def task_result(self, task: A.TaskStmt) -> T.Type:
+        sig = self.task_signature(task)
+        return sig.output if sig is not None else T.ANY
+
+    def task_signature(self, task: A.TaskStmt) -> Signature | None:
+        if task.body is None:
+            return None
+        f = task.body.get("agent")
+        if f is None:
+            return None
+        v = f.value
+        name = v.name if isinstance(v, A.Name) else v.value if isinstance(v, A.StringLit) else None
+        return self.agents.get(name) if name is not None else None
+
+    # ------------------------------------------------------------------ statements
+    def items(self, items: Iterable[A.Node], ctx: _Ctx, task: A.TaskStmt | None) -> None:
+        for item in items:
+            if isinstance(item, A.Field):
+                self.field(item, ctx, task)
+            elif isinstance(item, A.Stmt):
+                self.stmt(item, ctx)
+
+    def stmt(self, s: A.Stmt, ctx: _Ctx) -> None:
+        if isinstance(s, A.TaskStmt):
+            if s.body is not None:
+                self.items(s.body.items, ctx, s)
+        elif isinstance(s, (A.ParallelStmt, A.SequenceStmt)):
+            self.items(s.body.items, ctx, None)
+        elif isinstance(s, A.IfStmt):
+            self.condition(s.cond, ctx, "if")
+            self.items(s.then.items, _sub(ctx, (id(s), 0)), None)
+            if isinstance(s.else_, A.IfStmt):
+                self.stmt(s.else_, _sub(ctx, (id(s), 1)))
+            elif s.else_ is not None:
+                self.items(s.else_.items, _sub(ctx, (id(s), 1)), None)
+        elif isinstance(s, A.SwitchStmt):
+            subject = self.infer(s.subject, ctx)
+            for k, case in enumerate(s.cases):
+                for v in case.values:
+                    self.expect(v, T.join(subject, T.NULL) if subject != T.ANY else T.ANY, ctx,
+                                "case value")
+                self.items(case.body, _sub(ctx, (id(s), k)), None)
+        elif isinstance(s, A.ForeachStmt):
+            it = self.infer(s.iterable, ctx)
+            elem: T.Type = T.ANY
+            if isinstance(it, T.Arr):
+                elem = it.elem
+            elif it != T.ANY:
+                self.error("TW304", f"foreach needs an array, and this is {it}", s.iterable)
+            inner = _Ctx(ctx.path, ctx.loops + ((id(s), len(ctx.path)),), dict(ctx.locals),
+                         ctx.result)
+            inner.locals[s.var.name] = elem
+            if s.index is not None:
+                inner.locals[s.index.name] = T.NUMBER
+            self.items(s.body.items, inner, None)
+        elif isinstance(s, A.WhileStmt):
+            inner = _Ctx(ctx.path, ctx.loops + ((id(s), len(ctx.path)),), ctx.locals, ctx.result)
+            self.condition(s.cond, inner, "while")
+            self.items(s.body.items, inner, None)
+        elif isinstance(s, A.UseStmt):
+            for a in s.args:
+                self.infer(a.value, ctx)
+
+    def condition(self, e: A.Expr, ctx: _Ctx, what: str) -> None:
+        t = self.infer(e, ctx)
+        if t not in (T.BOOLEAN, T.ANY):
+            hint = "; read it with ?? (e.g. `x ?? false`)" if t == T.Opt(T.BOOLEAN) else ""
+            self.error("TW303", f"the condition of {what} must be boolean, and this is {t}{hint}",
+                       e)
+
+    def field(self, f: A.Field, ctx: _Ctx, task: A.TaskStmt | None) -> None:
+        key = f.key.name
+        v = f.value
+        if key == "on_error" and isinstance(v, (A.Block, A.ObjectLit)):
+            self.handler(v, ctx)
+        elif isinstance(v, A.Block):
+            inner = ctx
+            if key == "on_success" and task is not None:
+                inner = _Ctx(ctx.path + ((id(task), -1),), ctx.loops, ctx.locals,
+                             self.task_result(task))
+            self.items(v.items, inner, None)
+        elif key == "retry" and isinstance(v, A.ObjectLit):
+            for sub in v.fields:
+                if sub.key.name != "on" and not isinstance(sub.value, A.Block):
+                    self.infer(sub.value, ctx)
+        elif key == "retry":
+            self.expect(v, T.NUMBER, ctx, "field 'retry'")
+        elif key in ("depends", "on_error") or (task is not None and key == "agent"):
+            pass  # task names, actions and agents: checked by name resolution
+        elif task is not None and key == "input":
+            self.task_input(task, v, ctx)
+        elif key in _FIELD_TYPES:
+            self.expect(v, _FIELD_TYPES[key], ctx, f"field '{key}'")
+        else:
+            self.infer(v, ctx)
+
+    def handler(self, v: A.Block | A.ObjectLit, ctx: _Ctx) -> None:
+        """An on_error handler: `when` and `then` are words, `fallback` a task or a block."""
+        for item in v.items if isinstance(v, A.Block) else v.fields:
+            if isinstance(item, A.Stmt):
+                self.stmt(item, ctx)
+            elif isinstance(item, A.Field):
+                if isinstance(item.value, A.Block):
+                    self.items(item.value.items, ctx, None)
+                elif item.key.name == "retry":
+                    self.field(item, ctx, None)
+
+    def task_input(self, task: A.TaskStmt, v: A.Expr, ctx: _Ctx) -> None:
+        sig = self.task_signature(task)
+        if sig is None or not isinstance(v, A.ObjectLit):
+            t = self.infer(v, ctx)
+            if sig is not None and not T.assignable(t, sig.inputs):
+                self.error("TW305", f"the input of task '{task.name.name}' is {t}; its agent "
+                           f"takes {sig.inputs}", v)
+            return
+        agent = task.body.get("agent").value  # type: ignore[union-attr]
+        agent_name = agent.name if isinstance(agent, A.Name) else agent.value  # type: ignore[union-attr]
+        given = set()
+        for f in v.fields:
+            name = f.key.name
+            given.add(name)
+            want = sig.inputs.get(name)
+            if isinstance(f.value, A.Block):
+                continue
+            if want is None:
+                close = difflib.get_close_matches(name, sig.inputs.names, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                fix = Fix(f"rename to '{close[0]}'", (TextEdit(f.key.span, close[0]),)) \
+                    if close else None
+                self.error("TW305", f"agent '{agent_name}' takes no input '{name}'{hint}",
+                           f.key, fix)
+                self.infer(f.value, ctx)
+            else:
+                self.expect(f.value, want, ctx, f"input '{name}' of agent '{agent_name}'")
+        missing = [n for n in sig.inputs.names if n in sig.required and n not in given]
+        if missing:
+            names = ", ".join(f"'{n}'" for n in missing)
+            self.error("TW305", f"task '{task.name.name}' does not give agent '{agent_name}' "
+                       f"its required input{'s' if len(missing) > 1 else ''} {names}", v)
+
+    # ------------------------------------------------------------------ expressions
+    def expect(self, e: A.Expr, want: T.Type, ctx: _Ctx, what: str) -> T.Type:
+        got = self.infer(e, ctx)
+        if not T.assignable(got, want):
+            hint = ""
+            if isinstance(got, T.Opt) and T.assignable(got.inner, want):
+                hint = "; it may be null: give a default with ??"
+            self.error("TW301", f"{what} expects {want}, and this is {got}{hint}", e)
+        return got
+
+    def infer(self, e: A.Node, ctx: _Ctx) -> T.Type:
+        if isinstance(e, A.StringLit):
+            for p in e.parts:
+                if isinstance(p, A.Expr):
+                    self.infer(p, ctx)
+            return T.STRING
+        if isinstance(e, A.NumberLit):
+            return T.NUMBER
+        if isinstance(e, A.DurationLit):
+            return T.DURATION
+        if isinstance(e, A.BoolLit):
+            return T.BOOLEAN
+        if isinstance(e, A.NullLit):
+            return T.NULL
+        if isinstance(e, A.ArrayLit):
+            elem: T.Type | None = None
+            for x in e.items:
+                t = self.infer(x, ctx)
+                elem = t if elem is None else T.join(elem, t)
+            return T.Arr(elem or T.ANY)
+        if isinstance(e, A.ObjectLit):
+            return T.Rec(tuple((f.key.name, self.infer(f.value, ctx) if not
+                                isinstance(f.value, A.Block) else T.ANY) for f in e.fields))
+        if isinstance(e, A.Name):
+            return self.name(e, ctx)
+        if isinstance(e, A.Member):
+            return self.member(e, ctx)
+        if isinstance(e, A.Index):
+            whole = self.infer(e.obj, ctx)
+            obj = _deref(whole)
+            idx = self.infer(e.index, ctx)
+            if isinstance(obj, T.Arr):
+                if idx not in (T.NUMBER, T.ANY):
+                    self.error("TW301", f"an array index must be a number, and this is {idx}",
+                               e.index)
+                return _carry(whole, obj.elem)
+            return _carry(whole, T.STRING if obj == T.STRING else T.ANY)
+        if isinstance(e, A.Call):
+            return self.call(e, ctx)
+        if isinstance(e, A.Unary):
+            t = self.infer(e.operand, ctx)
+            if e.op == "!":
+                if t not in (T.BOOLEAN, T.ANY):
+                    self.error("TW301", f"'!' needs a boolean, and this is {t}", e.operand)
+                return T.BOOLEAN
+            if t not in (T.NUMBER, T.DURATION, T.ANY):
+                self.error("TW301", f"'-' needs a number or a duration, and this is {t}", e.operand)
+            return t
+        if isinstance(e, A.Binary):
+            return self.binary(e, ctx)
+        if isinstance(e, A.Lambda):
+            inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
+            for param in e.params:
+                inner.locals[param.name] = T.ANY
+            return T.Fn(tuple(T.ANY for _ in e.params), self.infer(e.body, inner))
+        return T.ANY  # ErrorExpr, Block (reported elsewhere)
+
+    def name(self, e: A.Name, ctx: _Ctx) -> T.Type:
+        n = e.name
+        if n in ctx.locals:
+            return ctx.locals[n]
+        if n in self.inputs:
+            return self.inputs[n]
+        if n in self.facts:
+            return _TaskRefType(n)  # resolved by member access: t.result, t.status
+        if n == "result" and ctx.result is not None:
+            return ctx.result
+        return _BUILTIN_TYPES.get(n, T.ANY)
+
+    def task_member(self, task: str, field: str, node: A.Member, ctx: _Ctx) -> T.Type:
+        facts = self.facts[task]
+        if field == "result":
+            t = facts.result
+        elif field in ("status", "error"):
+            t = T.STRING if field == "status" else T.optional(_BUILTIN_TYPES["error"])
+            return t
+        elif field in ("attempts",):
+            return T.NUMBER
+        elif field == "duration":
+            return T.optional(T.DURATION)
+        elif field in ("started_at", "finished_at"):
+            return T.optional(T.DATETIME)
+        else:
+            close = difflib.get_close_matches(field, _TASK_FIELDS, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            self.error("TW302", f"task '{task}' has no field '{field}' (a task has "
+                       f"{', '.join(_TASK_FIELDS)}){hint}", node.name)
+            return T.ANY
+        if facts.may_skip:
+            t = T.optional(t)
+        inside = {loop_id for loop_id, _ in ctx.loops}
+        outer = [loop for loop in facts.loops if loop[0] not in inside]
+        if not outer:
+            return t if _prefix(facts.path, ctx.path) else T.optional(t)
+        # Read from outside a loop: one element per iteration.  Branches inside the loop make
+        # the elements optional; branches around the loop make the whole array optional.
+        entry = outer[0][1]
+        if facts.path[entry:]:
+            t = T.optional(t)
+        for _ in outer:
+            t = T.Arr(t)
+        return t if _prefix(facts.path[:entry], ctx.path) else T.optional(t)
+
+    def member(self, e: A.Member, ctx: _Ctx) -> T.Type:
+        if isinstance(e.obj, A.Name) and e.obj.name not in ctx.locals \
+                and e.obj.name not in self.inputs and e.obj.name in self.facts:
+            return self.task_member(e.obj.name, e.name.name, e, ctx)
+        whole = self.infer(e.obj, ctx)
+        return _carry(whole, self.field_of(_deref(whole), e))
+
+    def field_of(self, obj: T.Type, e: A.Member) -> T.Type:
+        name = e.name.name
+        if isinstance(obj, T.Rec):
+            t = obj.get(name)
+            if t is None:
+                close = difflib.get_close_matches(name, obj.names, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                fix = Fix(f"change to '{close[0]}'", (TextEdit(e.name.span, close[0]),)) \
+                    if close else None
+                self.error("TW302", f"{obj} has no field '{name}'{hint}", e.name, fix)
+                return T.ANY
+            return t
+        if isinstance(obj, (T.Arr, T.Prim)) and name == "length" and obj in (T.STRING,) \
+                or isinstance(obj, T.Arr) and name == "length":
+            return T.NUMBER
+        if isinstance(obj, T.Arr) or obj in (T.STRING, T.NUMBER, T.BOOLEAN, T.DURATION,
+                                             T.DATETIME, T.URL, T.FILE):
+            self.error("TW302", f"{obj} has no field '{name}'", e.name)
+        return T.ANY
+
+    def call(self, e: A.Call, ctx: _Ctx) -> T.Type:
+        if isinstance(e.func, A.Name) and e.func.name in BUILTIN_FUNCTIONS:
+            args = [self.infer(a, ctx) for a in e.args]
+            return _FUNCTION_RESULTS.get(e.func.name, lambda a: T.ANY)(args)
+        if not isinstance(e.func, A.Member):
+            self.infer(e.func, ctx)
+            for a in e.args:
+                self.infer(a, ctx)
+            return T.ANY
+        whole = self.infer(e.func.obj, ctx)
+        return _carry(whole, self.method_call(_deref(whole), e, ctx))
+
+    def method_call(self, recv: T.Type, e: A.Call, ctx: _Ctx) -> T.Type:
+        assert isinstance(e.func, A.Member)
+        method = e.func.name.name
+        table = _methods(recv)
+        if table is None:
+            for a in e.args:
+                self.infer(a, ctx)
+            return T.ANY
+        spec = table.get(method)
+        if spec is None:
+            close = difflib.get_close_matches(method, list(table), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            fix = Fix(f"change to '{close[0]}'", (TextEdit(e.func.name.span, close[0]),)) \
+                if close else None
+            self.error("TW302", f"{recv} has no method '{method}'{hint}", e.func.name, fix)
+            for a in e.args:
+                self.infer(a, ctx)
+            return T.ANY
+        params, ret = spec
+        lambda_ret: T.Type = T.ANY
+        for k, a in enumerate(e.args):
+            want = params[k] if k < len(params) else T.ANY
+            if isinstance(a, A.Lambda):
+                inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
+                arg_types = want.params if isinstance(want, T.Fn) else ()
+                for j, p in enumerate(a.params):
+                    inner.locals[p.name] = arg_types[j] if j < len(arg_types) else T.ANY
+                lambda_ret = self.infer(a.body, inner)
+                if isinstance(want, T.Fn) and want.ret == T.BOOLEAN and \
+                        lambda_ret not in (T.BOOLEAN, T.ANY):
+                    self.error("TW301", f"'{method}' needs a lambda that returns boolean, and "
+                               f"this one returns {lambda_ret}", a.body)
+            elif want != T.ANY:
+                self.expect(a, want, ctx, f"the argument of '{method}'")
+            else:
+                self.infer(a, ctx)
+        if ret is _MAPPED:
+            return T.Arr(lambda_ret)
+        return ret
+
+    def binary(self, e: A.Binary, ctx: _Ctx) -> T.Type:
+        op = e.op
+        left = self.infer(e.left, ctx)
+        right = self.infer(e.right, ctx)
+        if op == "??":
+            return T.join(T.strip(left), right) if isinstance(left, T.Opt) else \
+                T.join(left, right) if left == T.NULL else left
+        if op in ("==", "!="):
+            return T.BOOLEAN
+        if T.ANY in (left, right):
+            return T.BOOLEAN if op in _COMPARE or op in ("&&", "||") else T.ANY
+        if op in ("&&", "||"):
+            for side, t in ((e.left, left), (e.right, right)):
+                if t != T.BOOLEAN:
+                    self.error("TW301", f"'{op}' needs booleans, and this is {t}", side)
+            return T.BOOLEAN
+        result = _arith(op, left, right)
+        if result is None:
+            self.error("TW301", f"'{op}' cannot combine {left} and {right}", e)
+            return T.ANY
+        return result
+
+
+class _TaskRefType(T.Type):
+    """A bare task name: only its fields (``t.result``…) are values."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _TaskRefType) and other.task == self.task
+
+    def __hash__(self) -> int:
+        return hash(("task", self.task))
+
+    def __str__(self) -> str:
+        return f"task '{self.task}'"
+
+
+def _deref(t: T.Type) -> T.Type:
+    """What fields and methods apply to: a null-or-T is read as T (and the result carried)."""
+    if isinstance(t, _TaskRefType):
+        return T.ANY
+    return T.strip(t)
+
+
+def _carry(whole: T.Type, part: T.Type) -> T.Type:
+    """Reading into an optional gives an optional (``x.result.url`` is null when ``x.result``
+    is): nullness is checked where the value is used, not where it is read."""
+    return T.optional(part) if isinstance(whole, T.Opt) else part
+
+
+def _arith(op: str, a: T.Type, b: T.Type) -> T.Type | None:
+    n, d, t, s = T.NUMBER, T.DURATION, T.DATETIME, T.STRING
+    table: dict[tuple[str, T.Type, T.Type], T.Type] = {
+        ("+", n, n): n, ("+", s, s): s, ("+", d, d): d, ("+", t, d): t, ("+", d, t): t,
+        ("-", n, n): n, ("-", d, d): d, ("-", t, d): t, ("-", t, t): d,
+        ("*", n, n): n, ("*", d, n): d, ("*", n, d): d, ("/", n, n): n, ("/", d, n): d,
+        ("/", d, d): n, ("%", n, n): n,
+    }
+    for x in (n, d, t, s):
+        for y in (n, d, t, s):
+            if op in _COMPARE and x == y and x in (n, d, t, s):
+                table[(op, x, y)] = T.BOOLEAN
+    if op == "+" and isinstance(a, T.Arr) and isinstance(b, T.Arr):
+        return T.Arr(T.join(a.elem, b.elem))
+    return table.get((op, a, b))
+
+
+_MAPPED = T.Prim("<mapped>")  # marker: the method returns array<lambda result>
+
+
+def _methods(recv: T.Type) -> dict[str, tuple[tuple[T.Type, ...], T.Type]] | None:
+    """Method signatures by receiver type (None: anything goes, e.g. on any)."""
+    if isinstance(recv, T.Arr):
+        e = recv.elem
+        pred = T.Fn((e,), T.BOOLEAN)
+        return {
+            "filter": ((pred,), recv), "map": ((T.Fn((e,), T.ANY),), _MAPPED),
+            "any": ((pred,), T.BOOLEAN), "all": ((pred,), T.BOOLEAN),
+            "find": ((pred,), T.optional(e)), "contains": ((e,), T.BOOLEAN),
+            "join": ((T.STRING,), T.STRING), "length": ((), T.NUMBER),
+            "first": ((), T.optional(e)), "last": ((), T.optional(e)),
+            "sort": ((), recv), "reverse": ((), recv), "unique": ((), recv),
+            "slice": ((T.NUMBER, T.NUMBER), recv), "concat": ((recv,), recv),
+            "flatten": ((), T.Arr(T.ANY)), "count": ((pred,), T.NUMBER),
+            "reduce": ((T.Fn((T.ANY, e), T.ANY), T.ANY), T.ANY),
+        }
+    if recv in (T.STRING, T.URL, T.FILE):
+        s = T.STRING
+        return {
+            "startsWith": ((s,), T.BOOLEAN), "endsWith": ((s,), T.BOOLEAN),
+            "contains": ((s,), T.BOOLEAN), "length": ((), T.NUMBER), "upper": ((), s),
+            "lower": ((), s), "trim": ((), s), "split": ((s,), T.Arr(s)),
+            "replace": ((s, s), s),
+        }
+    if isinstance(recv, T.Rec) or recv == T.OBJECT:
+        return {"keys": ((), T.Arr(T.STRING)), "values": ((), T.Arr(T.ANY)),
+                "has": ((T.STRING,), T.BOOLEAN)}
+    if recv in (T.NUMBER, T.BOOLEAN, T.DURATION, T.DATETIME):
+        return {}
+    return None
+
+
+def _number_list(args: list[T.Type]) -> T.Type:
+    return T.NUMBER
+
+
+_FUNCTION_RESULTS = {
+    "len": lambda a: T.NUMBER, "range": lambda a: T.Arr(T.NUMBER), "min": _number_list,
+    "max": _number_list, "sum": _number_list, "round": _number_list,
+    "string": lambda a: T.STRING, "number": lambda a: T.NUMBER,
+    "keys": lambda a: T.Arr(T.STRING), "values": lambda a: T.Arr(T.ANY),
+    "merge": lambda a: T.OBJECT,
+}
+
+
+def _sub(ctx: _Ctx, frame: Frame) -> _Ctx:
+    return _Ctx(ctx.path + (frame,), ctx.loops, ctx.locals, ctx.result)
+
+
+def _prefix(a: tuple[Frame, ...], b: tuple[Frame, ...]) -> bool:
+    return b[: len(a)] == a
+
+
+def _may_skip(task: A.TaskStmt) -> bool:
+    """A task whose result may be null even though its statement was reached."""
+    if task.body is None:
+        return False
+    if task.body.get("when") is not None:
+        return True
+    f = task.body.get("on_error")
+    if f is None:
+        return False
+    v = f.value
+    if isinstance(v, A.Name):
+        return v.name in ("skip", "continue")
+    for sub in _fields(v) if isinstance(v, (A.Block, A.ObjectLit)) else []:
+        if sub.key.name == "then" and isinstance(sub.value, A.Name) and \
+                sub.value.name in ("skip", "continue"):
+            return True
+        if sub.key.name == "fallback":
+            return True  # the task failed and its fallback ran instead
+    return False
+
+
+def _fields(v: A.Block | A.ObjectLit) -> list[A.Field]:
+    return v.fields() if isinstance(v, A.Block) else v.fields
+
+
+def _statements(v: A.Block | A.ObjectLit) -> list[A.Stmt]:
+    return v.statements() if isinstance(v, A.Block) else []
