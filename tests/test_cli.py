@@ -165,10 +165,14 @@ def test_fmt_stdin_with_syntax_errors_passes_text_through(files: Path) -> None:
 
 
 def test_examples_check_clean() -> None:
-    """Every example checks without errors; the seed's verbatim example keeps its one warning
-    (its fallback names a task that does not exist)."""
+    """Every example checks without errors; the seed's verbatim example keeps the warnings its
+    flaws deserve (an input never read, outputs never bound, a fallback naming no task); the
+    corrected example beside it is clean."""
     root = Path(__file__).resolve().parent.parent
     r = run("check", "--format", "json", "examples", cwd=root)
     assert r.returncode == 0
+    seed = "examples/create_full_stack_app.seed.twdsl"
     assert [(d["path"], d["line"], d["code"], d["severity"]) for d in json.loads(r.stdout)] == [
-        ("examples/create_full_stack_app.seed.twdsl", 58, "TW216", "warning")]
+        (seed, 6, "TW504", "warning"), (seed, 16, "TW503", "warning"),
+        (seed, 17, "TW503", "warning"), (seed, 18, "TW503", "warning"),
+        (seed, 58, "TW216", "warning")]

@@ -1,4 +1,4 @@
-"""``twdsl check --format sarif|github``, ``--explain``, ``python -m twdsl.codes`` and the
+"""``twdsl check --format sarif|github``, ``--explain``, ``python -m twdsl.rulesdoc`` and the
 pre-commit hooks, run as a user or CI runs them: a real subprocess, real files, exact output
 and exit codes (docs/cli.md, docs/ci.md)."""
 
@@ -135,11 +135,11 @@ def test_github_output(files: Path) -> None:
 
 def test_warnings_are_github_warnings_and_fail_only_with_strict(files: Path) -> None:
     (files / "warn.twdsl").write_text(
-        'workflow W { task a { agent: "A" on_error: { fallback: skipTests } } }\n')
+        'workflow W { version: "1" task a { agent: "A" on_error: { fallback: skipTests } } }\n')
     r = run("check", "--format", "github", "warn.twdsl", cwd=files)
     assert r.returncode == 0
     head, _, message = r.stdout.partition("::fallback ")
-    assert head == ("::warning file=warn.twdsl,line=1,col=56,endLine=1,endColumn=65,"
+    assert head == ("::warning file=warn.twdsl,line=1,col=69,endLine=1,endColumn=78,"
                     "title=twdsl TW216")
     assert message.startswith("'skipTests'")
     r = run("check", "--format", "github", "--strict", "warn.twdsl", cwd=files)
@@ -209,13 +209,13 @@ def test_check_without_paths_or_explain_is_still_a_usage_error(files: Path) -> N
     assert lines[-1] == "Error: Missing argument 'PATHS...'."
 
 
-# ------------------------------------------------------------------------ python -m twdsl.codes
+# ------------------------------------------------------------------------ python -m twdsl.rulesdoc
 def test_codes_module_prints_rules_md(files: Path) -> None:
-    r = run("--markdown", cwd=files, module="twdsl.codes")
+    r = run("--markdown", cwd=files, module="twdsl.rulesdoc")
     assert (r.returncode, r.stdout) == (0, render_markdown())
-    r = run(cwd=files, module="twdsl.codes")
+    r = run(cwd=files, module="twdsl.rulesdoc")
     assert (r.returncode, r.stdout) == (2, "")
-    assert r.stderr == "usage: python -m twdsl.codes --markdown > docs/rules.md\n"
+    assert r.stderr == "usage: python -m twdsl.rulesdoc --markdown > docs/rules.md\n"
 
 
 # ------------------------------------------------------------------------ pre-commit hooks

@@ -69,3 +69,15 @@ def test_editable_install_maps_folders() -> None:
     assert Path(twdsl.lsp.__file__).parent == ROOT / "lsp"
     assert Path(twdsl.runtime.__file__).parent == ROOT / "runtime"
     assert Path(twdsl.grammar.__file__).parent == ROOT / "grammar"
+
+
+def test_every_package_folder_is_listed_in_pyproject() -> None:
+    """A new twdsl/ subpackage must be added to [tool.setuptools] packages, or the wheel
+    silently ships without it."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {"twdsl." + ".".join(p.parent.relative_to(ROOT / "twdsl").parts)
+             for p in (ROOT / "twdsl").rglob("__init__.py")} - {"twdsl."}
+    assert found | {"twdsl", "twdsl.grammar", "twdsl.lsp", "twdsl.runtime"} == listed

@@ -143,13 +143,14 @@ def test_sarif_rule_metadata_exact() -> None:
         "help": {
             "text": "TW104 bad-duration\n  stage: syntax\n  default severity: error\n\n"
                     "A number followed by letters that are not a duration unit (ms, s, m, h, d)."
-                    "\n\nBad (reports TW104):\n\n    workflow W { timeout: 5min }\n\n"
-                    "Good:\n\n    workflow W { timeout: 5m }",
+                    "\n\nBad (reports TW104):\n\n"
+                    "    workflow W { version: \"1.0.0\" timeout: 5min }\n\n"
+                    "Good:\n\n    workflow W { version: \"1.0.0\" timeout: 5m }",
             "markdown": "`bad-duration` · stage: syntax · default severity: error\n\n"
                         "A number followed by letters that are not a duration unit "
                         "(ms, s, m, h, d).\n\nBad (reports TW104):\n\n"
-                        "```twdsl-error\nworkflow W { timeout: 5min }\n```\n\n"
-                        "Good:\n\n```twdsl\nworkflow W { timeout: 5m }\n```",
+                        "```twdsl-error\nworkflow W { version: \"1.0.0\" timeout: 5min }\n```\n\n"
+                        "Good:\n\n```twdsl\nworkflow W { version: \"1.0.0\" timeout: 5m }\n```",
         },
         "defaultConfiguration": {"level": "error"},
         "properties": {"tags": ["syntax"]},
@@ -228,6 +229,7 @@ def test_explain_text_exact() -> None:
         "Bad (reports TW111):\n"
         "\n"
         "    workflow W {\n"
+        '      version: "1.0.0"\n'
         "      task a {\n"
         '        agent: "A"\n'
         '      task b { agent: "B" }\n'
@@ -236,6 +238,7 @@ def test_explain_text_exact() -> None:
         "Good:\n"
         "\n"
         "    workflow W {\n"
+        '      version: "1.0.0"\n'
         "      task a {\n"
         '        agent: "A"\n'
         "      }\n"
@@ -264,7 +267,7 @@ def test_suggestions(query: str, codes: list[str]) -> None:
 def test_rules_md_is_generated_from_the_registry() -> None:
     text = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     assert text == render_markdown(), (
-        "docs/rules.md is out of date: run python -m twdsl.codes --markdown > docs/rules.md")
+        "docs/rules.md is out of date: run python -m twdsl.rulesdoc --markdown > docs/rules.md")
 
 
 def test_rules_md_has_a_section_and_a_link_per_code() -> None:
@@ -276,5 +279,6 @@ def test_rules_md_has_a_section_and_a_link_per_code() -> None:
     assert section == (
         "\n`bad-duration` · stage: syntax · default severity: error\n\n"
         "A number followed by letters that are not a duration unit (ms, s, m, h, d).\n\n"
-        "Bad (reports TW104):\n\n```twdsl-error\nworkflow W { timeout: 5min }\n```\n\n"
-        "Good:\n\n```twdsl\nworkflow W { timeout: 5m }\n```\n")
+        "Bad (reports TW104):\n\n```twdsl-error\n"
+        "workflow W { version: \"1.0.0\" timeout: 5min }\n```\n\n"
+        "Good:\n\n```twdsl\nworkflow W { version: \"1.0.0\" timeout: 5m }\n```\n")

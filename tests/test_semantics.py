@@ -33,6 +33,7 @@ def _diags(src: str) -> list[tuple[str, str, str]]:
 
 def test_every_mistake_reported_once_in_order() -> None:
     assert _diags(MANY) == [
+        ("w.twdsl:4:33", "TW504", "input 'n' is never read in workflow 'W'"),  # only 'nn' is
         ("w.twdsl:5:8", "TW401", "dependency cycle: a -> b -> a; these tasks can never start"),
         ("w.twdsl:6:33", "TW210", "undefined name 'nn'; did you mean 'n'?"),
         ("w.twdsl:6:51", "TW212", "'zz' in depends is not a task of workflow 'W'"),
@@ -75,6 +76,7 @@ def _edges(src: str) -> list[tuple[str, str, str]]:
 
 def test_graph_edges_from_order_parallel_data_and_handlers() -> None:
     src = """workflow W {
+      version: "1.0.0"
       task a { agent: "A" }
       parallel {
         task b { agent: "B" }
@@ -97,19 +99,20 @@ def test_graph_edges_from_order_parallel_data_and_handlers() -> None:
 
 def test_while_condition_reads_its_own_body_without_a_cycle() -> None:
     src = """workflow W {
+      version: "1.0.0"
       while (poll.result.pending ?? true) { max_iterations: 10  task poll { agent: "P" } }
     }"""
     assert _diags(src) == []
 
 
 def test_if_condition_reading_its_own_branch_is_a_cycle() -> None:
-    src = 'workflow W {\n  if (t.result.ok) { task t { agent: "T" } }\n}'
+    src = 'workflow W {\n  version: "1"\n  if (t.result.ok) { task t { agent: "T" } }\n}'
     assert [c for _, c, _ in _diags(src)] == ["TW401"]
     assert _diags(src)[0][2] == "dependency cycle: t -> t; these tasks can never start"
 
 
 def test_scopes() -> None:
-    src = """workflow W {
+    src = """workflow W { version: "1"
       input { xs: array<number> }
       foreach x, i in xs {
         task t { agent: "T" input: { v: x + i, w: xs.map(y => y + x), z: xs.map(x => x) } }
@@ -128,6 +131,7 @@ def test_agents_named_as_strings_and_imported_names_are_not_guessed_at() -> None
     src = """import { Deploy } from "./ops.twdsl"
     agent Build { input { x: any } output { y: any } }
     workflow W {
+      version: "1.0.0"
       task a { agent: Build }
       task b { agent: Deploy }
       task c { agent: "BoundInConfig" }

@@ -14,8 +14,8 @@ agent Check { input { artifact: file } output { passed: boolean, failures: array
 
 
 def _diags(body: str) -> list[tuple[str, str, str]]:
-    src = SIGS + "workflow W {\n" + body + "\n}\n"
-    offset = SIGS.count("\n") + 1
+    src = SIGS + 'workflow W {\n  version: "1.0.0"\n' + body + "\n}\n"
+    offset = SIGS.count("\n") + 2
     return [(f"{d.span.line - offset}:{d.span.column}", d.code, d.message)
             for d in analyze(src, "w.twdsl").diagnostics]
 
@@ -98,11 +98,12 @@ def test_conditions_loops_operators_and_methods() -> None:
 def test_declared_types() -> None:
     src = """type Target = { host: string, port: number }
 type Loop = Loop
-workflow W { input { t: Target, u: Tagret, l: Loop, a: array<string, number> } }"""
+workflow W { version: "1" input { t: Target, u: Tagret, l: Loop, a: array<string, number> }
+  task use { agent: "A" input: { t: t, u: u, l: l, a: a } } }"""
     assert [(str(d.span), d.code, d.message) for d in analyze(src, "t").diagnostics] == [
         ("t:2:6", "TW310", "type 'Loop' is defined in terms of itself"),
-        ("t:3:36", "TW310", "unknown type 'Tagret'; did you mean 'Target'?"),
-        ("t:3:56", "TW310", "array takes one element type: array<T>"),
+        ("t:3:49", "TW310", "unknown type 'Tagret'; did you mean 'Target'?"),
+        ("t:3:69", "TW310", "array takes one element type: array<T>"),
     ]
 
 

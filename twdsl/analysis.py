@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twdsl.config import DEFAULT, Config
 from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
+from twdsl.policy import apply_policy
 from twdsl.recursion import deep_recursion
 from twdsl.semantics.check import check_semantics
 from twdsl.source import SourceFile
@@ -34,17 +36,19 @@ class Analysis:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def analyze(text: str, path: str = "<string>") -> Analysis:
-    """Parse and check one file's text.  Pure: no file system, no global state.
+def analyze(text: str, path: str = "<string>", config: Config = DEFAULT) -> Analysis:
+    """Parse and check one file's text.  Pure: no file system, no global state; the caller
+    finds and loads the configuration (twdsl.config) and passes it in.
 
-    >>> a = analyze('workflow W {\\n  version: "1.0.0"\\n  task t { agnet: "Echo" }\\n}', "w.twdsl")
-    >>> [(d.code, d.message) for d in a.diagnostics]
-    [('TW120', "unknown field 'agnet' in task 't'; did you mean 'agent'?")]
+    >>> src = 'workflow W {\\n  version: "1.0.0"\\n  task t { agent: "Echo" timout: 5m }\\n}'
+    >>> [(d.code, d.message) for d in analyze(src, "w.twdsl").diagnostics]
+    [('TW120', "unknown field 'timout' in task 't'; did you mean 'timeout'?")]
     """
     result = parse(text, path)
     diags = list(result.diagnostics)
     with deep_recursion():
         diags.extend(check_structure(result.module))
         if result.ok:  # names in a tree the parser had to repair would only echo its errors
-            diags.extend(check_semantics(result.module))
+            diags.extend(check_semantics(result.module, text))
+    diags = apply_policy(diags, config, result.comments, text)
     return Analysis(result, sort_diagnostics(diags))

@@ -43,17 +43,19 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W { /* note */\n version: "1.0.0" }'),
     Code("TW103", "unknown-escape", "syntax", _E,
          "A backslash escape a string does not know, such as \\q.",
-         'workflow W { description: "a\\qb" }', 'workflow W { description: "a\\\\qb" }'),
+         'workflow W { version: "1.0.0" description: "a\\qb" }',
+         'workflow W { version: "1.0.0" description: "a\\\\qb" }'),
     Code("TW104", "bad-duration", "syntax", _E,
          "A number followed by letters that are not a duration unit (ms, s, m, h, d).",
-         'workflow W { timeout: 5min }', 'workflow W { timeout: 5m }'),
+         'workflow W { version: "1.0.0" timeout: 5min }',
+         'workflow W { version: "1.0.0" timeout: 5m }'),
     Code("TW110", "unexpected-token", "syntax", _E,
          "A token where the grammar cannot take it; the message says what was expected.",
          'workflow W { version "1.0.0" }', 'workflow W { version: "1.0.0" }'),
     Code("TW111", "unclosed-bracket", "syntax", _E,
          "A '{', '(' or '[' that is never closed; reported where the closer most likely belongs.",
-         'workflow W {\n  task a {\n    agent: "A"\n  task b { agent: "B" }\n}',
-         'workflow W {\n  task a {\n    agent: "A"\n  }\n  task b { agent: "B" }\n}'),
+         'workflow W {\n  version: "1.0.0"\n  task a {\n    agent: "A"\n  task b { agent: "B" }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task a {\n    agent: "A"\n  }\n  task b { agent: "B" }\n}'),
     Code("TW112", "unmatched-closer", "syntax", _E,
          "A '}', ')' or ']' with nothing open to close.",
          'workflow W { version: "1.0.0" }}', 'workflow W { version: "1.0.0" }'),
@@ -63,115 +65,140 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W {\n  version: "1.0.0"\n  description: "d"\n}'),
     Code("TW120", "unknown-field", "structure", _E,
          "A field this kind of block does not have; a close match is offered as a fix.",
-         'workflow W { task a { agnet: "A" } }', 'workflow W { task a { agent: "A" } }'),
+         'workflow W { version: "1.0.0" task a { agent: "A" timout: 5m } }',
+         'workflow W { version: "1.0.0" task a { agent: "A" timeout: 5m } }'),
     Code("TW121", "duplicate-field", "structure", _E,
          "The same field set twice in one block.",
-         'workflow W { task a { agent: "A" agent: "B" } }', 'workflow W { task a { agent: "A" } }'),
+         'workflow W { version: "1.0.0" task a { agent: "A" agent: "B" } }',
+         'workflow W { version: "1.0.0" task a { agent: "A" } }'),
     Code("TW122", "statement-in-expression", "structure", _E,
          "A task or block inside an object or expression, where only values can be.",
-         'workflow W { task a { input: { task b { } } } }',
-         'workflow W { task a { input: { b: 1 } } }'),
+         'workflow W { version: "1.0.0" task a { agent: "A" input: { task b { } } } }',
+         'workflow W { version: "1.0.0" task a { agent: "A" input: { b: 1 } } }'),
     Code("TW123", "misplaced-statement", "structure", _E,
          "A statement or declaration in a block that cannot hold it, e.g. a task in a task.",
-         'workflow W { task a { agent: "A" task b { agent: "B" } } }',
-         'workflow W { task a { agent: "A" } task b { agent: "B" } }'),
+         'workflow W { version: "1.0.0" task a { agent: "A" task b { agent: "B" } } }',
+         'workflow W { version: "1.0.0" task a { agent: "A" } task b { agent: "B" } }'),
     Code("TW124", "bad-lambda-parameter", "syntax", _E,
          "A lambda whose parameter is not a plain name.",
-         'workflow W {\n  input { xs: array<number> }\n'
-         '  task a { input: { x: xs.map((a.b) => 1) } }\n}',
-         'workflow W {\n  input { xs: array<number> }\n'
-         '  task a { input: { x: xs.map((b) => 1) } }\n}'),
+         'workflow W {\n  version: "1.0.0"\n  input { xs: array<number> }\n  task a { agent: "A" input: { x: xs.map((a.b) => 1) } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { xs: array<number> }\n  task a { agent: "A" input: { x: xs.map((b) => 1) } }\n}'),
     Code("TW130", "bad-interpolation", "syntax", _E,
          "A '${' in a string that is empty or never closed.",
-         'workflow W { description: "v${}" }',
-         'workflow W { input { v: string } task a { input: { x: "v${v}" } } }'),
+         'workflow W { version: "1.0.0" description: "v${}" }',
+         'workflow W {\n  version: "1.0.0"\n  input { v: string }\n  task a { agent: "A" input: { x: "v${v}" } }\n}'),
     # ---------------------------------------------------------------- names (TW2xx)
     Code("TW201", "duplicate-task", "names", _E,
          "Two tasks with the same name in one workflow; task names are workflow-wide.",
-         'workflow W {\n  task build { agent: "A" }\n  parallel { task build { agent: "B" } }\n}',
-         'workflow W {\n  task build { agent: "A" }\n'
+         'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n  parallel { task build { agent: "B" } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n'
          '  parallel { task build_b { agent: "B" } }\n}'),
     Code("TW202", "duplicate-declaration", "names", _E,
          "An input, output or template parameter declared twice.",
-         'workflow W { input { n: number, n: string } }',
-         'workflow W { input { n: number, name: string } }'),
+         'workflow W {\n  version: "1.0.0"\n  input { n: number, n: string }\n  task a { agent: "A" input: { n: n } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { n: number, name: string }\n  task a { agent: "A" input: { n: n, name: name } }\n}'),
     Code("TW210", "undefined-name", "names", _E,
          "A name that is not an input, a task, a loop variable, a lambda parameter, a template "
          "parameter or a builtin (or a function that is not a builtin function).",
-         'workflow W {\n  input { count: number }\n  task a { agent: "A" input: { n: cuont } }\n}',
-         'workflow W {\n  input { count: number }\n  task a { agent: "A" input: { n: count } }\n}'),
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" input: { run: workflow_idd } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" input: { run: workflow_id } }\n}'),
     Code("TW211", "unknown-agent", "names", _E,
          "A task's agent written as a name (agent: Builder) with no agent signature of that "
          "name; an agent written as a string is bound in configuration.",
          'agent Builder { input { x: any } output { y: any } }\n'
-         'workflow W { task a { agent: Bulder } }',
+         'workflow W { version: "1.0.0" task a { agent: Bulder } }',
          'agent Builder { input { x: any } output { y: any } }\n'
-         'workflow W { task a { agent: Builder } }'),
+         'workflow W { version: "1.0.0" task a { agent: Builder } }'),
     Code("TW212", "unknown-task", "names", _E,
          "A depends entry, fallback or ordering chain naming no task of the workflow.",
-         'workflow W {\n  task build { agent: "A" }\n'
+         'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n'
          '  task test { agent: "B" depends: [biuld] }\n}',
-         'workflow W {\n  task build { agent: "A" }\n'
+         'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n'
          '  task test { agent: "B" depends: [build] }\n}'),
     Code("TW213", "unknown-word", "names", _E,
          "An on_error or then action, or an error kind, that does not exist.",
-         'workflow W { task a { agent: "A" on_error: skpi } }',
-         'workflow W { task a { agent: "A" on_error: skip } }'),
+         'workflow W { version: "1.0.0" task a { agent: "A" on_error: skpi } }',
+         'workflow W { version: "1.0.0" task a { agent: "A" on_error: skip } }'),
     Code("TW214", "shadowed-name", "names", _E,
          "A loop variable or lambda parameter with the name of an input, a task or a builtin.",
-         'workflow W {\n  input { items: array<string> }\n'
+         'workflow W {\n  version: "1.0.0"\n  input { items: array<string> }\n'
          '  foreach items in items { task a { agent: "A" } }\n}',
-         'workflow W {\n  input { items: array<string> }\n'
+         'workflow W {\n  version: "1.0.0"\n  input { items: array<string> }\n'
          '  foreach item in items { task a { agent: "A" } }\n}'),
     Code("TW215", "misplaced-loop-exit", "names", _E,
          "break or continue outside a loop, or in a parallel foreach.",
-         'workflow W { task a { agent: "A" } break }',
-         'workflow W { while (true) { task a { agent: "A" } break } }'),
+         'workflow W { version: "1.0.0" task a { agent: "A" } break }',
+         'workflow W { version: "1.0.0" while (true) { task a { agent: "A" } break } }'),
     Code("TW216", "unknown-fallback", "names", Severity.WARNING,
          "A fallback naming no task: if the task fails, the run fails as if there were no "
          "fallback. (A warning, so that the seed's example checks as written.)",
-         'workflow W { task a { agent: "A" on_error: { fallback: skipTests } } }',
-         'workflow W {\n  task a { agent: "A" on_error: { fallback: { task skipTests '
+         'workflow W { version: "1.0.0" task a { agent: "A" on_error: { fallback: skipTests } } }',
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" on_error: { fallback: { task skipTests '
          '{ agent: "N" } } } }\n}'),
     # ---------------------------------------------------------------- types (TW3xx)
     Code("TW301", "type-mismatch", "types", _E,
          "A value whose type does not fit where it is used: an operator's operands, a typed "
          "field, an output binding, an argument. An optional (T?) fits only after ??.",
-         'workflow W {\n  input { n: number }\n  task a { agent: "A" timeout: n }\n}',
-         'workflow W {\n  input { n: number }\n  task a { agent: "A" timeout: 5m }\n}'),
+         'workflow W { version: "1.0.0" task a { agent: "A" timeout: "5m" } }',
+         'workflow W { version: "1.0.0" task a { agent: "A" timeout: 5m } }'),
     Code("TW302", "unknown-member", "types", _E,
          "A field or method the value's type does not have, e.g. a result field the agent's "
          "signature does not declare.",
          'agent A { input { x: number } output { url: string } }\n'
-         'workflow W {\n  task a { agent: A input: { x: 1 } }\n'
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: A input: { x: 1 } }\n'
          '  output { u: string = a.result.ulr }\n}',
          'agent A { input { x: number } output { url: string } }\n'
-         'workflow W {\n  task a { agent: A input: { x: 1 } }\n'
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: A input: { x: 1 } }\n'
          '  output { u: string = a.result.url }\n}'),
     Code("TW303", "condition-not-boolean", "types", _E,
          "An if or while condition that is not boolean (an optional boolean needs ??).",
-         'workflow W {\n  input { n: number }\n  if (n) { task a { agent: "A" } }\n}',
-         'workflow W {\n  input { n: number }\n  if (n > 0) { task a { agent: "A" } }\n}'),
+         'workflow W {\n  version: "1.0.0"\n  input { n: number }\n  if (n) { task a { agent: "A" } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { n: number }\n  if (n > 0) { task a { agent: "A" } }\n}'),
     Code("TW304", "foreach-not-array", "types", _E,
          "A foreach over something that is not an array.",
-         'workflow W {\n  input { n: number }\n  foreach x in n { task a { agent: "A" } }\n}',
-         'workflow W {\n  input { n: number }\n'
+         'workflow W {\n  version: "1.0.0"\n  input { n: number }\n  foreach x in n { task a { agent: "A" } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { n: number }\n'
          '  foreach x in range(n) { task a { agent: "A" } }\n}'),
     Code("TW305", "agent-input-mismatch", "types", _E,
          "A task input the agent's signature does not take, or lacks a required input.",
          'agent A { input { x: number } output { y: any } }\n'
-         'workflow W { task a { agent: A input: { x: 1, z: 2 } } }',
+         'workflow W { version: "1.0.0" task a { agent: A input: { x: 1, z: 2 } } }',
          'agent A { input { x: number } output { y: any } }\n'
-         'workflow W { task a { agent: A input: { x: 1 } } }'),
+         'workflow W { version: "1.0.0" task a { agent: A input: { x: 1 } } }'),
     Code("TW310", "unknown-type", "types", _E,
          "A type name that is neither a builtin type nor declared with 'type'.",
-         'workflow W { input { n: nubmer } }', 'workflow W { input { n: number } }'),
+         'type Port = nubmer',
+         'type Port = number'),
+    # ---------------------------------------------------------------- lint rules (TW5xx)
+    Code("TW501", "missing-version", "lint", Severity.WARNING,
+         "A workflow without a version; runs, history and statistics are kept per version.",
+         'workflow W {\n  task a { agent: "A" }\n}',
+         'workflow W {\n  version: "0.1.0"\n  task a { agent: "A" }\n}'),
+    Code("TW502", "missing-agent", "lint", _E,
+         "A task with no agent: nothing would do its work.",
+         'workflow W {\n  version: "1.0.0"\n  task a { timeout: 5m }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" timeout: 5m }\n}'),
+    Code("TW503", "unbound-output", "lint", Severity.WARNING,
+         "A workflow output declared without a value: the run has nothing to return for it.",
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" }\n  output { r: any }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" }\n'
+         '  output { r: any = a.result }\n}'),
+    Code("TW504", "unused-input", "lint", Severity.WARNING,
+         "A workflow input nothing reads.",
+         'workflow W {\n  version: "1.0.0"\n  input { n: number }\n  task a { agent: "A" }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { n: number }\n'
+         '  task a { agent: "A" input: { n: n } }\n}'),
+    Code("TW505", "constant-condition", "lint", Severity.WARNING,
+         "An if whose condition is the literal true or false: one branch can never run.",
+         'workflow W {\n  version: "1.0.0"\n  if (true) { task a { agent: "A" } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { go: boolean }\n'
+         '  if (go) { task a { agent: "A" } }\n}'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "
          "references; none of them can start.",
-         'workflow W {\n  task a { agent: "A" input: { x: b.result } }\n  task b { agent: "B" }\n}',
-         'workflow W {\n  task b { agent: "B" }\n'
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" input: { x: b.result } }\n  task b { agent: "B" }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task b { agent: "B" }\n'
          '  task a { agent: "A" input: { x: b.result } }\n}'),
 )}
 
@@ -186,7 +213,7 @@ def lookup(code: str) -> Code | None:
 
 
 # ------------------------------------------------------------------------ docs/rules.md
-RULES_MD_COMMAND = "python -m twdsl.codes --markdown > docs/rules.md"
+RULES_MD_COMMAND = "python -m twdsl.rulesdoc --markdown > docs/rules.md"
 
 
 def code_markdown(code: Code) -> str:
@@ -203,13 +230,13 @@ def code_markdown(code: Code) -> str:
     Bad (reports TW104):
     <BLANKLINE>
     ```twdsl-error
-    workflow W { timeout: 5min }
+    workflow W { version: "1.0.0" timeout: 5min }
     ```
     <BLANKLINE>
     Good:
     <BLANKLINE>
     ```twdsl
-    workflow W { timeout: 5m }
+    workflow W { version: "1.0.0" timeout: 5m }
     ```
     """
     out = [
@@ -265,6 +292,3 @@ def _main(argv: list[str]) -> int:
     sys.stdout.write(render_markdown())
     return 0
 
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(_main(sys.argv[1:]))

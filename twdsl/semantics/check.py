@@ -1,26 +1,29 @@
-"""The semantic stage: names and scopes, then the dependency graph, over one module."""
+"""The semantic stage: names and scopes, the dependency graph, types, then the lint rules."""
 
 from __future__ import annotations
 
 from twdsl.diagnostics import Diagnostic
+from twdsl.lint import LintContext, run_rules
 from twdsl.semantics.graph import build_graph, check_graph
 from twdsl.semantics.names import Resolver
 from twdsl.semantics.typecheck import Checker
 from twdsl.syntax import ast as A
 
 
-def check_semantics(module: A.Module) -> list[Diagnostic]:
-    """Name and graph diagnostics of a module that parsed without syntax errors.
+def check_semantics(module: A.Module, text: str = "") -> list[Diagnostic]:
+    """Name, graph, type and lint diagnostics of a module that parsed without syntax errors.
 
     >>> from twdsl.syntax.parser import parse
-    >>> m = parse('workflow W { task a { agent: "A" depends: [b] } }').module
+    >>> m = parse('workflow W { version: "1" task a { agent: "A" depends: [b] } }').module
     >>> [d.message for d in check_semantics(m)]
     ["'b' in depends is not a task of workflow 'W'"]
     """
     resolver = Resolver(module)
     models = resolver.run()
     diags = list(resolver.diags)
-    for model in models:
-        diags.extend(check_graph(model, build_graph(model)))
+    graphs = [build_graph(model) for model in models]
+    for model, graph in zip(models, graphs, strict=True):
+        diags.extend(check_graph(model, graph))
     diags.extend(Checker(module).run(models))
+    diags.extend(run_rules(LintContext(module, models, graphs, text)))
     return diags

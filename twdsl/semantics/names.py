@@ -56,6 +56,7 @@ class Model:
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     inputs: dict[str, A.Node] = field(default_factory=dict)  # VarDecl or Param
     refs: list[TaskRef] = field(default_factory=list)
+    used_inputs: set[str] = field(default_factory=set)
     order_refs: list[tuple[A.Ref, str]] = field(default_factory=list)  # (ref, user) in depends
 
     @property
@@ -379,6 +380,8 @@ class Resolver:
                     self.unknown("TW210", "undefined name", node.name, node, sc.visible())
                 elif kind == "task":
                     model.refs.append(TaskRef(node.name, node, task, block))
+                elif kind in ("input", "template parameter"):
+                    model.used_inputs.add(node.name)
             elif isinstance(node, A.Call) and isinstance(node.func, A.Name):
                 if node.func.name not in BUILTIN_FUNCTIONS:
                     self.unknown("TW210", "unknown function", node.func.name, node.func,

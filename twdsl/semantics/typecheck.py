@@ -140,6 +140,8 @@ class Checker:
 
     # ------------------------------------------------------------------ bodies
     def run(self, models: Iterable[Model]) -> list[Diagnostic]:
+        for name in self.type_decls:  # every declared type, used or not
+            self.named(name)
         for model in models:
             self.body(model)
         return self.diags

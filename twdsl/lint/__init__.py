@@ -1,0 +1,48 @@
+"""Lint rules: one rule per module, listed in order in ``RULES``, each a pure function of the
+analysed program.  Rules report with their registered code (stage "lint" in twdsl.codes), whose
+default severity the configuration may change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import networkx as nx
+
+from twdsl.diagnostics import Diagnostic
+from twdsl.semantics.names import Model
+from twdsl.syntax import ast as A
+
+
+@dataclass(frozen=True, slots=True)
+class LintContext:
+    """What a rule may look at: the module, and per workflow/template its names and graph."""
+
+    module: A.Module
+    models: list[Model]
+    graphs: list[nx.DiGraph]
+    text: str
+
+
+Rule = Callable[[LintContext], Iterator[Diagnostic]]
+
+
+def _rules() -> tuple[Rule, ...]:
+    from twdsl.lint import (
+        constant_condition,
+        missing_agent,
+        missing_version,
+        unbound_output,
+        unused_input,
+    )
+
+    return (missing_version.check, missing_agent.check, unbound_output.check,
+            unused_input.check, constant_condition.check)
+
+
+def run_rules(ctx: LintContext) -> list[Diagnostic]:
+    """Every rule's findings, in rule order."""
+    out: list[Diagnostic] = []
+    for rule in _rules():
+        out.extend(rule(ctx))
+    return out
