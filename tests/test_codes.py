@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from twdsl import analyze
-from twdsl.codes import CODES
+from twdsl.codes import CODES, EXAMPLE_FILES
+from twdsl.project import analyze_project
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +25,9 @@ def test_every_reported_code_is_registered() -> None:
 
 @pytest.mark.parametrize("code", sorted(CODES))
 def test_examples(code: str) -> None:
+    """Each example is checked as a project, with the files it imports (EXAMPLE_FILES)."""
     c = CODES[code]
-    assert [d.code for d in analyze(c.bad, "bad.twdsl").diagnostics] == [code]
-    assert analyze(c.good, "good.twdsl").diagnostics == []
+    bad = analyze_project({"bad.twdsl": c.bad}, EXAMPLE_FILES.get)["bad.twdsl"]
+    assert [d.code for d in bad.diagnostics] == [code]
+    good = analyze_project({"good.twdsl": c.good}, EXAMPLE_FILES.get)["good.twdsl"]
+    assert good.diagnostics == []

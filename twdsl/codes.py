@@ -135,6 +135,24 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W { version: "1.0.0" task a { agent: "A" on_error: { fallback: skipTests } } }',
          'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" on_error: { fallback: { task skipTests '
          '{ agent: "N" } } } }\n}'),
+    Code("TW220", "missing-import", "names", _E,
+         "An import of a file that does not exist (paths are relative to the importing file; "
+         "the examples' ./ops.twdsl exports an agent Deploy).",
+         'import { Deploy } from "./no-such-file.twdsl"',
+         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1" task a { agent: Deploy input: { target: "t" } } }'),
+    Code("TW221", "not-exported", "names", _E,
+         "An imported name the file does not export (or does not declare at all).",
+         'import { Deply } from "./ops.twdsl"',
+         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1" task a { agent: Deploy input: { target: "t" } } }'),
+    Code("TW222", "import-cycle", "names", _E,
+         "Files that import each other, directly or through others (here: a file that imports "
+         "itself).",
+         'import { A } from "./bad.twdsl"\nexport type A = { n: number }\nexport type B = { a: A }',
+         'export type A = { n: number }\nexport type B = { a: A }'),
+    Code("TW223", "unused-import", "names", Severity.WARNING,
+         "An import nothing in the file uses; the fix removes it.",
+         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1" task a { agent: "A" } }',
+         'workflow W { version: "1" task a { agent: "A" } }'),
     # ---------------------------------------------------------------- types (TW3xx)
     Code("TW301", "type-mismatch", "types", _E,
          "A value whose type does not fit where it is used: an operator's operands, a typed "
@@ -201,6 +219,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W {\n  version: "1.0.0"\n  task b { agent: "B" }\n'
          '  task a { agent: "A" input: { x: b.result } }\n}'),
 )}
+
+
+#: Files the examples import, by path relative to the example (``bad.twdsl``/``good.twdsl``).
+EXAMPLE_FILES = {"ops.twdsl": 'export agent Deploy { input { target: string } output { url: url } }\n'}
 
 
 def lookup(code: str) -> Code | None:

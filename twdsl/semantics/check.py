@@ -5,12 +5,15 @@ from __future__ import annotations
 from twdsl.diagnostics import Diagnostic
 from twdsl.lint import LintContext, run_rules
 from twdsl.semantics.graph import build_graph, check_graph
+from twdsl.semantics.modules import Imports
 from twdsl.semantics.names import Resolver
-from twdsl.semantics.typecheck import Checker
+from twdsl.semantics.typecheck import Checker, Signature
+from twdsl.semantics.types import Type
 from twdsl.syntax import ast as A
 
 
-def check_semantics(module: A.Module, text: str = "") -> list[Diagnostic]:
+def check_semantics(module: A.Module, text: str = "", imports: Imports | None = None,
+                    lent: dict[str, Signature | Type] | None = None) -> list[Diagnostic]:
     """Name, graph, type and lint diagnostics of a module that parsed without syntax errors.
 
     >>> from twdsl.syntax.parser import parse
@@ -18,12 +21,12 @@ def check_semantics(module: A.Module, text: str = "") -> list[Diagnostic]:
     >>> [d.message for d in check_semantics(m)]
     ["'b' in depends is not a task of workflow 'W'"]
     """
-    resolver = Resolver(module)
+    resolver = Resolver(module, imports)
     models = resolver.run()
     diags = list(resolver.diags)
     graphs = [build_graph(model) for model in models]
     for model, graph in zip(models, graphs, strict=True):
         diags.extend(check_graph(model, graph))
-    diags.extend(Checker(module).run(models))
+    diags.extend(Checker(module, lent).run(models))
     diags.extend(run_rules(LintContext(module, models, graphs, text)))
     return diags

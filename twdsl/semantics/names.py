@@ -23,6 +23,7 @@ from twdsl.semantics.builtins import (
     ERROR_KINDS,
     THEN_ACTIONS,
 )
+from twdsl.semantics.modules import Imports
 from twdsl.syntax import ast as A
 
 Body = A.WorkflowDecl | A.TemplateDecl
@@ -116,17 +117,23 @@ def _handler_items_of_field(f: A.Field) -> list[A.Node]:
 class Resolver:
     """Resolves the names of one module's workflows and templates."""
 
-    def __init__(self, module: A.Module) -> None:
+    def __init__(self, module: A.Module, imports: Imports | None = None) -> None:
         self.module = module
         self.diags: list[Diagnostic] = []
-        imports = [d for d in module.items if isinstance(d, A.ImportDecl)]
-        imported = {(n.alias or n.name).name for d in imports for n in d.names or ()}
-        # Until imports are resolved, `import "./x.twdsl"` may bring any agent or template.
-        self.open_imports = any(d.names is None and d.alias is None for d in imports)
-        self.agents = imported | {d.name.name for d in module.items
-                                  if isinstance(d, A.AgentDecl)}
-        self.templates = imported | {d.name.name for d in module.items
-                                     if isinstance(d, A.TemplateDecl)}
+        local = [d for d in module.items if isinstance(d, A.Decl)]
+        if imports is None:  # a file on its own: imports are not resolved, so not guessed at
+            decls = [d for d in module.items if isinstance(d, A.ImportDecl)]
+            lent = {(n.alias or n.name).name for d in decls for n in d.names or ()}
+            self.open_imports = any(d.names is None and d.alias is None for d in decls)
+            agents, templates = set(lent), set(lent)
+        else:
+            self.open_imports = not imports.complete
+            agents = {n for n, (_, d) in imports.decls.items() if isinstance(d, A.AgentDecl)}
+            templates = {n for n, (_, d) in imports.decls.items()
+                         if isinstance(d, A.TemplateDecl)}
+        self.agents = agents | {d.name.name for d in local if isinstance(d, A.AgentDecl)}
+        self.templates = templates | {d.name.name for d in local
+                                      if isinstance(d, A.TemplateDecl)}
         self.models: list[Model] = []
 
     # ------------------------------------------------------------------ reporting

@@ -68,13 +68,21 @@ _COMPARE = {"<", ">", "<=", ">="}
 class Checker:
     """Type-checks the workflows and templates of one module."""
 
-    def __init__(self, module: A.Module) -> None:
+    def __init__(self, module: A.Module,
+                 lent: dict[str, Signature | T.Type] | None = None) -> None:
+        """``lent``: imported agent signatures and types, resolved in their own files."""
         self.module = module
         self.diags: list[Diagnostic] = []
         self.type_decls = {d.name.name: d for d in module.items if isinstance(d, A.TypeDecl)}
         self._resolving: set[str] = set()
         self._named: dict[str, T.Type] = {}
         self.agents: dict[str, Signature] = {}
+        self.imported_types: dict[str, T.Type] = {}
+        for name, v in (lent or {}).items():
+            if isinstance(v, Signature):
+                self.agents[name] = v
+            else:
+                self.imported_types[name] = v
         for d in module.items:
             if isinstance(d, A.AgentDecl):
                 self.agents[d.name.name] = self.signature(d)
@@ -101,7 +109,9 @@ class Checker:
             return T.PRIMITIVES[name]
         if name in self.type_decls:
             return self.named(name)
-        known = [*T.PRIMITIVES, "array", *self.type_decls]
+        if name in self.imported_types:
+            return self.imported_types[name]
+        known = [*T.PRIMITIVES, "array", *self.type_decls, *self.imported_types]
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         fix = Fix(f"change to '{close[0]}'", (TextEdit(t.name.span, close[0]),)) if close else None
