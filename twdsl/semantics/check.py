@@ -7,6 +7,7 @@ from twdsl.lint import LintContext, run_rules
 from twdsl.semantics.graph import build_graph, check_graph
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.names import Resolver
+from twdsl.semantics.templates import Templates
 from twdsl.semantics.typecheck import Checker, Signature
 from twdsl.semantics.types import Type
 from twdsl.syntax import ast as A
@@ -21,12 +22,19 @@ def check_semantics(module: A.Module, text: str = "", imports: Imports | None = 
     >>> [d.message for d in check_semantics(m)]
     ["'b' in depends is not a task of workflow 'W'"]
     """
-    resolver = Resolver(module, imports)
+    templates = Templates({
+        **{n: d for n, (_, d) in (imports.decls.items() if imports else ())
+           if isinstance(d, A.TemplateDecl)},
+        **{d.name.name: d for d in module.items if isinstance(d, A.TemplateDecl)}})
+    local = [d for d in module.items if isinstance(d, A.TemplateDecl)]
+    templates.check_declarations(local)
+    resolver = Resolver(module, imports, templates)
     models = resolver.run()
     diags = list(resolver.diags)
     graphs = [build_graph(model) for model in models]
     for model, graph in zip(models, graphs, strict=True):
         diags.extend(check_graph(model, graph))
-    diags.extend(Checker(module, lent).run(models))
+    diags.extend(Checker(module, lent, templates).run(models))
+    diags.extend(templates.diags)
     diags.extend(run_rules(LintContext(module, models, graphs, text)))
     return diags

@@ -24,6 +24,7 @@ from twdsl.semantics.builtins import (
     THEN_ACTIONS,
 )
 from twdsl.semantics.modules import Imports
+from twdsl.semantics.templates import Templates
 from twdsl.syntax import ast as A
 
 Body = A.WorkflowDecl | A.TemplateDecl
@@ -58,6 +59,7 @@ class Model:
     inputs: dict[str, A.Node] = field(default_factory=dict)  # VarDecl or Param
     refs: list[TaskRef] = field(default_factory=list)
     used_inputs: set[str] = field(default_factory=set)
+    inherited_tasks: set[str] = field(default_factory=set)  # a template's parent's and mixins'
     order_refs: list[tuple[A.Ref, str]] = field(default_factory=list)  # (ref, user) in depends
 
     @property
@@ -117,23 +119,25 @@ def _handler_items_of_field(f: A.Field) -> list[A.Node]:
 class Resolver:
     """Resolves the names of one module's workflows and templates."""
 
-    def __init__(self, module: A.Module, imports: Imports | None = None) -> None:
+    def __init__(self, module: A.Module, imports: Imports | None = None,
+                 templates: Templates | None = None) -> None:
         self.module = module
+        self.template_table = templates
         self.diags: list[Diagnostic] = []
         local = [d for d in module.items if isinstance(d, A.Decl)]
         if imports is None:  # a file on its own: imports are not resolved, so not guessed at
             decls = [d for d in module.items if isinstance(d, A.ImportDecl)]
             lent = {(n.alias or n.name).name for d in decls for n in d.names or ()}
             self.open_imports = any(d.names is None and d.alias is None for d in decls)
-            agents, templates = set(lent), set(lent)
+            agents, template_names = set(lent), set(lent)
         else:
             self.open_imports = not imports.complete
             agents = {n for n, (_, d) in imports.decls.items() if isinstance(d, A.AgentDecl)}
-            templates = {n for n, (_, d) in imports.decls.items()
-                         if isinstance(d, A.TemplateDecl)}
+            template_names = {n for n, (_, d) in imports.decls.items()
+                              if isinstance(d, A.TemplateDecl)}
         self.agents = agents | {d.name.name for d in local if isinstance(d, A.AgentDecl)}
-        self.templates = templates | {d.name.name for d in local
-                                      if isinstance(d, A.TemplateDecl)}
+        self.templates = template_names | {d.name.name for d in local
+                                           if isinstance(d, A.TemplateDecl)}
         self.models: list[Model] = []
 
     # ------------------------------------------------------------------ reporting
@@ -163,6 +167,11 @@ class Resolver:
         if isinstance(decl, A.TemplateDecl):
             for p in decl.params:
                 self.declare(model.inputs, p.name, p, "parameter", model)
+            if self.template_table is not None and decl.extends:
+                base = self.template_table.inherited(decl.name.name)
+                for name, param in base.params.items():
+                    model.inputs.setdefault(name, param)
+                model.inherited_tasks = set(base.tasks)
         for item in decl.body.items:
             if isinstance(item, A.InputDecl):
                 for d in item.decls:
@@ -357,7 +366,7 @@ class Resolver:
         head = ref.parts[0].name
         if len(ref.parts) > 1:
             return True  # alias.task: checked once templates are expanded
-        if head in model.tasks:
+        if head in model.tasks or head in model.inherited_tasks:
             return True
         close = difflib.get_close_matches(head, sorted(model.tasks), n=1, cutoff=0.6)
         msg = f"'{head}' in {what} is not a task of {model.label}"
@@ -433,7 +442,7 @@ class _Scope:
         m = self.model
         if name in m.inputs:
             return "input" if m.kind == "workflow" else "template parameter"
-        if name in m.tasks:
+        if name in m.tasks or name in m.inherited_tasks:
             return "task"
         if name in self.instances:
             return "template instance"

@@ -17,6 +17,7 @@ from twdsl.diagnostics import Diagnostic, Fix, Severity, TextEdit
 from twdsl.semantics import types as T
 from twdsl.semantics.builtins import BUILTIN_FUNCTIONS
 from twdsl.semantics.names import Model
+from twdsl.semantics.templates import Templates
 from twdsl.syntax import ast as A
 
 Frame = tuple[int, int]  # (id of a branching statement, which branch)
@@ -68,10 +69,14 @@ _COMPARE = {"<", ">", "<=", ">="}
 class Checker:
     """Type-checks the workflows and templates of one module."""
 
-    def __init__(self, module: A.Module,
-                 lent: dict[str, Signature | T.Type] | None = None) -> None:
-        """``lent``: imported agent signatures and types, resolved in their own files."""
+    def __init__(self, module: A.Module, lent: dict[str, Signature | T.Type] | None = None,
+                 templates: Templates | None = None) -> None:
+        """``lent``: imported agent signatures and types, resolved in their own files;
+        ``templates``: the templates ``use`` may name (arguments are checked against them)."""
         self.module = module
+        self.templates = templates
+        self.local_templates = {d.name.name for d in module.items
+                                if isinstance(d, A.TemplateDecl)}
         self.diags: list[Diagnostic] = []
         self.type_decls = {d.name.name: d for d in module.items if isinstance(d, A.TypeDecl)}
         self._resolving: set[str] = set()
@@ -163,6 +168,9 @@ class Checker:
         if isinstance(decl, A.TemplateDecl):
             for p in decl.params:
                 self.inputs[p.name.name] = self.resolve(p.type)
+            for name, node in model.inputs.items():  # inherited parameters
+                if name not in self.inputs and isinstance(node, A.Param):
+                    self.inputs[name] = self.resolve(node.type)
         for item in decl.body.items:
             if isinstance(item, A.InputDecl):
                 for d in item.decls:
@@ -278,8 +286,15 @@ class Checker:
             self.condition(s.cond, inner, "while")
             self.items(s.body.items, inner, None)
         elif isinstance(s, A.UseStmt):
+            bound = self.templates.check_use(s) if self.templates is not None else {}
+            local = s.template.dotted in self.local_templates
             for a in s.args:
-                self.infer(a.value, ctx)
+                param = bound.get(a.name.name)
+                if param is not None and local:  # an imported one's types live in its file
+                    self.expect(a.value, self.resolve(param.type), ctx,
+                                f"argument '{a.name.name}' of template '{s.template.dotted}'")
+                else:
+                    self.infer(a.value, ctx)
 
     def condition(self, e: A.Expr, ctx: _Ctx, what: str) -> None:
         t = self.infer(e, ctx)

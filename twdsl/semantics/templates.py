@@ -1,0 +1,241 @@
+"""Templates: inheritance (``extends`` a parent and mixins) and checked instantiation (``use``).
+
+Rules (docs/language.md, Templates): a template's parameters and tasks are its parent's, then
+each mixin's, then its own, a later one replacing an earlier one; a task that replaces an
+inherited one must say ``override``, and a ``final`` task cannot be replaced; a non-abstract
+template must define every inherited ``abstract task``; a ``final`` template cannot be extended,
+an ``abstract`` one cannot be used; ``extends`` may not form a cycle.  ``use T(arg: value)``
+must name every required parameter, no unknown one, and literal arguments must satisfy the
+parameter's ``where`` constraints (types are checked with every other expression).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from twdsl.source import Span
+from twdsl.syntax import ast as A
+
+
+@dataclass(slots=True)
+class Inherited:
+    """A template's effective parameters and tasks, with where each came from."""
+
+    params: dict[str, A.Param]
+    tasks: dict[str, tuple[A.TaskStmt, A.TemplateDecl]]
+
+
+class Templates:
+    """The templates visible in a module (its own and imported ones), by name."""
+
+    def __init__(self, templates: dict[str, A.TemplateDecl]) -> None:
+        self.decls = templates
+        self.diags: list[Diagnostic] = []
+        self._memo: dict[str, Inherited] = {}
+        self._busy: set[str] = set()
+
+    def error(self, code: str, message: str, node: A.Node,
+              related: tuple[Related, ...] = (), fix: Fix | None = None) -> None:
+        self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, related, fix))
+
+    # ------------------------------------------------------------------ inheritance
+    def inherited(self, name: str) -> Inherited:
+        """Parameters and tasks of ``name``'s parent and mixins (not its own)."""
+        decl = self.decls[name]
+        params: dict[str, A.Param] = {}
+        tasks: dict[str, tuple[A.TaskStmt, A.TemplateDecl]] = {}
+        for ref in decl.extends:
+            base = self.effective(ref.dotted)
+            if base is not None:
+                params.update(base.params)
+                tasks.update(base.tasks)
+        return Inherited(params, tasks)
+
+    def effective(self, name: str) -> Inherited | None:
+        """All parameters and tasks of ``name``, inherited and its own (None: unknown or in a
+        cycle)."""
+        if name in self._memo:
+            return self._memo[name]
+        decl = self.decls.get(name)
+        if decl is None or name in self._busy:
+            return None
+        self._busy.add(name)
+        base = self.inherited(name)
+        self._busy.discard(name)
+        params = dict(base.params)
+        params.update({p.name.name: p for p in decl.params})
+        tasks = dict(base.tasks)
+        for node in decl.body.walk():
+            if isinstance(node, A.TaskStmt):
+                tasks[node.name.name] = (node, decl)
+        out = Inherited(params, tasks)
+        self._memo[name] = out
+        return out
+
+    def check_declarations(self, local: list[A.TemplateDecl]) -> None:
+        """The ``extends`` rules, for the module's own templates."""
+        for decl in local:
+            self.check_extends(decl)
+
+    def check_extends(self, decl: A.TemplateDecl) -> None:
+        name = decl.name.name
+        for ref in decl.extends:
+            base = self.decls.get(ref.dotted)
+            if base is None:
+                if len(ref.parts) == 1:
+                    close = difflib.get_close_matches(ref.dotted, sorted(self.decls), n=1,
+                                                      cutoff=0.6)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    self.error("TW210", f"undefined template '{ref.dotted}'{hint}", ref)
+                continue
+            if "final" in base.modifiers:
+                self.error("TW234", f"template '{ref.dotted}' is final and cannot be extended",
+                           ref, (Related(base.name.span, "declared final here"),))
+            if self._reaches(ref.dotted, name, set()):
+                members = [t for t in self.decls if self._reaches(name, t, set())
+                           and self._reaches(t, name, set())]
+                first = min(members, key=lambda t: self.decls[t].span.start)
+                if first == name:  # once per cycle, at the template written first
+                    self.error("TW233", f"template '{name}' extends itself through "
+                               f"'{ref.dotted}'", ref)
+                return
+        inherited = self.inherited(name)
+        own = [n for n in decl.body.walk() if isinstance(n, A.TaskStmt)]
+        for task in own:
+            tname = task.name.name
+            before = inherited.tasks.get(tname)
+            if before is None:
+                if "override" in task.modifiers:
+                    self.error("TW235", f"'override task {tname}' overrides nothing: no "
+                               f"template '{name}' extends has a task '{tname}'", task.name)
+                continue
+            old, origin = before
+            if "final" in old.modifiers:
+                self.error("TW235", f"task '{tname}' is final in template "
+                           f"'{origin.name.name}' and cannot be overridden", task.name,
+                           (Related(old.name.span, "declared final here"),))
+            elif "override" not in task.modifiers:
+                fix = Fix("mark it override", (TextEdit(_start(task.span), "override "),))
+                self.error("TW235", f"task '{tname}' replaces the task of template "
+                           f"'{origin.name.name}': write 'override task {tname}'", task.name,
+                           (Related(old.name.span, "inherited from here"),), fix)
+        if "abstract" not in decl.modifiers:
+            defined = {t.name.name for t in own if "abstract" not in t.modifiers}
+            for tname, (old, origin) in sorted(inherited.tasks.items()):
+                if "abstract" in old.modifiers and tname not in defined:
+                    self.error("TW236", f"template '{name}' must define the abstract task "
+                               f"'{tname}' of template '{origin.name.name}' (or be declared "
+                               "abstract itself)", decl.name,
+                               (Related(old.name.span, "declared abstract here"),))
+
+    def _reaches(self, start: str, target: str, seen: set[str]) -> bool:
+        if start == target:
+            return True
+        if start in seen or start not in self.decls:
+            return False
+        seen.add(start)
+        return any(self._reaches(r.dotted, target, seen) for r in self.decls[start].extends)
+
+    # ------------------------------------------------------------------ use
+    def check_use(self, use: A.UseStmt) -> dict[str, A.Param]:
+        """Check one ``use``; returns the parameters each argument binds (for type checks)."""
+        name = use.template.dotted
+        decl = self.decls.get(name)
+        if decl is None:
+            return {}
+        if "abstract" in decl.modifiers:
+            self.error("TW237", f"template '{name}' is abstract: use a template that extends "
+                       "it", use.template)
+        eff = self.effective(name)
+        if eff is None:
+            return {}
+        given: dict[str, A.Param] = {}
+        for arg in use.args:
+            param = eff.params.get(arg.name.name)
+            if param is None:
+                close = difflib.get_close_matches(arg.name.name, sorted(eff.params), n=1,
+                                                  cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                fix = Fix(f"rename to '{close[0]}'", (TextEdit(arg.name.span, close[0]),)) \
+                    if close else None
+                self.error("TW230", f"template '{name}' has no parameter '{arg.name.name}'"
+                           f"{hint}", arg.name, fix=fix)
+                continue
+            given[arg.name.name] = param
+            self.constraints(arg, param)
+        missing = [p for p, param in eff.params.items()
+                   if p not in given and _required(param)]
+        if missing:
+            names = ", ".join(f"'{m}'" for m in missing)
+            self.error("TW231", f"use of template '{name}' lacks the required argument"
+                       f"{'s' if len(missing) > 1 else ''} {names}", use.template)
+        return given
+
+    def constraints(self, arg: A.Arg, param: A.Param) -> None:
+        """Check a literal argument against its parameter's ``where`` constraints."""
+        if param.constraints is None:
+            return
+        value = _literal(arg.value)
+        if value is None:
+            return  # computed at run time: checked then
+        pname = param.name.name
+        for f in param.constraints.fields():
+            bound = _literal(f.value)
+            key = f.key.name
+            problem = None
+            number = isinstance(value, (int, float)) and isinstance(bound, (int, float))
+            if key == "min" and number and value < bound:  # type: ignore[operator]
+                problem = f"is below the minimum {bound}"
+            elif key == "max" and number and value > bound:  # type: ignore[operator]
+                problem = f"is above the maximum {bound}"
+            elif key in ("min_length", "max_length") and isinstance(value, (str, list)) and \
+                    isinstance(bound, (int, float)):
+                n = len(value)
+                if key == "min_length" and n < bound:
+                    problem = f"is shorter than {bound:g}"
+                if key == "max_length" and n > bound:
+                    problem = f"is longer than {bound:g}"
+            elif key == "pattern" and isinstance(value, str) and isinstance(bound, str):
+                try:
+                    if re.fullmatch(bound, value) is None:
+                        problem = f"does not match the pattern {bound!r}"
+                except re.error as e:
+                    self.error("TW232", f"the pattern of parameter '{pname}' is not a valid "
+                               f"regular expression: {e}", f.value)
+            elif key == "choices" and isinstance(bound, list) and value not in bound:
+                problem = f"is not one of {', '.join(map(repr, bound))}"
+            if problem:
+                self.error("TW232", f"argument '{pname}' = {value!r} {problem}", arg.value,
+                           (Related(f.span, "constraint declared here"),))
+
+
+def _required(param: A.Param) -> bool:
+    if param.constraints is not None:
+        f = param.constraints.get("required")
+        if f is not None and isinstance(f.value, A.BoolLit):
+            return f.value.value
+    return param.default is None
+
+
+def _literal(e: A.Node) -> object:
+    """The value of a literal expression (None when it is not one)."""
+    if isinstance(e, A.StringLit):
+        return e.value
+    if isinstance(e, A.NumberLit):
+        return e.value
+    if isinstance(e, A.BoolLit):
+        return e.value
+    if isinstance(e, A.Unary) and e.op == "-" and isinstance(e.operand, A.NumberLit):
+        return -e.operand.value
+    if isinstance(e, A.ArrayLit):
+        items = [_literal(x) for x in e.items]
+        return None if any(i is None for i in items) else items
+    return None
+
+
+def _start(s: Span) -> Span:
+    """An empty span at the start of ``s``, to insert text there."""
+    return Span(s.file, s.start, s.start, s.line, s.column, s.line, s.column)
