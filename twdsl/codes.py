@@ -245,6 +245,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W {\n  version: "1.0.0"\n  if (true) { task a { agent: "A" } }\n}',
          'workflow W {\n  version: "1.0.0"\n  input { go: boolean }\n'
          '  if (go) { task a { agent: "A" } }\n}'),
+    Code("TW506", "retry-budget", "lint", Severity.WARNING,
+         "A task whose attempts (each up to its timeout, with the waits between retries) cannot "
+         "all fit in the timeout of the workflow or block around it.",
+         'workflow W {\n  version: "1.0.0"\n  timeout: 30s\n  task a { agent: "A" timeout: 10s retry: 3 }\n}',
+         'workflow W {\n  version: "1.0.0"\n  timeout: 1m\n  task a { agent: "A" timeout: 10s retry: 3 }\n}'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "

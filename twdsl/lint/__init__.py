@@ -32,12 +32,13 @@ def _rules() -> tuple[Rule, ...]:
         constant_condition,
         missing_agent,
         missing_version,
+        retry_budget,
         unbound_output,
         unused_input,
     )
 
     return (missing_version.check, missing_agent.check, unbound_output.check,
-            unused_input.check, constant_condition.check)
+            unused_input.check, constant_condition.check, retry_budget.check)
 
 
 def run_rules(ctx: LintContext) -> list[Diagnostic]:
