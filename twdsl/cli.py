@@ -23,6 +23,7 @@ import click
 from twdsl import __version__
 from twdsl.analysis import analyze
 from twdsl.diagnostics import Diagnostic, Severity, render_text
+from twdsl.fix import apply_fixes
 from twdsl.formatter import format_parsed
 from twdsl.report import find_code, render_explain, suggest_codes, to_github, to_sarif
 from twdsl.source import SourceFile
@@ -106,13 +107,20 @@ def main() -> None:
 @click.option("--explain", metavar="CODE",
               help="Print the documentation of a diagnostic code (e.g. TW111 or "
                    "unclosed-bracket) and exit; takes no PATHS.")
+@click.option("--fix", "fix", is_flag=True,
+              help="Apply the mechanical fixes diagnostics carry (misspelt names and fields, "
+                   "'=' for ':'), rewrite and format the fixed files in place, then report "
+                   "what remains.")
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
-          explain: str | None) -> None:
+          explain: str | None, fix: bool) -> None:
     """Parse and check TWDSL files and folders (folders: every *.twdsl inside).
 
-    Exit status: 0 no errors, 1 errors found (or warnings with --strict),
-    2 unreadable path or usage error, 3 internal error.
+    With --fix, fixable diagnostics are fixed in the files first (each changed file is
+    named on stderr) and the diagnostics that remain are reported.
+
+    Exit status: 0 no errors (with --fix: none left), 1 errors found (or warnings with
+    --strict), 2 unreadable path, unwritable file or usage error, 3 internal error.
     """
     if explain is not None:
         if paths:
@@ -129,6 +137,9 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
         _fail(f"no {SUFFIX} files found in {', '.join(paths)}")
     results: list[tuple[InputFile, SourceFile, list[Diagnostic]]] = []
     for f in files:
+        if fix:
+            results.append(_fix_file(f))
+            continue
         try:
             a = analyze(f.text, f.path)
         except Exception as exc:  # a bug: say so, exit 3
@@ -152,6 +163,25 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
     errors = sum(d.severity is Severity.ERROR for d in all_diags)
     warnings = sum(d.severity is Severity.WARNING for d in all_diags)
     sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
+
+
+def _fix_file(f: InputFile) -> tuple[InputFile, SourceFile, list[Diagnostic]]:
+    """Fix one file in place (when anything changes) and return what remains to report."""
+    try:
+        result = apply_fixes(f.text, f.path)
+    except Exception as exc:  # a bug: say so, exit 3
+        _internal(f.path, exc)
+    for r in result.rejected:
+        click.echo(f"twdsl: warning: {f.path}:{r.line}:{r.column}: fix not applied: "
+                   f"{r.title} ({r.code}): {r.reason}", err=True)
+    if result.changed:
+        try:
+            _write_atomic(f.path, result.text, f.crlf)
+        except OSError as e:
+            _fail(f"cannot write '{f.path}': {e.strerror}")
+        n = len(result.applied)
+        click.echo(f"fixed {f.path} ({n} fix{'es' if n != 1 else ''})", err=True)
+    return InputFile(f.path, result.text, f.crlf), result.source, result.diagnostics
 
 
 def _explain(query: str) -> None:
