@@ -427,21 +427,8 @@ _KEYWORDS = sorted(grammar.load().keywords)
 # A keyword written as a key on the line after a field is read as the keyword when the
 # LALR table (whose lookaheads are merged across states) admits it after the previous value,
 # and the file fails to parse.  Found by this test; the parser is someone else's to fix.
-_KEY_AFTER_VALUE_BUGS = {("where", v) for v in ("1", "x", "f()", "{}", "5m")} | {
-    (kw, "{}") for kw in ("agent", "case", "default", "else", "export", "import", "template",
-                          "type", "workflow")}
-_KEY_AFTER_TYPE_BUGS = {"agent", "export", "import", "template", "type", "where", "workflow"}
-
-
-def _xfail_if(bug: bool, reason: str) -> Any:
-    return [pytest.mark.xfail(strict=True, reason=reason)] if bug else []
-
-
 @pytest.mark.parametrize("kw, previous", [
-    pytest.param(kw, v, marks=_xfail_if(
-        (kw, v) in _KEY_AFTER_VALUE_BUGS,
-        f"parser bug: '{kw}:' on the line after 'a: {v}' is read as the keyword"))
-    for kw in _KEYWORDS for v in ("1", "x", "f()", "{}", "5m")
+    (kw, v) for kw in _KEYWORDS for v in ("1", "x", "f()", "{}", "5m")
 ])
 def test_keyword_as_key_after_a_field(kw: str, previous: str) -> None:
     """Every keyword is a plain key in an object and in a task, also on its own line after
@@ -456,12 +443,7 @@ def test_keyword_as_key_after_a_field(kw: str, previous: str) -> None:
         ("a", "4:7-4:8"), (kw, f"5:7-5:{7 + len(kw)}")]
 
 
-@pytest.mark.parametrize("kw", [
-    pytest.param(kw, marks=_xfail_if(
-        kw in _KEY_AFTER_TYPE_BUGS,
-        f"parser bug: '{kw}: number' on the line after 'a: string' is read as the keyword"))
-    for kw in _KEYWORDS
-])
+@pytest.mark.parametrize("kw", _KEYWORDS)
 def test_keyword_as_declared_input_and_record_field(kw: str) -> None:
     text = (f"agent Ag {{\n  input {{\n    a: string\n    {kw}: number\n  }}\n}}\n"
             f"type T = {{\n  a: string\n  {kw}: number\n}}\n")

@@ -54,3 +54,9 @@ def test_error_inside_interpolation_names_the_interpolation() -> None:
     d = parse('workflow W { description: "${1 +}" }', "f").diagnostics
     assert [(str(x.span), x.code, x.message) for x in d] == [
         ("f:1:33", "TW110", "unexpected end of the interpolation '${…}'; expected an expression")]
+
+
+def test_equals_in_an_input_declaration_has_no_colon_fix() -> None:
+    (d,) = parse("workflow W { input { x = 1 } }", "f").diagnostics
+    assert (d.code, d.message, d.fix) == (
+        "TW110", "unexpected '=' in input; declarations are written 'name: Type = default'", None)

@@ -196,7 +196,7 @@ def test_missing_brace_message_names_the_opener_line_of_the_task() -> None:
       "or \\u{…}; write '\\\\' for a backslash"]),
     ("workflow W {\n  version: \"1\"\n  task a { agent: A, input: { a: [ task b {} ] } }\n}\n",
      # `task` is a plain name where an expression stands (keywords are contextual)
-     ["3:41-3:42 TW110 unexpected name 'b' in task 'a'; expected ',', ']' or an operator"]),
+     ["3:41-3:42 TW110 unexpected name 'b' in the 'input' object; expected ',', ']' or an operator"]),
 ])
 def test_more_single_mistakes(text: str, expected: list[str]) -> None:
     assert _diags(text) == expected

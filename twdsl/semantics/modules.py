@@ -8,7 +8,6 @@ existence and use; names behind ``x.`` are not yet resolved).
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ import networkx as nx
 
 from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
 from twdsl.source import Span
+from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
 
 
@@ -138,12 +138,9 @@ def _not_exported(other: A.Module, raw: str, ident: A.Ident) -> Diagnostic:
         return Diagnostic("TW221", Severity.ERROR,
                           f"'{name}' is declared in '{raw}' but not exported: write 'export' "
                           "before its declaration", ident.span)
-    close = difflib.get_close_matches(name, sorted(exports(other)), n=1, cutoff=0.6)
-    if close:
-        return Diagnostic("TW221", Severity.ERROR,
-                          f"'{raw}' exports no '{name}'; did you mean '{close[0]}'?", ident.span,
-                          fix=Fix(f"change to '{close[0]}'", (TextEdit(ident.span, close[0]),)))
-    return Diagnostic("TW221", Severity.ERROR, f"'{raw}' exports no '{name}'", ident.span)
+    hint, fix = did_you_mean(name, exports(other), ident.span)
+    return Diagnostic("TW221", Severity.ERROR, f"'{raw}' exports no '{name}'{hint}", ident.span,
+                      fix=fix)
 
 
 def _unused(imp: A.ImportDecl, message: str) -> Diagnostic:

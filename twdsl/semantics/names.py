@@ -11,11 +11,10 @@ loop variable.  Some fields do not hold ordinary expressions: ``agent`` names an
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from twdsl.diagnostics import Diagnostic, Fix, Related, Severity
 from twdsl.semantics.builtins import (
     BUILTIN_FUNCTIONS,
     BUILTIN_VALUES,
@@ -25,6 +24,7 @@ from twdsl.semantics.builtins import (
 )
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.templates import Templates
+from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
 
 Body = A.WorkflowDecl | A.TemplateDecl
@@ -147,13 +147,8 @@ class Resolver:
 
     def unknown(self, code: str, what: str, name: str, node: A.Node,
                 candidates: Iterable[str], where: str = "") -> None:
-        close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-        msg = f"{what} '{name}'{where}"
-        if close:
-            self.error(code, f"{msg}; did you mean '{close[0]}'?", node,
-                       fix=Fix(f"change to '{close[0]}'", (TextEdit(node.span, close[0]),)))
-        else:
-            self.error(code, msg, node)
+        hint, fix = did_you_mean(name, candidates, node.span)
+        self.error(code, f"{what} '{name}'{where}{hint}", node, fix=fix)
 
     # ------------------------------------------------------------------ declarations
     def run(self) -> list[Model]:
@@ -297,7 +292,7 @@ class Resolver:
                 ref = _as_ref(item)
                 if ref is None:
                     self.expr(item, scope, task)
-                elif self.task_ref(ref, model, "depends"):
+                elif self.task_ref(ref, model, "depends", task):
                     model.order_refs.append((ref, task))
         elif key == "on_error":
             if isinstance(v, A.Name):
@@ -349,9 +344,7 @@ class Resolver:
 
     def word(self, v: A.Name, allowed: tuple[str, ...], what: str) -> None:
         if v.name not in allowed:
-            close = difflib.get_close_matches(v.name, allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            fix = Fix(f"change to '{close[0]}'", (TextEdit(v.span, close[0]),)) if close else None
+            hint, fix = did_you_mean(v.name, allowed, v.span)
             self.error("TW213", f"unknown {what} '{v.name}' (one of: {', '.join(allowed)}){hint}",
                        v, fix=fix)
 
@@ -361,20 +354,17 @@ class Resolver:
             if isinstance(item, A.Name):
                 self.word(item, ERROR_KINDS, "error kind")
 
-    def task_ref(self, ref: A.Ref, model: Model, what: str) -> bool:
-        """Check that ``ref`` names a task (or a template instance's task)."""
+    def task_ref(self, ref: A.Ref, model: Model, what: str, user: str | None = None) -> bool:
+        """Check that ``ref`` names a task (or a template instance's task); a task's own name
+        is never suggested for its own ``depends`` (that would be a cycle)."""
         head = ref.parts[0].name
         if len(ref.parts) > 1:
             return True  # alias.task: checked once templates are expanded
         if head in model.tasks or head in model.inherited_tasks:
             return True
-        close = difflib.get_close_matches(head, sorted(model.tasks), n=1, cutoff=0.6)
-        msg = f"'{head}' in {what} is not a task of {model.label}"
-        if close:
-            self.error("TW212", f"{msg}; did you mean '{close[0]}'?", ref,
-                       fix=Fix(f"change to '{close[0]}'", (TextEdit(ref.span, close[0]),)))
-        else:
-            self.error("TW212", msg, ref)
+        hint, fix = did_you_mean(head, model.tasks, ref.span, exclude=[user] if user else ())
+        self.error("TW212", f"'{head}' in {what} is not a task of {model.label}{hint}", ref,
+                   fix=fix)
         return False
 
     def bind(self, scope: _Scope, ident: A.Ident, what: str, model: Model) -> None:
@@ -393,7 +383,8 @@ class Resolver:
             if isinstance(node, A.Name):
                 kind = sc.lookup(node.name)
                 if kind is None:
-                    self.unknown("TW210", "undefined name", node.name, node, sc.visible())
+                    self.unknown("TW210", "undefined name", node.name, node,
+                                 [*sc.visible(), "true", "false", "null"])
                 elif kind == "task":
                     model.refs.append(TaskRef(node.name, node, task, block))
                 elif kind in ("input", "template parameter"):

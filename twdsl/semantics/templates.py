@@ -11,12 +11,12 @@ parameter's ``where`` constraints (types are checked with every other expression
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
 from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
 from twdsl.source import Span
+from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
 
 
@@ -86,10 +86,8 @@ class Templates:
             base = self.decls.get(ref.dotted)
             if base is None:
                 if len(ref.parts) == 1:
-                    close = difflib.get_close_matches(ref.dotted, sorted(self.decls), n=1,
-                                                      cutoff=0.6)
-                    hint = f"; did you mean '{close[0]}'?" if close else ""
-                    self.error("TW210", f"undefined template '{ref.dotted}'{hint}", ref)
+                    hint, fix = did_you_mean(ref.dotted, self.decls, ref.span)
+                    self.error("TW210", f"undefined template '{ref.dotted}'{hint}", ref, fix=fix)
                 continue
             if "final" in base.modifiers:
                 self.error("TW234", f"template '{ref.dotted}' is final and cannot be extended",
@@ -156,11 +154,9 @@ class Templates:
         for arg in use.args:
             param = eff.params.get(arg.name.name)
             if param is None:
-                close = difflib.get_close_matches(arg.name.name, sorted(eff.params), n=1,
-                                                  cutoff=0.6)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                fix = Fix(f"rename to '{close[0]}'", (TextEdit(arg.name.span, close[0]),)) \
-                    if close else None
+                hint, fix = did_you_mean(arg.name.name, eff.params, arg.name.span,
+                                         exclude=[a.name.name for a in use.args],
+                                         verb="rename to")
                 self.error("TW230", f"template '{name}' has no parameter '{arg.name.name}'"
                            f"{hint}", arg.name, fix=fix)
                 continue

@@ -9,15 +9,15 @@ that declares it, it is an array (one element per iteration).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from twdsl.diagnostics import Diagnostic, Fix, Severity, TextEdit
+from twdsl.diagnostics import Diagnostic, Fix, Severity
 from twdsl.semantics import types as T
 from twdsl.semantics.builtins import BUILTIN_FUNCTIONS
 from twdsl.semantics.names import Model
 from twdsl.semantics.templates import Templates
+from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
 
 Frame = tuple[int, int]  # (id of a branching statement, which branch)
@@ -83,6 +83,7 @@ class Checker:
         self._named: dict[str, T.Type] = {}
         self.agents: dict[str, Signature] = {}
         self.imported_types: dict[str, T.Type] = {}
+        self._reported: set[int] = set()  # type nodes already reported unknown
         for name, v in (lent or {}).items():
             if isinstance(v, Signature):
                 self.agents[name] = v
@@ -117,10 +118,10 @@ class Checker:
         if name in self.imported_types:
             return self.imported_types[name]
         known = [*T.PRIMITIVES, "array", *self.type_decls, *self.imported_types]
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        fix = Fix(f"change to '{close[0]}'", (TextEdit(t.name.span, close[0]),)) if close else None
-        self.error("TW310", f"unknown type '{name}'{hint}", t.name, fix)
+        hint, fix = did_you_mean(name, known, t.name.span)
+        if id(t) not in self._reported:  # a declared type is resolved more than once
+            self._reported.add(id(t))
+            self.error("TW310", f"unknown type '{name}'{hint}", t.name, fix)
         return T.ANY
 
     def named(self, name: str) -> T.Type:
@@ -358,10 +359,9 @@ class Checker:
             if isinstance(f.value, A.Block):
                 continue
             if want is None:
-                close = difflib.get_close_matches(name, sig.inputs.names, n=1, cutoff=0.6)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                fix = Fix(f"rename to '{close[0]}'", (TextEdit(f.key.span, close[0]),)) \
-                    if close else None
+                present = [g.key.name for g in v.fields]  # never suggest a name already given
+                hint, fix = did_you_mean(name, sig.inputs.names, f.key.span, exclude=present,
+                                         verb="rename to")
                 self.error("TW305", f"agent '{agent_name}' takes no input '{name}'{hint}",
                            f.key, fix)
                 self.infer(f.value, ctx)
@@ -466,10 +466,9 @@ class Checker:
         elif field in ("started_at", "finished_at"):
             return T.optional(T.DATETIME)
         else:
-            close = difflib.get_close_matches(field, _TASK_FIELDS, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint, fix = did_you_mean(field, _TASK_FIELDS, node.name.span)
             self.error("TW302", f"task '{task}' has no field '{field}' (a task has "
-                       f"{', '.join(_TASK_FIELDS)}){hint}", node.name)
+                       f"{', '.join(_TASK_FIELDS)}){hint}", node.name, fix)
             return T.ANY
         if facts.may_skip:
             t = T.optional(t)
@@ -498,10 +497,7 @@ class Checker:
         if isinstance(obj, T.Rec):
             t = obj.get(name)
             if t is None:
-                close = difflib.get_close_matches(name, obj.names, n=1, cutoff=0.6)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                fix = Fix(f"change to '{close[0]}'", (TextEdit(e.name.span, close[0]),)) \
-                    if close else None
+                hint, fix = did_you_mean(name, obj.names, e.name.span)
                 self.error("TW302", f"{obj} has no field '{name}'{hint}", e.name, fix)
                 return T.ANY
             return t
@@ -535,10 +531,7 @@ class Checker:
             return T.ANY
         spec = table.get(method)
         if spec is None:
-            close = difflib.get_close_matches(method, list(table), n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            fix = Fix(f"change to '{close[0]}'", (TextEdit(e.func.name.span, close[0]),)) \
-                if close else None
+            hint, fix = did_you_mean(method, table, e.func.name.span)
             self.error("TW302", f"{recv} has no method '{method}'{hint}", e.func.name, fix)
             for a in e.args:
                 self.infer(a, ctx)

@@ -36,29 +36,32 @@ class Opener:
 
 
 def describe_owner(tokens: list[Token], i: int) -> tuple[str, Token]:
-    """What the bracket at ``tokens[i]`` opens, e.g. ``task 'deploy'``, and its first token."""
+    """What the bracket at ``tokens[i]`` opens, e.g. ``task 'deploy'``, and its first token.
+
+    Looks back from the bracket, nearest word first, over at most a few tokens of the same
+    statement (so a long one-line file costs no more than a short one).
+    """
     tok = tokens[i]
     if tok.type != "LBRACE":
         return f"'{TEXT[tok.type]}'", tok
+    if i >= 2 and tokens[i - 1].type == "COLON":
+        return f"the '{tokens[i - 2].value}' object", tokens[i - 2]
     j = i - 1
-    line = tok.line
-    while j >= 0 and tokens[j].end_line == line and not tokens[j].first:
-        j -= 1
-    if j < 0 or tokens[j].line != line:
-        j += 1
-    head = tokens[j:i]
-    for k, t in enumerate(head):
+    while j >= 0 and i - j <= _LOOKBACK and tokens[j].type not in ("LBRACE", "RBRACE", "SEMI"):
+        t = tokens[j]
         word = t.value if t.type == "NAME" else None
-        if word in ("task", "workflow", "template", "agent") and k + 1 < len(head) \
-                and head[k + 1].type == "NAME":
-            return f"{_OWNERS[word]} '{head[k + 1].value}'", head[0]
-        if word in _OWNERS and word not in ("task", "workflow", "template", "agent"):
+        if word in _NAMED and j + 1 < i and tokens[j + 1].type == "NAME":
+            return f"{_OWNERS[word]} '{tokens[j + 1].value}'", t
+        if word in _OWNERS and word not in _NAMED:
             return _OWNERS[word], t
-    if head and head[-1].type == "COLON" and len(head) >= 2:
-        return f"'{head[-2].value}' object", head[-2]
-    if head and head[-1].type == "NAME":
-        return f"'{head[-1].value}' block", head[-1]
+        j -= 1
+    if i >= 1 and tokens[i - 1].type == "NAME":
+        return f"the '{tokens[i - 1].value}' block", tokens[i - 1]
     return "block", tok
+
+
+_LOOKBACK = 24
+_NAMED = ("task", "workflow", "template", "agent")
 
 
 def balance(tokens: list[Token], file: str, lexer_errors: bool = False,
@@ -91,6 +94,7 @@ def _misindented_closers(tokens: list[Token]) -> int:
     """How many '}' do not line up with the line that opened their block."""
     count = 0
     stack: list[int] = []
+    indents = _line_indents(tokens)
     for i, tok in enumerate(tokens):
         if tok.type == "LBRACE":
             stack.append(i)
@@ -98,11 +102,11 @@ def _misindented_closers(tokens: list[Token]) -> int:
             j = stack.pop()
             if tok.synthetic:
                 continue
-            opener_indent = _line_indent(tokens, j)
+            opener_indent = indents[tokens[j].line]
             if tok.first and tok.column != opener_indent:
                 count += 1
             elif not tok.first and tokens[j].line != tok.line \
-                    and _line_indent(tokens, i) != opener_indent:
+                    and indents[tok.line] != opener_indent:
                 count += 1
     return count
 
@@ -112,13 +116,23 @@ def _owners(tokens: list[Token]) -> dict[int, str]:
             if t.type == "LBRACE" and not t.synthetic}
 
 
-def _line_indent(tokens: list[Token], i: int) -> int:
-    """Column of the first token on the line of ``tokens[i]``."""
-    line = tokens[i].line
-    j = i
-    while j > 0 and tokens[j - 1].line == line:
-        j -= 1
-    return tokens[j].column
+def _closers_after(tokens: list[Token]) -> list[int]:
+    """For each index, how many '}' come after it."""
+    out = [0] * len(tokens)
+    count = 0
+    for i in range(len(tokens) - 1, -1, -1):
+        out[i] = count
+        if tokens[i].type == "RBRACE":
+            count += 1
+    return out
+
+
+def _line_indents(tokens: list[Token]) -> dict[int, int]:
+    """Line number → column of the first token on that line."""
+    out: dict[int, int] = {}
+    for t in tokens:
+        out.setdefault(t.line, t.column)
+    return out
 
 
 def _pass(tokens: list[Token], file: str, indent_aware: bool,
@@ -157,8 +171,19 @@ def _pass(tokens: list[Token], file: str, indent_aware: bool,
         synth.depth = depth
         out.append(synth)
 
+    indents = _line_indents(tokens)
+    closers_after = _closers_after(tokens) if indent_aware else []
     for i, tok in enumerate(tokens):
         t = tok.type
+        if indent_aware and t == "RBRACE" and tok.first and stack \
+                and stack[-1].tok.type == "LBRACE" and tok.column > stack[-1].indent \
+                and closers_after[i] >= sum(o.tok.type == "LBRACE" for o in stack):
+            # A '}' indented deeper than the block it would close, while the rest of the file
+            # still closes every open block: this one is surplus.
+            diags.append(Diagnostic(
+                "TW112", Severity.ERROR,
+                "unexpected '}': there is no open '{' to close here; delete it", tok.span(file)))
+            continue
         if indent_aware and tok.first:
             # A line that is not indented deeper than the line that opened a block ends
             # that block, unless it is the block's own closer.
@@ -183,7 +208,7 @@ def _pass(tokens: list[Token], file: str, indent_aware: bool,
             close_missing(stack.pop(), tok, False)
         if t in OPEN:
             owner, owner_tok = describe_owner(tokens, i)
-            stack.append(Opener(tok, _line_indent(tokens, i), owner, owner_tok))
+            stack.append(Opener(tok, indents[tok.line], owner, owner_tok))
             tok.depth = depth
             if t == "LBRACE":
                 depth += 1

@@ -52,6 +52,9 @@ class _Table:
     end: dict[str, int]
 
 
+_OPENERS = frozenset({"LBRACE", "LPAR", "LSQB"})
+_CLOSERS = frozenset({"RBRACE", "RPAR", "RSQB"})
+
 # Lists that recovery resynchronises on: a list nonterminal and its element.
 _LISTS = {"items": "item", "stmts": "stmt", "module_items": "module_item", "cases": "case_clause",
           "var_decls": "var_decl", "type_fields": "type_field"}
@@ -210,6 +213,8 @@ class _Driver:
             kw = tok.kw
             if kw is not None:
                 typ = kw if kw in row else ("NAME" if "NAME" in row else kw)
+                if typ == kw and "NAME" in row and not self._accepts(state_stack, kw):
+                    typ = "NAME"  # LALR's merged lookaheads admit the keyword; only a name fits
                 if kw == "ELSE" and typ == "NAME" and i + 1 < n and (
                         tokens[i + 1].type == "LBRACE" or tokens[i + 1].value == "if"):
                     typ = kw  # a stray `else {`: an error, not a field named else
@@ -245,6 +250,8 @@ class _Driver:
                 continue  # a synthetic value token was inserted; feed it
             if i != last_error:
                 self._report(i, tok, self._expected(before))
+            elif i >= n:
+                return None  # recovery made no progress at the end of the input: give up
             resume = self._recover(i, last_error == i)
             if resume is None:
                 return None
@@ -257,19 +264,26 @@ class _Driver:
         t = self.table
         state_stack = self.state_stack
         value_stack = self.value_stack
+        closed = 0  # brackets whose closer was popped: never stop inside one of them
         while True:
             gos = t.gotos[state_stack[-1]]
-            if any(elem in gos for elem in _LISTS.values()):
-                break
-            lst = next((name for name in _LISTS if name in gos), None)
-            if lst is not None:  # right after an opener: the list is still empty
-                state_stack.append(gos[lst])
-                value_stack.append(None)
-                break
+            if closed == 0:
+                if any(elem in gos for elem in _LISTS.values()):
+                    break
+                lst = next((name for name in _LISTS if name in gos), None)
+                if lst is not None:  # right after an opener: the list is still empty
+                    state_stack.append(gos[lst])
+                    value_stack.append(None)
+                    break
             if len(state_stack) == 1:
                 return None
             state_stack.pop()
-            value_stack.pop()
+            top = value_stack.pop()
+            if isinstance(top, Token):
+                if top.type in _CLOSERS:
+                    closed += 1
+                elif top.type in _OPENERS and closed:
+                    closed -= 1
         depth = sum(1 for v in value_stack if isinstance(v, Token) and v.type == "LBRACE")
         row = t.actions[state_stack[-1]]
         tokens = self.tokens
@@ -315,34 +329,39 @@ class _Driver:
     def _expected(self, stack: list[int]) -> set[str]:
         """Terminals truly acceptable after ``stack``: LALR's merged lookaheads admit more,
         so each candidate is checked by simulating its reductions."""
+        return {term for term in self.table.actions[stack[-1]] if self._accepts(stack, term)}
+
+    def _accepts(self, stack: list[int], term: str) -> bool:
+        """Whether ``term`` can be shifted after the reductions it would cause."""
         t = self.table
-        out = set()
-        for term in t.actions[stack[-1]]:
-            states = stack[:]
-            while True:
-                act = t.actions[states[-1]].get(term)
-                if act is None:
-                    break
-                if act[0] or term == "$END" and len(states) <= 2:
-                    out.add(term)
-                    break
-                r = act[1]
-                if t.sizes[r]:
-                    del states[-t.sizes[r]:]
-                nxt = t.gotos[states[-1]].get(t.origins[r])
-                if nxt is None:  # reduced to the start symbol
-                    out.add(term)
-                    break
-                states.append(nxt)
-        return out
+        states = stack[:]
+        while True:
+            act = t.actions[states[-1]].get(term)
+            if act is None:
+                return False
+            if act[0] or term == "$END" and len(states) <= 2:
+                return True
+            r = act[1]
+            if t.sizes[r]:
+                del states[-t.sizes[r]:]
+            nxt = t.gotos[states[-1]].get(t.origins[r])
+            if nxt is None:  # reduced to the start symbol
+                return True
+            states.append(nxt)
 
     def _report(self, i: int, tok: Token, expected: set[str]) -> None:
+        if tok.synthetic:  # a closer the bracket pass supplied: name what the file has there
+            real = next((t for t in self.tokens[i + 1:] if not t.synthetic), None)
+            tok = real if real is not None and real.start == tok.start else self._eof()
         what = self.end_name if tok.type == "$END" else _describe(tok)
         where = self._context()
         fix = None
         if tok.type == "EQ" and "COLON" in expected:
-            msg = f"unexpected '='{where}; fields are written 'name: value'"
-            fix = Fix("replace '=' with ':'", (TextEdit(tok.span(self.file), ":"),))
+            if where in (" in input", " in output"):
+                msg = f"unexpected '='{where}; declarations are written 'name: Type = default'"
+            else:
+                msg = f"unexpected '='{where}; fields are written 'name: value'"
+                fix = Fix("replace '=' with ':'", (TextEdit(tok.span(self.file), ":"),))
         elif tok.kw is not None and tok.value in _KEYWORD_HINTS and tok.kw not in expected:
             msg = f"unexpected keyword '{tok.value}'{where}: {_KEYWORD_HINTS[tok.value]}"
         else:
@@ -380,8 +399,10 @@ def _describe(tok: Token) -> str:
     if t == "NAME":
         return f"keyword '{tok.value}'" if tok.kw else f"name '{tok.value}'"
     if t == "STRING":
-        v = tok.value
-        return f"string {v if len(v) <= 24 else v[:20] + '…' + v[0]}"
+        v = tok.value.split("\n", 1)[0]  # one line, even for a triple-quoted string
+        if len(v) > 24 or v != tok.value:
+            v = v[:20] + "…" + tok.value[0]  # still quoted, so the excerpt reads as the user's
+        return f"string {v}"
     if t == "NUMBER":
         return f"number {tok.value}"
     if t == "DURATION":

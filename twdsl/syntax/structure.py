@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
-
-from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from twdsl.diagnostics import Diagnostic, Fix, Related, Severity
+from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
 from twdsl.syntax.fields import CONTAINERS, Container
 
@@ -53,9 +52,10 @@ class _Checker:
     def block(self, block: A.Block | A.ObjectLit, spec: Container, where: str) -> None:
         items = block.items if isinstance(block, A.Block) else block.fields
         seen: dict[str, A.Field] = {}
+        present = {i.key.name for i in items if isinstance(i, A.Field)}
         for item in items:
             if isinstance(item, A.Field):
-                self.field(item, spec, where, seen)
+                self.field(item, spec, where, seen, present)
             elif isinstance(item, (A.InputDecl, A.OutputDecl)):
                 kw = "input" if isinstance(item, A.InputDecl) else "output"
                 if not spec.io_decls:
@@ -72,18 +72,20 @@ class _Checker:
                                f"appear in {where}; put it in the workflow body", item)
                 self.stmt(item)
 
-    def field(self, f: A.Field, spec: Container, where: str, seen: dict[str, A.Field]) -> None:
+    def field(self, f: A.Field, spec: Container, where: str, seen: dict[str, A.Field],
+              present: set[str]) -> None:
+        """One field of a block; ``present``: every field name the block sets (a misspelt
+        field is never "corrected" into one that is already there)."""
         name = f.key.name
         fs = spec.spec(name)
         if fs is None and spec.io_decls and name in ("input", "output"):
             self.error("TW120", f"'{name}:' is a task field; in {where} declare {name}s as "
                        f"'{name} {{ name: Type }}' (no colon)", f.key)
         elif fs is None:
-            close = difflib.get_close_matches(name, spec.names, n=1, cutoff=0.6)
-            if close:
-                fix = Fix(f"rename to '{close[0]}'", (TextEdit(f.key.span, close[0]),))
-                self.error("TW120", f"unknown field '{name}' in {where}; did you mean "
-                           f"'{close[0]}'?", f.key, fix=fix)
+            hint, fix = did_you_mean(name, spec.names, f.key.span, exclude=present,
+                                     verb="rename to")
+            if fix is not None:
+                self.error("TW120", f"unknown field '{name}' in {where}{hint}", f.key, fix=fix)
             else:
                 known = ", ".join(spec.names) if spec.names else "none"
                 self.error("TW120", f"unknown field '{name}' in {where} (fields: {known})",
@@ -155,7 +157,12 @@ class _Checker:
                 self.error("TW122", "statements cannot appear inside an expression", first)
                 continue
             if isinstance(node, A.ObjectLit):
+                keys: dict[str, A.Field] = {}
                 for f in node.fields:
+                    if f.key.name in keys:
+                        self.error("TW121", f"key '{f.key.name}' is set twice in this object",
+                                   f.key, (Related(keys[f.key.name].key.span, "first set here"),))
+                    keys.setdefault(f.key.name, f)
                     if isinstance(f.value, A.Block):
                         self.not_an_object(f.value, f.key.name)
                     else:
