@@ -176,3 +176,47 @@ def test_examples_check_clean() -> None:
         (seed, 6, "TW504", "warning"), (seed, 16, "TW503", "warning"),
         (seed, 17, "TW503", "warning"), (seed, 18, "TW503", "warning"),
         (seed, 58, "TW216", "warning")]
+
+
+def test_check_reads_the_nearest_configuration(tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "w.twdsl").write_text(
+        'workflow W {\n  input { n: number }\n  task a { agent: "A" }\n}\n')
+    r = run("check", "--format", "json", "flows", cwd=tmp_path)
+    assert [d["code"] for d in json.loads(r.stdout)] == ["TW501", "TW504"]
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.twdsl.check]\nignore = ["unused-input"]\n[tool.twdsl.check.severity]\n'
+        'TW501 = "error"\n')
+    r = run("check", "--format", "json", "flows", cwd=tmp_path)
+    assert r.returncode == 1
+    assert [(d["code"], d["severity"]) for d in json.loads(r.stdout)] == [("TW501", "error")]
+    (tmp_path / "other.toml").write_text('[check]\nignore = ["TW501", "TW504"]\n')
+    r = run("check", "--config", "other.toml", "flows", cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "checked 1 file: no problems\n")
+
+
+def test_a_broken_configuration_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "w.twdsl").write_text(PRETTY)
+    (tmp_path / "twdsl.toml").write_text('[check.severity]\nTW301 = "off"\n')
+    r = run("check", "w.twdsl", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (
+        f"twdsl: error: {tmp_path / 'twdsl.toml'}: check.severity.TW301: TW301 (type-mismatch) "
+        "is a types error and cannot be downgraded; only lint rules and warnings can (an inline "
+        "'// twdsl-ignore: CODE' silences one place)\n")
+    r = run("check", "--config", "missing.toml", "w.twdsl", cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (2, "twdsl: error: missing.toml: no such configuration "
+                                           "file\n")
+
+
+def test_files_are_checked_as_one_project(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "ops.twdsl").write_text(
+        "export agent Deploy { input { target: string } output { url: url } }\n")
+    (tmp_path / "main.twdsl").write_text(
+        'import { Deploy } from "./lib/ops.twdsl"\n'
+        'workflow W {\n  version: "1"\n  task d { agent: Deploy input: { target: 1 } }\n}\n')
+    r = run("check", "main.twdsl", cwd=tmp_path)  # lib/ops.twdsl is read because it is imported
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[0] == ("main.twdsl:4:43: error[TW301] input 'target' of agent "
+                                        "'Deploy' expects string, and this is number")

@@ -22,11 +22,12 @@ import click
 
 from twdsl import __version__
 from twdsl.analysis import analyze
+from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Diagnostic, Severity, render_text
 from twdsl.fix import apply_fixes
 from twdsl.formatter import format_parsed
+from twdsl.project import analyze_project
 from twdsl.report import find_code, render_explain, suggest_codes, to_github, to_sarif
-from twdsl.source import SourceFile
 from twdsl.syntax.parser import parse
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -111,9 +112,12 @@ def main() -> None:
               help="Apply the mechanical fixes diagnostics carry (misspelt names and fields, "
                    "'=' for ':'), rewrite and format the fixed files in place, then report "
                    "what remains.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Use this twdsl.toml (or pyproject.toml with [tool.twdsl]) instead of the "
+                   "nearest one above each file.")
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
-          explain: str | None, fix: bool) -> None:
+          explain: str | None, fix: bool, config_path: str | None) -> None:
     """Parse and check TWDSL files and folders (folders: every *.twdsl inside).
 
     With --fix, fixable diagnostics are fixed in the files first (each changed file is
@@ -135,16 +139,19 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
         _fail(str(e))
     if not files:
         _fail(f"no {SUFFIX} files found in {', '.join(paths)}")
-    results: list[tuple[InputFile, SourceFile, list[Diagnostic]]] = []
-    for f in files:
-        if fix:
-            results.append(_fix_file(f))
-            continue
-        try:
-            a = analyze(f.text, f.path)
-        except Exception as exc:  # a bug: say so, exit 3
-            _internal(f.path, exc)
-        results.append((f, a.source, a.diagnostics))
+    configs = _Configs(config_path)
+    try:
+        for f in files:
+            configs.for_file(f.path)  # a broken configuration stops the check before anything
+    except ConfigError as e:
+        _fail(str(e))
+    if fix:
+        files = [_fix_file(f, configs.for_file(f.path)) for f in files]
+    try:
+        analyses = analyze_project({f.path: f.text for f in files}, _load, configs.for_file)
+    except Exception as exc:  # a bug: say so, exit 3
+        _internal(", ".join(f.path for f in files), exc)
+    results = [(f, analyses[f.path].source, analyses[f.path].diagnostics) for f in files]
     all_diags = [d for _, _, ds in results for d in ds]
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in all_diags], indent=2, ensure_ascii=False))
@@ -165,10 +172,34 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
     sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
 
 
-def _fix_file(f: InputFile) -> tuple[InputFile, SourceFile, list[Diagnostic]]:
-    """Fix one file in place (when anything changes) and return what remains to report."""
+class _Configs:
+    """The configuration of each file: --config, or the nearest file above it (cached)."""
+
+    def __init__(self, forced: str | None) -> None:
+        self.forced = Path(forced) if forced else None
+        self.loaded: dict[Path | None, Config] = {None: DEFAULT}
+
+    def for_file(self, path: str) -> Config:
+        where = self.forced or find_config(Path(path))
+        if where not in self.loaded:
+            if self.forced is not None and not self.forced.is_file():
+                raise ConfigError(f"{self.forced}: no such configuration file")
+            self.loaded[where] = load_config(where)  # type: ignore[arg-type]
+        return self.loaded[where]
+
+
+def _load(path: str) -> str | None:
+    """A file an import names, read from disk (None: it cannot be read)."""
     try:
-        result = apply_fixes(f.text, f.path)
+        return Path(path).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _fix_file(f: InputFile, config: Config) -> InputFile:
+    """Fix one file in place (when anything changes); return its new text."""
+    try:
+        result = apply_fixes(f.text, f.path, analyzer=lambda t, p: analyze(t, p, config))
     except Exception as exc:  # a bug: say so, exit 3
         _internal(f.path, exc)
     for r in result.rejected:
@@ -181,7 +212,7 @@ def _fix_file(f: InputFile) -> tuple[InputFile, SourceFile, list[Diagnostic]]:
             _fail(f"cannot write '{f.path}': {e.strerror}")
         n = len(result.applied)
         click.echo(f"fixed {f.path} ({n} fix{'es' if n != 1 else ''})", err=True)
-    return InputFile(f.path, result.text, f.crlf), result.source, result.diagnostics
+    return InputFile(f.path, result.text, f.crlf)
 
 
 def _explain(query: str) -> None:
