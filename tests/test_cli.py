@@ -4,32 +4,12 @@ and exit codes (docs/cli.md)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import BROKEN, PRETTY, UGLY, run
 
 import twdsl
-
-BROKEN = """workflow W {
-  version: "1.0.0"
-  task build {
-    agent: "Builder"
-  task deploy {
-    agent = "Deployer"
-  }
-}
-"""
-UGLY = 'workflow W{version:"1.0.0"\ntask a{agent:"A"}}\n'
-PRETTY = 'workflow W {\n  version: "1.0.0"\n  task a {\n    agent: "A"\n  }\n}\n'
-
-
-def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, env=env)
 
 
 @pytest.fixture()

@@ -8,35 +8,15 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import BROKEN, PRETTY, UGLY, run
 
 import twdsl
 from twdsl.codes import CODES, render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
-
-BROKEN = """workflow W {
-  version: "1.0.0"
-  task build {
-    agent: "Builder"
-  task deploy {
-    agent = "Deployer"
-  }
-}
-"""
-UGLY = 'workflow W{version:"1.0.0"\ntask a{agent:"A"}}\n'
-PRETTY = 'workflow W {\n  version: "1.0.0"\n  task a {\n    agent: "A"\n  }\n}\n'
-
-
-def run(*args: str, cwd: Path, module: str = "twdsl.cli") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
-                          capture_output=True, text=True, env=env)
-
 
 @pytest.fixture()
 def files(tmp_path: Path) -> Path:

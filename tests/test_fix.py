@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import run
 
 from twdsl.analysis import Analysis, analyze
 from twdsl.diagnostics import Diagnostic, Fix, Severity, TextEdit
@@ -298,12 +297,6 @@ FIXED = (H + '  task build {\n    agent: "B"\n  }\n  task ship {\n    agent: "S"
          '    depends: [build]\n  }\n}\n')
 PARTLY = H + '  task t {\n    agent: "E"\n    on_error: skp\n    input: { x: zzzqqq }\n  }\n}\n'
 UGLY_CLEAN = 'workflow W{version:"1.0.0"\ntask a{agent:"A"}}\n'
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, env=env)
 
 
 @pytest.fixture()
