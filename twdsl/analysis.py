@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from twdsl.config import DEFAULT, Config
 from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
+from twdsl.lint import LintContext, run_rules
 from twdsl.policy import apply_policy
 from twdsl.recursion import deep_recursion
 from twdsl.semantics.check import check_semantics
@@ -63,6 +64,8 @@ def analyze_parsed(result: ParseResult, config: Config = DEFAULT, imports: Impor
     with deep_recursion():
         diags.extend(check_structure(result.module))
         if result.ok:  # names in a tree the parser had to repair would only echo its errors
-            diags.extend(check_semantics(result.module, text, imports, lent))
+            sem = check_semantics(result.module, imports, lent)
+            diags.extend(sem.diagnostics)
+            diags.extend(run_rules(LintContext(result.module, sem.models, sem.graphs, text)))
     diags = apply_policy(diags, config, result.comments, text)
     return Analysis(result, sort_diagnostics(diags))

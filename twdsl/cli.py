@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from twdsl import __version__
+from twdsl import __version__, parse
 from twdsl.analysis import analyze
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Diagnostic, Severity, render_text
@@ -28,7 +28,6 @@ from twdsl.fix import apply_fixes
 from twdsl.formatter import format_parsed
 from twdsl.project import analyze_project
 from twdsl.report import find_code, render_explain, suggest_codes, to_github, to_sarif
-from twdsl.syntax.parser import parse
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SUFFIX = ".twdsl"

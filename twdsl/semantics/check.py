@@ -1,25 +1,38 @@
-"""The semantic stage: names and scopes, the dependency graph, types, then the lint rules."""
+"""The semantic stage: templates, names and scopes, the dependency graph, then types."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import networkx as nx
+
 from twdsl.diagnostics import Diagnostic
-from twdsl.lint import LintContext, run_rules
 from twdsl.semantics.graph import build_graph, check_graph
 from twdsl.semantics.modules import Imports
-from twdsl.semantics.names import Resolver
+from twdsl.semantics.names import Model, Resolver
 from twdsl.semantics.templates import Templates
 from twdsl.semantics.typecheck import Checker, Signature
 from twdsl.semantics.types import Type
 from twdsl.syntax import ast as A
 
 
-def check_semantics(module: A.Module, text: str = "", imports: Imports | None = None,
-                    lent: dict[str, Signature | Type] | None = None) -> list[Diagnostic]:
-    """Name, graph, type and lint diagnostics of a module that parsed without syntax errors.
+@dataclass(slots=True)
+class Semantics:
+    """What the semantic stage found: diagnostics, and per workflow/template its names and
+    dependency graph (what later stages, the lint rules and the compiler, build on)."""
+
+    diagnostics: list[Diagnostic]
+    models: list[Model]
+    graphs: list[nx.DiGraph]
+
+
+def check_semantics(module: A.Module, imports: Imports | None = None,
+                    lent: dict[str, Signature | Type] | None = None) -> Semantics:
+    """Check a module that parsed without syntax errors.
 
     >>> from twdsl.syntax.parser import parse
     >>> m = parse('workflow W { version: "1" task a { agent: "A" depends: [b] } }').module
-    >>> [d.message for d in check_semantics(m)]
+    >>> [d.message for d in check_semantics(m).diagnostics]
     ["'b' in depends is not a task of workflow 'W'"]
     """
     templates = Templates({
@@ -36,5 +49,4 @@ def check_semantics(module: A.Module, text: str = "", imports: Imports | None = 
         diags.extend(check_graph(model, graph))
     diags.extend(Checker(module, lent, templates).run(models))
     diags.extend(templates.diags)
-    diags.extend(run_rules(LintContext(module, models, graphs, text)))
-    return diags
+    return Semantics(diags, models, graphs)
