@@ -250,6 +250,16 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "all fit in the timeout of the workflow or block around it.",
          'workflow W {\n  version: "1.0.0"\n  timeout: 30s\n  task a { agent: "A" timeout: 10s retry: 3 }\n}',
          'workflow W {\n  version: "1.0.0"\n  timeout: 1m\n  task a { agent: "A" timeout: 10s retry: 3 }\n}'),
+    Code("TW507", "unreachable-task", "lint", Severity.WARNING,
+         "A task that can never run: after break/continue in the same block, or depending on "
+         "a task in another branch of the same if/switch.",
+         'workflow W {\n  version: "1.0.0"\n  input { go: boolean }\n  if (go) { task a { agent: "A" } } else { task b { agent: "B" depends: [a] } }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { go: boolean }\n  task a { agent: "A" }\n  if (go) { task b { agent: "B" depends: [a] } }\n}'),
+    Code("TW508", "unused-result", "lint", Severity.WARNING,
+         "A task whose agent is declared pure (no effect beyond its result) and whose result "
+         "nothing reads: the call is wasted work.",
+         'agent Sum { input { xs: array<number> } output { total: number } pure: true }\nworkflow W {\n  version: "1.0.0"\n  task s { agent: Sum input: { xs: [1, 2] } }\n}',
+         'agent Sum { input { xs: array<number> } output { total: number } pure: true }\nworkflow W {\n  version: "1.0.0"\n  task s { agent: Sum input: { xs: [1, 2] } }\n  output { total: number = s.result.total }\n}'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "

@@ -34,11 +34,14 @@ def _rules() -> tuple[Rule, ...]:
         missing_version,
         retry_budget,
         unbound_output,
+        unreachable_task,
         unused_input,
+        unused_result,
     )
 
     return (missing_version.check, missing_agent.check, unbound_output.check,
-            unused_input.check, constant_condition.check, retry_budget.check)
+            unused_input.check, constant_condition.check, retry_budget.check,
+            unreachable_task.check, unused_result.check)
 
 
 def run_rules(ctx: LintContext) -> list[Diagnostic]:
