@@ -291,7 +291,11 @@ def suggest_codes(query: str, limit: int = 3) -> list[Code]:
     keys = {c.code.lower(): c for c in CODES.values()}
     keys.update({c.name: c for c in CODES.values()})
     ranked = [k for k in keys if q and k.startswith(q.lower())]
-    ranked += difflib.get_close_matches(q.lower(), list(keys), n=limit, cutoff=0.6)
+    close = difflib.get_close_matches(q.lower(), list(keys), n=limit, cutoff=0.6)
+    if close:  # only spellings nearly as close as the best one
+        best = difflib.SequenceMatcher(None, q.lower(), close[0]).ratio()
+        ranked += [k for k in close
+                   if difflib.SequenceMatcher(None, q.lower(), k).ratio() >= best - 0.1]
     out: list[Code] = []
     for k in ranked:
         if keys[k] not in out:

@@ -21,7 +21,7 @@ Path = tuple[tuple[int, int], ...]  # (id of an if/switch, branch) from the outs
 def check(ctx: LintContext) -> Iterator[Diagnostic]:
     for model in ctx.models:
         paths: dict[str, Path] = {}
-        yield from _after_exit(model.decl.body.items, (), paths)
+        yield from _after_exit(model.decl.body.items, (), paths, in_loop=False)
         for ref, user in model.order_refs:
             dep = ref.parts[0].name
             if dep in paths and user in paths and _exclusive(paths[dep], paths[user]):
@@ -32,13 +32,14 @@ def check(ctx: LintContext) -> Iterator[Diagnostic]:
                                           f"'{dep}' is declared here"),))
 
 
-def _after_exit(items: Iterable[A.Node], path: Path,
-                paths: dict[str, Path]) -> Iterator[Diagnostic]:
-    """Walk a block in order: record each task's branch path; report tasks after an exit."""
+def _after_exit(items: Iterable[A.Node], path: Path, paths: dict[str, Path],
+                in_loop: bool) -> Iterator[Diagnostic]:
+    """Walk a block in order: record each task's branch path; report tasks after an exit
+    (an exit outside any loop is TW215's, and makes nothing unreachable here)."""
     exited: A.Stmt | None = None
     for item in items:
         if isinstance(item, (A.BreakStmt, A.ContinueStmt)):
-            exited = exited or item
+            exited = exited or (item if in_loop else None)
             continue
         if isinstance(item, A.TaskStmt):
             paths.setdefault(item.name.name, path)
@@ -48,19 +49,22 @@ def _after_exit(items: Iterable[A.Node], path: Path,
                                  f"task '{item.name.name}' can never run: it comes after "
                                  f"'{word}' in the same block", item.name.span,
                                  (Related(exited.span, f"the '{word}'"),))
-        elif isinstance(item, (A.ParallelStmt, A.SequenceStmt, A.ForeachStmt, A.WhileStmt)):
-            yield from _after_exit(item.body.items, path, paths)
+        elif isinstance(item, (A.ParallelStmt, A.SequenceStmt)):
+            yield from _after_exit(item.body.items, path, paths, in_loop)
+        elif isinstance(item, (A.ForeachStmt, A.WhileStmt)):
+            yield from _after_exit(item.body.items, path, paths, True)
         elif isinstance(item, A.IfStmt):
             branch: A.IfStmt | A.Block | None = item
             k = 0
             while isinstance(branch, A.IfStmt):
-                yield from _after_exit(branch.then.items, path + ((id(item), k),), paths)
+                yield from _after_exit(branch.then.items, path + ((id(item), k),), paths,
+                                       in_loop)
                 branch, k = branch.else_, k + 1
             if branch is not None:
-                yield from _after_exit(branch.items, path + ((id(item), k),), paths)
+                yield from _after_exit(branch.items, path + ((id(item), k),), paths, in_loop)
         elif isinstance(item, A.SwitchStmt):
             for k, case in enumerate(item.cases):
-                yield from _after_exit(case.body, path + ((id(item), k),), paths)
+                yield from _after_exit(case.body, path + ((id(item), k),), paths, in_loop)
 
 
 def _exclusive(a: Path, b: Path) -> bool:
