@@ -98,3 +98,13 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
 def test_severity_levels_are_the_json_levels() -> None:
     assert parse_config({"check": {"severity": {"TW505": "info"}}}, "t").level(
         "TW505", Severity.WARNING) is Severity.INFO
+
+
+def test_a_suppression_comment_followed_by_code_covers_only_its_line() -> None:
+    src = """workflow W {
+  /* twdsl-ignore: TW504 */ input { a: number }
+  input { b: number }
+  task t { agent: "A" }
+}
+"""
+    assert _codes(src) == [(1, "TW501", "warning"), (3, "TW504", "warning")]

@@ -40,8 +40,8 @@ def test_every_mistake_reported_once_in_order() -> None:
         ("w.twdsl:7:19", "TW211", "unknown agent 'AA' (no 'agent' signature of that name; write "
                                   "the name as a string if it is bound in configuration); did "
                                   "you mean 'A'?"),
-        ("w.twdsl:7:32", "TW213", "unknown on_error action 'skpi' (one of: skip, continue, fail, "
-                                  "retry); did you mean 'skip'?"),
+        ("w.twdsl:7:32", "TW213", "unknown on_error action 'skpi' (one of: skip, continue, "
+                                  "fail); did you mean 'skip'?"),
         ("w.twdsl:8:8", "TW201", "task 'a' is declared twice in workflow 'W'"),
         ("w.twdsl:9:11", "TW214", "loop variable 'items' shadows the input of the same name; "
                                   "choose another name"),

@@ -116,3 +116,19 @@ workflow W { version: "1" input { t: Target, u: Tagret, l: Loop, a: array<string
 ])
 def test_assignable(src: T.Type, dst: T.Type, ok: bool) -> None:
     assert T.assignable(src, dst) is ok
+
+
+def test_a_while_condition_reads_its_own_body_as_optional() -> None:
+    """Before the first iteration the task has not run: its result is null."""
+    assert _diags("""  while (!poll.result.passed) { max_iterations: 5
+    task poll { agent: Check input: { artifact: "f" } } }
+  while (!(again.result.passed ?? false)) { max_iterations: 5
+    task again { agent: Check input: { artifact: "f" } } }""") == [
+        ("1:11", "TW301", "'!' needs a boolean, and this is boolean?"),
+    ]
+
+
+def test_types_from_unfollowed_imports_are_not_guessed_at() -> None:
+    src = ('import { Target } from "./lib.twdsl"\nworkflow W { version: "1" input { t: Target } '
+           'task a { agent: "A" input: { t: t } } }')
+    assert analyze(src, "w.twdsl").diagnostics == []

@@ -35,7 +35,9 @@ def suppressions(comments: Iterable[Comment], text: str) -> dict[int, set[str]]:
             continue
         codes = {_BY_NAME.get(w.strip(), w.strip().upper()) for w in m.group(1).split(",")}
         line_start = text.rfind("\n", 0, c.span.start) + 1
-        alone = text[line_start:c.span.start].strip() == ""
+        line_end = text.find("\n", c.span.end)
+        after = text[c.span.end:] if line_end < 0 else text[c.span.end:line_end]
+        alone = text[line_start:c.span.start].strip() == "" and after.strip() == ""
         lines = [c.span.line, c.span.end_line + 1] if alone else [c.span.end_line]
         for line in lines:
             out.setdefault(line, set()).update(codes)

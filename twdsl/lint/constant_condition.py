@@ -16,7 +16,12 @@ CODE = CODES["TW505"]
 def check(ctx: LintContext) -> Iterator[Diagnostic]:
     for node in ctx.module.walk():
         if isinstance(node, A.IfStmt) and isinstance(node.cond, A.BoolLit):
-            dead = "else branch" if node.cond.value else "if branch"
+            if not node.cond.value:
+                why = "the if branch can never run"
+            elif node.else_ is not None:
+                why = "the else branch can never run"
+            else:
+                why = "the if is not needed"
             yield Diagnostic(CODE.code, CODE.severity,
-                             f"the condition is always {str(node.cond.value).lower()}: the "
-                             f"{dead} can never run", node.cond.span)
+                             f"the condition is always {str(node.cond.value).lower()}: {why}",
+                             node.cond.span)

@@ -31,7 +31,7 @@ BUILTIN_FUNCTIONS: dict[str, str] = {
 }
 
 #: What `on_error: …` and `then: …` may name.
-ERROR_ACTIONS = ("skip", "continue", "fail", "retry")
+ERROR_ACTIONS = ("skip", "continue", "fail")
 THEN_ACTIONS = ("skip", "continue", "fail")
 
 #: Error kinds (docs/language.md, question 4), for `when: […]` and `retry: { on: […] }`.

@@ -47,6 +47,7 @@ def check_semantics(module: A.Module, imports: Imports | None = None,
     graphs = [build_graph(model) for model in models]
     for model, graph in zip(models, graphs, strict=True):
         diags.extend(check_graph(model, graph))
-    diags.extend(Checker(module, lent, templates).run(models))
+    unresolved = imports is None or not imports.complete
+    diags.extend(Checker(module, lent, templates, unresolved).run(models))
     diags.extend(templates.diags)
     return Semantics(diags, models, graphs)

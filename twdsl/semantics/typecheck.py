@@ -47,6 +47,7 @@ class _Ctx:
     loops: tuple[Loop, ...] = ()
     locals: dict[str, T.Type] = field(default_factory=dict)
     result: T.Type | None = None  # the `result` builtin inside on_success
+    header: int | None = None  # id of the while loop whose condition is being read
 
 
 _BUILTIN_TYPES: dict[str, T.Type] = {
@@ -70,11 +71,18 @@ class Checker:
     """Type-checks the workflows and templates of one module."""
 
     def __init__(self, module: A.Module, lent: dict[str, Signature | T.Type] | None = None,
-                 templates: Templates | None = None) -> None:
+                 templates: Templates | None = None, unresolved: bool = False) -> None:
         """``lent``: imported agent signatures and types, resolved in their own files;
         ``templates``: the templates ``use`` may name (arguments are checked against them)."""
         self.module = module
         self.templates = templates
+        # Imports not followed (a file on its own) or not found: an unknown type name may
+        # be one of theirs, so it is not guessed at.
+        imported = {(n.alias or n.name).name for d in module.items
+                    if isinstance(d, A.ImportDecl) for n in d.names or ()}
+        self.maybe_imported = (lambda name: True) if unresolved and any(
+            isinstance(d, A.ImportDecl) and d.names is None for d in module.items) \
+            else (lambda name: unresolved and name in imported)
         self.local_templates = {d.name.name for d in module.items
                                 if isinstance(d, A.TemplateDecl)}
         self.diags: list[Diagnostic] = []
@@ -117,6 +125,8 @@ class Checker:
             return self.named(name)
         if name in self.imported_types:
             return self.imported_types[name]
+        if self.maybe_imported(name):
+            return T.ANY
         known = [*T.PRIMITIVES, "array", *self.type_decls, *self.imported_types]
         hint, fix = did_you_mean(name, known, t.name.span)
         if id(t) not in self._reported:  # a declared type is resolved more than once
@@ -284,7 +294,8 @@ class Checker:
             self.items(s.body.items, inner, None)
         elif isinstance(s, A.WhileStmt):
             inner = _Ctx(ctx.path, ctx.loops + ((id(s), len(ctx.path)),), ctx.locals, ctx.result)
-            self.condition(s.cond, inner, "while")
+            head = _Ctx(inner.path, inner.loops, inner.locals, inner.result, header=id(s))
+            self.condition(s.cond, head, "while")
             self.items(s.body.items, inner, None)
         elif isinstance(s, A.UseStmt):
             bound = self.templates.check_use(s) if self.templates is not None else {}
@@ -470,8 +481,8 @@ class Checker:
             self.error("TW302", f"task '{task}' has no field '{field}' (a task has "
                        f"{', '.join(_TASK_FIELDS)}){hint}", node.name, fix)
             return T.ANY
-        if facts.may_skip:
-            t = T.optional(t)
+        if facts.may_skip or ctx.header in {loop_id for loop_id, _ in facts.loops}:
+            t = T.optional(t)  # (in a while condition: null before the first iteration)
         inside = {loop_id for loop_id, _ in ctx.loops}
         outer = [loop for loop in facts.loops if loop[0] not in inside]
         if not outer:
