@@ -8,7 +8,7 @@ from twdsl.config import DEFAULT, Config
 from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
 from twdsl.lint import LintContext, run_rules
 from twdsl.policy import apply_policy
-from twdsl.recursion import deep_recursion
+from twdsl.recursion import deep_recursion, gc_paused
 from twdsl.semantics.check import check_semantics
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.typecheck import Signature
@@ -61,7 +61,7 @@ def analyze_parsed(result: ParseResult, config: Config = DEFAULT, imports: Impor
     text = result.source.text
     diags = list(result.diagnostics)
     diags.extend(extra or ())
-    with deep_recursion():
+    with deep_recursion(), gc_paused():
         diags.extend(check_structure(result.module))
         if result.ok:  # names in a tree the parser had to repair would only echo its errors
             sem = check_semantics(result.module, imports, lent)

@@ -8,7 +8,6 @@ declaration of the enclosing block (brackets are balanced first, in brackets.py)
 
 from __future__ import annotations
 
-import gc
 import keyword
 import sys
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from functools import cache
 from typing import Any, cast
 
 from twdsl.diagnostics import Diagnostic, Fix, Severity, TextEdit, sort_diagnostics
+from twdsl.recursion import gc_paused
 from twdsl.source import SourceFile, Span
 from twdsl.syntax import ast as A
 from twdsl.syntax import grammar
@@ -109,9 +109,7 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
     (True, ['Field', 'TaskStmt'])
     """
     source = SourceFile(path, text)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the parse allocates many small objects and frees none: pause the collector
-    try:
+    with gc_paused():  # the parse allocates many small objects and frees none
         tokens, comments, diags = tokenize(text, path)
         swallowed = any(d.code == "TW102" for d in diags)  # the rest of the file is a comment
         balanced, bdiags, owners = balance(tokens, path, bool(diags), swallowed)
@@ -123,9 +121,6 @@ def parse(text: str, path: str = "<string>") -> ParseResult:
             module = A.Module(source.span(0, len(text)), [])
         module.comments = comments
         diags.extend(builder.diagnostics)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return ParseResult(module, comments, sort_diagnostics(diags), source, balanced)
 
 
