@@ -108,3 +108,21 @@ def test_a_suppression_comment_followed_by_code_covers_only_its_line() -> None:
 }
 """
     assert _codes(src) == [(1, "TW501", "warning"), (3, "TW504", "warning")]
+
+
+def test_agents_bound_in_configuration_are_the_catalog_for_string_agents() -> None:
+    src = """agent Sig { input { x: any } output { y: any } }
+workflow W {
+  version: "1"
+  task a { agent: "Notify" }
+  task b { agent: "Notfy" }
+  task c { agent: "Sig" }
+}
+"""
+    assert _codes(src) == []  # no [agents] table: strings are not guessed at
+    config = parse_config({"agents": {"Notify": {"command": ["notify"]}}}, "twdsl.toml")
+    diags = analyze(src, "w.twdsl", config).diagnostics
+    assert [(d.span.line, d.code, d.message) for d in diags] == [
+        (5, "TW211", "unknown agent 'Notfy': the configuration binds no agent of that name (add "
+                     "[agents.Notfy] to it); did you mean 'Notify'?")]
+    assert [(str(e.span), e.new_text) for e in diags[0].fix.edits] == [('w.twdsl:5:19', '"Notify"')]

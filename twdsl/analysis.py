@@ -64,7 +64,7 @@ def analyze_parsed(result: ParseResult, config: Config = DEFAULT, imports: Impor
     with deep_recursion(), gc_paused():
         diags.extend(check_structure(result.module))
         if result.ok:  # names in a tree the parser had to repair would only echo its errors
-            sem = check_semantics(result.module, imports, lent)
+            sem = check_semantics(result.module, imports, lent, config.agents)
             diags.extend(sem.diagnostics)
             diags.extend(run_rules(LintContext(result.module, sem.models, sem.graphs, text)))
     diags = apply_policy(diags, config, result.comments, text)

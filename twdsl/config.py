@@ -40,6 +40,9 @@ class Config:
     severity: dict[str, Severity | None] = field(default_factory=dict)
     ignore: frozenset[str] = frozenset()
     path: Path | None = None
+    #: Agents bound in the [agents] table (None: the file has no such table); the runtime
+    #: reads the bindings, the checker only their names.
+    agents: frozenset[str] | None = None
 
     def level(self, code: str, default: Severity) -> Severity | None:
         """The severity ``code`` is reported with, or None when it is not reported."""
@@ -125,7 +128,11 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
             raise ConfigError(f"{where}: check.ignore: {code.code} is a syntax error; it cannot "
                               "be ignored")
         codes.add(code.code)
-    return Config(severity, frozenset(codes), path)
+    agents = data.get("agents")
+    if agents is not None and not isinstance(agents, dict):
+        raise ConfigError(f"{where}: 'agents' must be a table of [agents.Name] tables")
+    return Config(severity, frozenset(codes), path,
+                  frozenset(agents) if agents is not None else None)
 
 
 def _code(key: object, where: str, what: str) -> Code:

@@ -27,7 +27,8 @@ class Semantics:
 
 
 def check_semantics(module: A.Module, imports: Imports | None = None,
-                    lent: dict[str, Signature | Type] | None = None) -> Semantics:
+                    lent: dict[str, Signature | Type] | None = None,
+                    bound_agents: frozenset[str] | None = None) -> Semantics:
     """Check a module that parsed without syntax errors.
 
     >>> from twdsl.syntax.parser import parse
@@ -41,7 +42,7 @@ def check_semantics(module: A.Module, imports: Imports | None = None,
         **{d.name.name: d for d in module.items if isinstance(d, A.TemplateDecl)}})
     local = [d for d in module.items if isinstance(d, A.TemplateDecl)]
     templates.check_declarations(local)
-    resolver = Resolver(module, imports, templates)
+    resolver = Resolver(module, imports, templates, bound_agents)
     models = resolver.run()
     diags = list(resolver.diags)
     graphs = [build_graph(model) for model in models]

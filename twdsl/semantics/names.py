@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from twdsl.diagnostics import Diagnostic, Fix, Related, Severity
+from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
 from twdsl.semantics.builtins import (
     BUILTIN_FUNCTIONS,
     BUILTIN_VALUES,
@@ -24,7 +24,7 @@ from twdsl.semantics.builtins import (
 )
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.templates import Templates
-from twdsl.suggest import did_you_mean
+from twdsl.suggest import closest, did_you_mean
 from twdsl.syntax import ast as A
 
 Body = A.WorkflowDecl | A.TemplateDecl
@@ -120,8 +120,11 @@ class Resolver:
     """Resolves the names of one module's workflows and templates."""
 
     def __init__(self, module: A.Module, imports: Imports | None = None,
-                 templates: Templates | None = None) -> None:
+                 templates: Templates | None = None,
+                 bound_agents: frozenset[str] | None = None) -> None:
+        """``bound_agents``: the agents configuration binds (None: no [agents] table)."""
         self.module = module
+        self.bound_agents = bound_agents
         self.template_table = templates
         self.diags: list[Diagnostic] = []
         local = [d for d in module.items if isinstance(d, A.Decl)]
@@ -336,11 +339,19 @@ class Resolver:
 
     def agent(self, v: A.Expr | A.Block) -> None:
         """``agent: Name`` refers to an agent signature and is checked; ``agent: "name"`` names
-        an implementation bound in configuration, which this stage does not see."""
+        an implementation bound in configuration, checked when the configuration has an
+        [agents] table (a signature of that name counts too); with no catalog, no guessing."""
         if isinstance(v, A.Name) and v.name not in self.agents and not self.open_imports:
             self.unknown("TW211", "unknown agent", v.name, v, self.agents,
                          " (no 'agent' signature of that name; write the name as a string "
                          "if it is bound in configuration)")
+        elif isinstance(v, A.StringLit) and v.value is not None and self.bound_agents is not None \
+                and v.value not in self.bound_agents and v.value not in self.agents:
+            best = closest(v.value, [*self.bound_agents, *self.agents])
+            hint = f"; did you mean '{best}'?" if best else ""
+            fix = Fix(f"change to '{best}'", (TextEdit(v.span, f'"{best}"'),)) if best else None
+            self.error("TW211", f"unknown agent '{v.value}': the configuration binds no agent "
+                       f"of that name (add [agents.{v.value}] to it){hint}", v, fix=fix)
 
     def word(self, v: A.Name, allowed: tuple[str, ...], what: str) -> None:
         if v.name not in allowed:
