@@ -150,3 +150,15 @@ def test_examples_have_no_semantic_errors() -> None:
 
     path = Path(__file__).resolve().parent.parent / "examples" / "create_full_stack_app.twdsl"
     assert analyze(path.read_text(), str(path)).diagnostics == []
+
+
+def test_module_level_duplicates_and_a_task_named_like_an_input() -> None:
+    src = """agent Build { input { x: any } output { y: any } }
+template Build() { task t { agent: "A" } }
+workflow W { version: "1" input { n: number } task n { agent: "A" input: { v: n } } }
+"""
+    assert _diags(src) == [
+        ("w.twdsl:2:10", "TW203", "'Build' is declared twice in this file"),
+        ("w.twdsl:3:52", "TW202", "task 'n' has the name of the input 'n' in workflow 'W'; "
+                                  "rename one of them"),
+    ]

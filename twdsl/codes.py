@@ -94,9 +94,14 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n'
          '  parallel { task build_b { agent: "B" } }\n}'),
     Code("TW202", "duplicate-declaration", "names", _E,
-         "An input, output or template parameter declared twice.",
+         "An input, output or template parameter declared twice, or a task with an input's "
+         "name.",
          'workflow W {\n  version: "1.0.0"\n  input { n: number, n: string }\n  task a { agent: "A" input: { n: n } }\n}',
          'workflow W {\n  version: "1.0.0"\n  input { n: number, name: string }\n  task a { agent: "A" input: { n: n, name: name } }\n}'),
+    Code("TW203", "duplicate-module-declaration", "names", _E,
+         "Two declarations (workflow, template, agent, type) with one name in a file.",
+         'type Id = string\ntype Id = number',
+         'type Id = string\ntype Count = number'),
     Code("TW210", "undefined-name", "names", _E,
          "A name that is not an input, a task, a loop variable, a lambda parameter, a template "
          "parameter or a builtin (or a function that is not a builtin function).",

@@ -155,7 +155,13 @@ class Resolver:
 
     # ------------------------------------------------------------------ declarations
     def run(self) -> list[Model]:
+        seen: dict[str, A.Decl] = {}
         for item in self.module.items:
+            if isinstance(item, A.Decl):
+                first = seen.setdefault(item.name.name, item)
+                if first is not item:
+                    self.error("TW203", f"'{item.name.name}' is declared twice in this file",
+                               item.name, (Related(first.name.span, "first declared here"),))
             if isinstance(item, (A.WorkflowDecl, A.TemplateDecl)):
                 self.models.append(self.body(item))
         return self.models
@@ -181,6 +187,10 @@ class Resolver:
                 self.error("TW201", f"task '{name}' is declared twice in {model.label}",
                            task.name, (Related(first.name.span, "first declared here"),))
                 continue
+            if name in model.inputs:
+                what = "input" if model.kind == "workflow" else "parameter"
+                self.error("TW202", f"task '{name}' has the name of the {what} '{name}' in "
+                           f"{model.label}; rename one of them", task.name)
             model.tasks[name] = TaskInfo(name, task, loops)
         outputs: dict[str, A.Node] = {}
         scope = _Scope(model, self.instances(decl))
