@@ -209,11 +209,13 @@ class Templates:
 
 
 def _required(param: A.Param) -> bool:
+    """Given by ``where { required: … }``; else required when there is no default and the type
+    is not optional (an optional parameter left out is null)."""
     if param.constraints is not None:
         f = param.constraints.get("required")
         if f is not None and isinstance(f.value, A.BoolLit):
             return f.value.value
-    return param.default is None
+    return param.default is None and not isinstance(param.type, A.OptionalType)
 
 
 def _literal(e: A.Node) -> object:
