@@ -132,3 +132,16 @@ def test_types_from_unfollowed_imports_are_not_guessed_at() -> None:
     src = ('import { Target } from "./lib.twdsl"\nworkflow W { version: "1" input { t: Target } '
            'task a { agent: "A" input: { t: t } } }')
     assert analyze(src, "w.twdsl").diagnostics == []
+
+
+def test_builtin_function_arguments() -> None:
+    assert _diags("""  input { xs: array<number>, s: string, o: { a: number } }
+  task t { agent: "T" input: {
+    a: len(xs) + len(s) + len(o) + len(5),
+    b: range(3, 1, 2), c: min(xs) + max(1, 2, 3) + sum(["a"]),
+    d: keys(o).join(","), e: merge(o, 1) } }""") == [
+        ("3:40", "TW301", "len() takes a string, an array or an object, and this is number"),
+        ("4:8", "TW301", "range() takes 1 or 2 arguments, and this call gives 3"),
+        ("4:56", "TW301", "sum() takes an array of numbers, and this is array<string>"),
+        ("5:39", "TW301", "merge() takes an object, and this is number"),
+    ]

@@ -522,8 +522,7 @@ class Checker:
 
     def call(self, e: A.Call, ctx: _Ctx) -> T.Type:
         if isinstance(e.func, A.Name) and e.func.name in BUILTIN_FUNCTIONS:
-            args = [self.infer(a, ctx) for a in e.args]
-            return _FUNCTION_RESULTS.get(e.func.name, lambda a: T.ANY)(args)
+            return self.function(e.func.name, e, [self.infer(a, ctx) for a in e.args])
         if not isinstance(e.func, A.Member):
             self.infer(e.func, ctx)
             for a in e.args:
@@ -568,6 +567,27 @@ class Checker:
         if ret is _MAPPED:
             return T.Arr(lambda_ret)
         return ret
+
+    def function(self, name: str, e: A.Call, args: list[T.Type]) -> T.Type:
+        """A builtin function call: the number of arguments and their kinds."""
+        required, optional, variadic, result = _FUNCTIONS[name]
+        if name in ("min", "max") and len(args) == 1:
+            required = ("numbers",)  # min(array) as well as min(a, b, …)
+        most = None if variadic else len(required) + len(optional)
+        if len(args) < len(required) or (most is not None and len(args) > most):
+            want = (f"{len(required)}" if most == len(required) else
+                    f"{len(required)} or {most}" if most == len(required) + 1 else
+                    f"{len(required)} to {most}" if most is not None else
+                    f"at least {len(required)}")
+            self.error("TW301", f"{name}() takes {want} argument{'s' if want != '1' else ''}, "
+                       f"and this call gives {len(args)}", e)
+            return result
+        kinds = [*required, *optional][:len(args)]
+        kinds += [variadic or "any"] * (len(args) - len(kinds))
+        for arg, t, kind in zip(e.args, args, kinds, strict=True):
+            if not _KIND_TEST[kind](t):
+                self.error("TW301", f"{name}() takes {_KIND_WORDS[kind]}, and this is {t}", arg)
+        return result
 
     def binary(self, e: A.Binary, ctx: _Ctx) -> T.Type:
         op = e.op
@@ -675,16 +695,32 @@ def _methods(recv: T.Type) -> dict[str, tuple[tuple[T.Type, ...], T.Type]] | Non
     return None
 
 
-def _number_list(args: list[T.Type]) -> T.Type:
-    return T.NUMBER
-
-
-_FUNCTION_RESULTS = {
-    "len": lambda a: T.NUMBER, "range": lambda a: T.Arr(T.NUMBER), "min": _number_list,
-    "max": _number_list, "sum": _number_list, "round": _number_list,
-    "string": lambda a: T.STRING, "number": lambda a: T.NUMBER,
-    "keys": lambda a: T.Arr(T.STRING), "values": lambda a: T.Arr(T.ANY),
-    "merge": lambda a: T.OBJECT,
+# Builtin functions: (required kinds, optional kinds, kind of further arguments, result).
+_FUNCTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None, T.Type]] = {
+    "len": (("sized",), (), None, T.NUMBER),
+    "range": (("number",), ("number",), None, T.Arr(T.NUMBER)),
+    "min": (("number",), (), "number", T.NUMBER),
+    "max": (("number",), (), "number", T.NUMBER),
+    "sum": (("numbers",), (), None, T.NUMBER),
+    "round": (("number",), (), None, T.NUMBER),
+    "string": (("any",), (), None, T.STRING),
+    "number": (("text",), (), None, T.NUMBER),
+    "keys": (("object",), (), None, T.Arr(T.STRING)),
+    "values": (("object",), (), None, T.Arr(T.ANY)),
+    "merge": (("object",), (), "object", T.OBJECT),
+}
+_KIND_TEST = {
+    "any": lambda t: True,
+    "number": lambda t: T.assignable(t, T.NUMBER),
+    "numbers": lambda t: T.assignable(t, T.Arr(T.NUMBER)),
+    "text": lambda t: T.assignable(t, T.STRING) or T.assignable(t, T.NUMBER),
+    "object": lambda t: T.assignable(t, T.OBJECT),
+    "sized": lambda t: t == T.ANY or isinstance(t, (T.Arr, T.Rec)) or t in (T.STRING, T.OBJECT),
+}
+_KIND_WORDS = {
+    "any": "any value", "number": "a number", "numbers": "an array of numbers",
+    "text": "a string or a number", "object": "an object",
+    "sized": "a string, an array or an object",
 }
 
 
