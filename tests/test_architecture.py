@@ -18,10 +18,22 @@ ALLOWED = {
     "twdsl.semantics": (*_BASE, "twdsl.syntax", "twdsl.semantics"),
     "twdsl.lint": (*_BASE, "twdsl.syntax", "twdsl.semantics", "twdsl.lint", "twdsl.codes"),
     # Front doors: the public API only, never the stages behind it.
+    # The IR is plain data: it knows nothing of the compiler that makes it.
+    "twdsl.ir": ("twdsl.ir",),
+    # Optimizer passes: IR in, IR out.
+    "twdsl.passes": ("twdsl.ir", "twdsl.passes"),
+    # Lowering reads the checked AST and writes IR.
+    "twdsl.lowering": (*_BASE, "twdsl.syntax", "twdsl.semantics", "twdsl.ir", "twdsl.lowering"),
+    # The IDE layer: editor features computed on the analysis, in core types (spans).
+    "twdsl.ide": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
+                  "twdsl.config", "twdsl.codes", "twdsl.syntax", "twdsl.semantics",
+                  "twdsl.ide"),
+    # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
-                  "twdsl.config", "twdsl.fix", "twdsl.report", "twdsl.codes"),
+                  "twdsl.config", "twdsl.fix", "twdsl.report", "twdsl.codes",
+                  "twdsl.compiler", "twdsl.ir", "twdsl.runtime", "twdsl.lsp"),
     "twdsl.lsp": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
-                  "twdsl.config", "twdsl.codes", "twdsl.lsp"),
+                  "twdsl.config", "twdsl.codes", "twdsl.ide", "twdsl.lsp"),
     # The runtime runs IR only (twdsl.ir, once it exists): no AST, no checker.
     "twdsl.runtime": ("twdsl.ir", "twdsl.runtime", "twdsl.diagnostics", "twdsl.source"),
 }

@@ -341,5 +341,16 @@ def _write_atomic(path: str, text: str, crlf: bool) -> None:
         raise
 
 
+@main.command()
+@click.option("--tcp", is_flag=True, help="Listen on TCP instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for --tcp.")
+@click.option("--port", type=int, default=2087, show_default=True, help="Port for --tcp.")
+def lsp(tcp: bool, host: str, port: int) -> None:
+    """Run the language server (stdio by default): see docs/editors.md."""
+    from twdsl.lsp.server import serve  # imported here: pygls costs start-up time elsewhere
+
+    serve(tcp=tcp, host=host, port=port)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
