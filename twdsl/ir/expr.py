@@ -1,0 +1,169 @@
+"""Expressions of the IR: a small tree, discriminated by ``k``, run by :mod:`twdsl.ir.eval`.
+
+Names are resolved by the compiler: a :class:`Var` is an input, a loop variable, a lambda
+parameter, a template parameter or a builtin name (``env``, ``context``, ``result``,
+``error``, ``item``…); a :class:`TaskField` reads a field of a task by its node id (the
+evaluator picks the current iteration's value inside the task's loop, the array of all
+iterations outside it: docs/language.md, Q5).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _E(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Lit(_E):
+    """A JSON literal: null, boolean, number, string (arrays and objects are built)."""
+
+    k: Literal["lit"] = "lit"
+    v: None | bool | int | float | str
+
+
+class Dur(_E):
+    """A duration literal, in seconds."""
+
+    k: Literal["dur"] = "dur"
+    seconds: float
+
+
+class Var(_E):
+    k: Literal["var"] = "var"
+    name: str
+
+
+class TaskField(_E):
+    """``task.field``: ``result``, ``status``, ``error``, ``attempts``, ``duration``,
+    ``started_at``, ``finished_at``."""
+
+    k: Literal["task"] = "task"
+    node: str  # the task's node id
+    field: str
+
+
+class Get(_E):
+    """``obj.name``; on null, null (reading into an optional gives an optional)."""
+
+    k: Literal["get"] = "get"
+    obj: Expr
+    name: str
+
+
+class Index(_E):
+    k: Literal["index"] = "index"
+    obj: Expr
+    index: Expr
+
+
+class Call(_E):
+    """A builtin function: ``len``, ``range``, ``min``, ``max``, ``sum``, ``round``,
+    ``string``, ``number``, ``keys``, ``values``, ``merge``."""
+
+    k: Literal["call"] = "call"
+    fn: str
+    args: list[Expr] = Field(default_factory=list)
+
+
+class Method(_E):
+    """``obj.name(args)``: the methods of docs/language.md, Methods."""
+
+    k: Literal["method"] = "method"
+    obj: Expr
+    name: str
+    args: list[Expr] = Field(default_factory=list)
+
+
+class Unary(_E):
+    k: Literal["un"] = "un"
+    op: Literal["!", "-"]
+    e: Expr
+
+
+class Binary(_E):
+    """Binary operators; ``&&``, ``||`` and ``??`` evaluate ``r`` only when needed."""
+
+    k: Literal["bin"] = "bin"
+    op: Literal["+", "-", "*", "/", "%", "<", ">", "<=", ">=", "==", "!=", "&&", "||", "??"]
+    l: Expr  # noqa: E741 - the IR's short field names keep compiled programs small
+    r: Expr
+
+
+class Array(_E):
+    k: Literal["array"] = "array"
+    items: list[Expr] = Field(default_factory=list)
+
+
+class Object(_E):
+    """An object: entries in written order (a later duplicate key wins)."""
+
+    k: Literal["object"] = "object"
+    entries: list[tuple[str, Expr]] = Field(default_factory=list)
+
+
+class Str(_E):
+    """A string with interpolations: literal parts and expressions, rendered and joined."""
+
+    k: Literal["str"] = "str"
+    parts: list[str | Expr]
+
+
+class Lambda(_E):
+    k: Literal["lambda"] = "lambda"
+    params: list[str]
+    body: Expr
+
+
+Expr = Annotated[
+    Lit | Dur | Var | TaskField | Get | Index | Call | Method | Unary | Binary | Array | Object
+    | Str | Lambda,
+    Field(discriminator="k"),
+]
+
+for _cls in (Get, Index, Call, Method, Unary, Binary, Array, Object, Str, Lambda):
+    _cls.model_rebuild()
+
+
+def children(e: Any) -> list[Any]:
+    """The sub-expressions of ``e``, in evaluation order."""
+    match e:
+        case Get(obj=o) | Index(obj=o, index=None):
+            return [o]
+        case Index(obj=o, index=i):
+            return [o, i]
+        case Call(args=a):
+            return list(a)
+        case Method(obj=o, args=a):
+            return [o, *a]
+        case Unary(e=x):
+            return [x]
+        case Binary(l=a, r=b):
+            return [a, b]
+        case Array(items=a):
+            return list(a)
+        case Object(entries=es):
+            return [v for _, v in es]
+        case Str(parts=ps):
+            return [p for p in ps if not isinstance(p, str)]
+        case Lambda(body=b):
+            return [b]
+    return []
+
+
+def walk(e: Any) -> list[Any]:
+    """Every expression node of ``e``, ``e`` first (iteratively: no recursion limit)."""
+    out, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        out.append(x)
+        stack.extend(reversed(children(x)))
+    return out
+
+
+def task_reads(e: Any) -> set[str]:
+    """The task node ids that ``e`` reads."""
+    return {x.node for x in walk(e) if isinstance(x, TaskField)}

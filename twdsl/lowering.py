@@ -1,0 +1,1 @@
+"""Lowering: the checked AST of one workflow to the IR (being built)."""
