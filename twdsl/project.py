@@ -29,10 +29,12 @@ def analyze_project(sources: dict[str, str], load: Callable[[str], str | None] |
     >>> [d.message for d in out["main.twdsl"].diagnostics]
     ["input 'x' of agent 'Echo' expects number, and this is string"]
     """
-    return _Project(sources, load).analyze(config_for or (lambda _: DEFAULT))
+    return Project(sources, load).analyze(config_for or (lambda _: DEFAULT))
 
 
-class _Project:
+class Project:
+    """Files parsed and their imports resolved: what analysis and the compiler share."""
+
     def __init__(self, sources: dict[str, str], load: Callable[[str], str | None] | None):
         self.sources = sources
         self.parsed: dict[str, ParseResult] = {p: parse(t, p) for p, t in sources.items()}

@@ -73,6 +73,7 @@ class TypeRef(_Model):
 
 ErrorKindName = Literal["timeout", "agent", "transient", "validation", "cancelled"]
 Outcome = Literal["fail", "skip", "continue"]
+_RETRIED: tuple[ErrorKindName, ...] = ("timeout", "transient", "agent")
 
 
 class RetryPolicy(_Model):
@@ -84,7 +85,7 @@ class RetryPolicy(_Model):
     backoff: float = 2.0
     max_delay: float = 60.0
     jitter: bool = True
-    on: list[ErrorKindName] = Field(default_factory=lambda: ["timeout", "transient", "agent"])
+    on: list[ErrorKindName] = Field(default_factory=lambda: list(_RETRIED))
 
 
 class ErrorHandler(_Model):

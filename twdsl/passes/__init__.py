@@ -1,1 +1,44 @@
-"""(being built)"""
+"""Optimizer passes: each a pure function Program → (Program, changes), in one ordered list.
+
+``run_passes`` runs the passes of an optimization level in order and checks the IR's
+invariants after each one (twdsl.ir.validate): a pass that breaks them is a compiler bug.
+``-O0`` runs none.  What each pass may change is bounded by docs/language.md, Q2: never
+what a user can observe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twdsl.ir.model import Change, Program
+from twdsl.ir.validate import validate
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    name: str
+    level: int  # the lowest -O level that runs it
+    run: Callable[[Program], tuple[Program, list[Change]]]
+    doc: str
+
+
+def _registry() -> list[Pass]:
+    from twdsl.passes import registry  # the ordered list lives in one module
+
+    return registry.PASSES
+
+
+def run_passes(program: Program, level: int = 1) -> Program:
+    """``program`` after every pass of ``level`` (0: none), with ``changes`` and
+    ``optimization`` recorded."""
+    changes: list[Change] = []
+    for p in _registry():
+        if p.level > level:
+            continue
+        program, found = p.run(program.model_copy(deep=True))
+        validate(program, after=f"the '{p.name}' pass")
+        changes.extend(found)
+    program.optimization = level
+    program.changes = changes
+    return program

@@ -1,0 +1,159 @@
+"""IR invariants, checked after lowering and after every optimizer pass.
+
+A program that breaks one was made wrong by the compiler, never by the user: the error says
+so (``IRInvariantError``), and the CLI reports it as an internal error with a request to
+report it.
+"""
+
+from __future__ import annotations
+
+from twdsl.ir import expr as X
+from twdsl.ir import model as M
+
+
+class IRInvariantError(Exception):
+    """A compiler bug: the IR does not hold one of its invariants."""
+
+
+def validate(program: M.Program, after: str = "lowering") -> None:
+    """Raise :class:`IRInvariantError` naming every broken invariant (``after``: the stage
+    that produced ``program``, for the message)."""
+    problems = problems_of(program)
+    if problems:
+        raise IRInvariantError(
+            f"internal compiler error: the IR is invalid after {after} (a bug in twdsl; "
+            "please report it with the workflow):\n  " + "\n  ".join(problems))
+
+
+def problems_of(program: M.Program) -> list[str]:
+    nodes = program.nodes
+    out: list[str] = []
+
+    def ref(owner: str, what: str, nid: str | None, kind: type | None = None) -> None:
+        if nid is None:
+            return
+        if nid not in nodes:
+            out.append(f"{owner}: {what} '{nid}' is not a node")
+        elif kind is not None and not isinstance(nodes[nid], kind):
+            out.append(f"{owner}: {what} '{nid}' is a {nodes[nid].kind}, not a {kind.__name__}")
+
+    for key, node in nodes.items():
+        if key != node.id:
+            out.append(f"node '{key}' has id '{node.id}'")
+    ref("program", "root", program.root, M.BlockNode)
+    ref("program", "on_success", program.on_success, M.BlockNode)
+    _handler("program", program.on_error, ref, out)
+    for d in program.inputs:
+        if d.default is not None:
+            _exprs(f"input {d.name}", [d.default], nodes, out)
+    for o in program.outputs:
+        if o.value is not None:
+            _exprs(f"output {o.name}", [o.value], nodes, out)
+    children_of: dict[str, str] = {}
+    for node in nodes.values():
+        owner = f"{node.kind} '{node.id}'"
+        ref(owner, "parent", node.parent)
+        if isinstance(node, M.BlockNode):
+            for c in node.children:
+                ref(owner, "child", c)
+                if c in children_of:
+                    out.append(f"'{c}' is a child of both '{children_of[c]}' and '{node.id}'")
+                children_of[c] = node.id
+                if c in nodes and nodes[c].parent != node.id:
+                    out.append(f"child '{c}' of '{node.id}' names parent '{nodes[c].parent}'")
+            siblings = set(node.children)
+            for c in node.children:
+                for a in nodes[c].after if c in nodes else []:
+                    if a not in siblings:
+                        out.append(f"'{c}' waits for '{a}', which is not its sibling")
+            cyc = _cycle({c: nodes[c].after for c in node.children if c in nodes})
+            if cyc:
+                out.append(f"block '{node.id}': its children wait in a cycle: {' -> '.join(cyc)}")
+            if node.max_concurrency is not None and node.max_concurrency < 1:
+                out.append(f"{owner}: max_concurrency {node.max_concurrency} < 1")
+            _positive(owner, "timeout", node.timeout, out)
+            _exprs(owner, list(node.bindings.values()), nodes, out)
+        elif isinstance(node, M.TaskNode):
+            _exprs(owner, [e for e in (node.input, node.when) if e is not None], nodes, out)
+            if node.cache is not None and node.cache.key is not None:
+                _exprs(owner, [node.cache.key], nodes, out)
+            _positive(owner, "timeout", node.timeout, out)
+            _retry(owner, node.retry, out)
+            ref(owner, "on_success", node.on_success, M.BlockNode)
+            _handler(owner, node.on_error, ref, out)
+            if node.agent not in program.agents:
+                out.append(f"{owner}: agent '{node.agent}' is not in the program's agents")
+        elif isinstance(node, M.IfNode):
+            for b in node.branches:
+                ref(owner, "branch", b.body, M.BlockNode)
+            _exprs(owner, [b.cond for b in node.branches], nodes, out)
+            ref(owner, "else", node.otherwise, M.BlockNode)
+        elif isinstance(node, M.SwitchNode):
+            for case in node.cases:
+                ref(owner, "case", case.body, M.BlockNode)
+                _exprs(owner, case.values, nodes, out)
+            _exprs(owner, [node.subject], nodes, out)
+            ref(owner, "default", node.default, M.BlockNode)
+        elif isinstance(node, (M.ForeachNode, M.WhileNode)):
+            ref(owner, "body", node.body, M.BlockNode)
+            _exprs(owner, [node.items if isinstance(node, M.ForeachNode) else node.cond],
+                   nodes, out)
+            if isinstance(node, M.WhileNode) and node.max_iterations < 1:
+                out.append(f"{owner}: max_iterations {node.max_iterations} < 1")
+            if isinstance(node, M.ForeachNode) and node.max_concurrency is not None and \
+                    node.max_concurrency < 1:
+                out.append(f"{owner}: max_concurrency {node.max_concurrency} < 1")
+    return out
+
+
+def _exprs(owner: str, exprs: list[X.Expr], nodes: dict[str, M.Node], out: list[str]) -> None:
+    for e in exprs:
+        for x in X.walk(e):
+            if isinstance(x, X.TaskField) and not isinstance(nodes.get(x.node), M.TaskNode):
+                out.append(f"{owner}: an expression reads task '{x.node}', which is not a task")
+
+
+def _positive(owner: str, what: str, value: float | None, out: list[str]) -> None:
+    if value is not None and not value > 0:
+        out.append(f"{owner}: {what} {value} is not positive")
+
+
+def _retry(owner: str, p: M.RetryPolicy | None, out: list[str]) -> None:
+    if p is None:
+        return
+    if p.attempts < 0 or p.delay < 0 or p.max_delay < 0 or p.backoff < 1:
+        out.append(f"{owner}: retry policy out of range: {p.model_dump()}")
+
+
+def _handler(owner: str, h: M.ErrorHandler, ref, out: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for what in ("fallback", "compensate", "body"):
+        ref(owner, what, getattr(h, what), M.BlockNode)
+    _retry(owner, h.retry, out)
+    if h.action != "handle" and (h.fallback or h.compensate or h.body or h.retry or h.when):
+        out.append(f"{owner}: on_error '{h.action}' carries handler parts")
+
+
+def _cycle(after: dict[str, list[str]]) -> list[str]:
+    seen: dict[str, int] = {}
+    for start in after:
+        if seen.get(start):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                seen[node] = 1
+                path.append(node)
+            deps = [d for d in after.get(node, []) if d in after]
+            if i < len(deps):
+                stack.append((node, i + 1))
+                d = deps[i]
+                if seen.get(d) == 1:
+                    return path[path.index(d):] + [d]
+                if not seen.get(d):
+                    stack.append((d, 0))
+            else:
+                seen[node] = 2
+                path.pop()
+    return []
