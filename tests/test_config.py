@@ -48,7 +48,7 @@ def test_severity_and_ignore_by_code_or_name() -> None:
      "t.toml: check.ignore: TW110 is a syntax error; it cannot be ignored"),
     ({"check": {"strict": True}},
      "t.toml: unknown key 'check.strict' (known: check.severity, check.ignore)"),
-    ({"lint": {}}, "t.toml: unknown table 'lint' (known: check, agents)"),
+    ({"lint": {}}, "t.toml: unknown table 'lint' (known: check, agents, run)"),
 ])
 def test_bad_configuration_is_a_clear_error(data: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:

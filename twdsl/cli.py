@@ -90,7 +90,25 @@ def _internal(path: str, exc: BaseException) -> None:
     sys.exit(EXIT_INTERNAL)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands whose modules are imported only when used: `twdsl check` should not pay
+    for the compiler and the runtime."""
+
+    lazy = {"run": "twdsl.cli_run:run_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="twdsl", message="%(prog)s %(version)s")
 def main() -> None:
     """twdsl: check, format and (soon) compile and run TWDSL workflows."""

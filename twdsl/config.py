@@ -11,6 +11,13 @@ ignore = ["TW503"]                 # codes (or rule names) never reported
 [check.severity]                   # lint rules and warnings may change severity, or be "off"
 TW501 = "error"
 unused-input = "off"
+
+[agents.Builder]                   # how tasks reach real work (docs/agents.md)
+python = "agents:build"
+
+[run]                              # `twdsl run` defaults (flags override)
+state = ".twdsl/state.db"          # the state store, relative to this file's folder
+max_concurrency = 16               # task attempts running at once, unless the workflow says
 ```
 """
 
@@ -43,6 +50,15 @@ class Config:
     #: Agents bound in the [agents] table (None: the file has no such table); the runtime
     #: reads the bindings, the checker only their names.
     agents: frozenset[str] | None = None
+    #: The [agents] table as written: name -> binding table (the runtime validates them).
+    agent_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The [run] table: state (a path), max_concurrency (a number).
+    run: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        """Where relative paths of the file are resolved from (the cwd without a file)."""
+        return self.path.parent if self.path is not None else Path.cwd()
 
     def level(self, code: str, default: Severity) -> Severity | None:
         """The severity ``code`` is reported with, or None when it is not reported."""
@@ -93,9 +109,10 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
     >>> parse_config({"check": {"severity": {"TW501": "error"}, "ignore": ["TW503"]}}, "t").ignore
     frozenset({'TW503'})
     """
-    unknown = set(data) - {"check", "agents"}
+    unknown = set(data) - {"check", "agents", "run"}
     if unknown:
-        raise ConfigError(f"{where}: unknown table {sorted(unknown)[0]!r} (known: check, agents)")
+        raise ConfigError(f"{where}: unknown table {sorted(unknown)[0]!r} "
+                          "(known: check, agents, run)")
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise ConfigError(f"{where}: 'check' must be a table")
@@ -131,8 +148,26 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
     agents = data.get("agents")
     if agents is not None and not isinstance(agents, dict):
         raise ConfigError(f"{where}: 'agents' must be a table of [agents.Name] tables")
+    specs: dict[str, dict[str, Any]] = {}
+    for name, spec in (agents or {}).items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: agents.{name} must be a table, e.g. "
+                              f"[agents.{name}] with python = \"module:function\"")
+        specs[name] = spec
+    run = data.get("run", {})
+    if not isinstance(run, dict):
+        raise ConfigError(f"{where}: 'run' must be a table")
+    extra = set(run) - {"state", "max_concurrency"}
+    if extra:
+        raise ConfigError(f"{where}: unknown key 'run.{sorted(extra)[0]}' "
+                          "(known: run.state, run.max_concurrency)")
+    if "state" in run and not isinstance(run["state"], str):
+        raise ConfigError(f"{where}: run.state must be a path (a string)")
+    mc = run.get("max_concurrency")
+    if mc is not None and (isinstance(mc, bool) or not isinstance(mc, int) or mc < 1):
+        raise ConfigError(f"{where}: run.max_concurrency must be a whole number of at least 1")
     return Config(severity, frozenset(codes), path,
-                  frozenset(agents) if agents is not None else None)
+                  frozenset(agents) if agents is not None else None, specs, dict(run))
 
 
 def _code(key: object, where: str, what: str) -> Code:
