@@ -1,0 +1,195 @@
+// The TWDSL extension: highlighting, snippets and configuration are declared in package.json;
+// this file only runs the language client, which starts `twdsl lsp` over stdio and restarts it
+// on request or when its settings change.
+
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  LanguageClientOptions,
+  RevealOutputChannelOn,
+  ServerOptions,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+
+import {
+  ServerCommand,
+  ServerCommandError,
+  exitedMessage,
+  findExecutable,
+  notFoundMessage,
+  resolveServerCommand,
+  userHome,
+} from "./server";
+
+const CLIENT_ID = "twdsl"; // also makes the client read `twdsl.trace.server`
+const CLIENT_NAME = "TWDSL Language Server";
+const MAX_RESTARTS = 4; // crashes within RESTART_WINDOW_MS before giving up
+const RESTART_WINDOW_MS = 3 * 60 * 1000;
+
+let client: LanguageClient | undefined;
+let outputChannel: vscode.LogOutputChannel | undefined;
+// Starts and stops run one after another, so that a restart never races a start.
+let queue: Promise<void> = Promise.resolve();
+
+export function activate(context: vscode.ExtensionContext): void {
+  outputChannel = vscode.window.createOutputChannel(CLIENT_NAME, { log: true });
+  context.subscriptions.push(
+    outputChannel,
+    vscode.commands.registerCommand("twdsl.restartServer", () => enqueue(restart)),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("twdsl.server")) {
+        void enqueue(restart);
+      }
+    }),
+  );
+  void enqueue(start);
+}
+
+export function deactivate(): Promise<void> {
+  return enqueue(stop);
+}
+
+function enqueue(step: () => Promise<void>): Promise<void> {
+  queue = queue.then(step, step);
+  return queue;
+}
+
+async function restart(): Promise<void> {
+  await stop();
+  await start();
+}
+
+async function stop(): Promise<void> {
+  const running = client;
+  client = undefined;
+  if (running === undefined) {
+    return;
+  }
+  try {
+    if (running.needsStop()) {
+      await running.stop(2000);
+    }
+  } catch (err) {
+    outputChannel?.warn(`stopping the server: ${String(err)}`);
+  }
+  await running.dispose().catch(() => undefined);
+}
+
+/** The server command from the settings of the first workspace folder (or the user's). */
+function serverCommand(): { cmd: ServerCommand; cwd: string | undefined } {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  const config = vscode.workspace.getConfiguration("twdsl", folder);
+  const cwd = folder?.uri.scheme === "file" ? folder.uri.fsPath : undefined;
+  const cmd = resolveServerCommand(
+    {
+      command: config.get<string[]>("server.command") ?? [],
+      pythonPath: config.get<string>("server.pythonPath") ?? "",
+    },
+    { workspaceFolder: cwd, userHome: userHome() },
+  );
+  return { cmd, cwd };
+}
+
+async function start(): Promise<void> {
+  const channel = outputChannel;
+  if (channel === undefined) {
+    return;
+  }
+  let resolved: { cmd: ServerCommand; cwd: string | undefined };
+  try {
+    resolved = serverCommand();
+  } catch (err) {
+    if (err instanceof ServerCommandError) {
+      void showStartError(`TWDSL: ${err.message}`);
+      return;
+    }
+    throw err;
+  }
+  const { cmd, cwd } = resolved;
+  if (findExecutable(cmd.command, process.env.PATH, cwd) === undefined) {
+    channel.error(notFoundMessage(cmd));
+    void showStartError(notFoundMessage(cmd));
+    return;
+  }
+  channel.info(`starting: ${[cmd.command, ...cmd.args].join(" ")}${cwd ? ` (in ${cwd})` : ""}`);
+
+  const run = {
+    command: cmd.command,
+    args: cmd.args,
+    transport: TransportKind.stdio,
+    options: { cwd, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+  } as const;
+  const serverOptions: ServerOptions = { run, debug: run };
+
+  let ready = false;
+  const crashes: number[] = [];
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: "file", language: "twdsl" },
+      { scheme: "untitled", language: "twdsl" },
+    ],
+    synchronize: {
+      fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.twdsl,twdsl.toml,pyproject.toml}"),
+    },
+    outputChannel: channel,
+    traceOutputChannel: channel,
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    errorHandler: {
+      error: (_error, _message, count) => ({
+        action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+      }),
+      closed: () => {
+        if (!ready) {
+          // It never answered `initialize`: restarting would fail the same way.
+          return { action: CloseAction.DoNotRestart, handled: true };
+        }
+        const now = Date.now();
+        crashes.push(now);
+        while (crashes.length > 0 && now - crashes[0] > RESTART_WINDOW_MS) {
+          crashes.shift();
+        }
+        if (crashes.length > MAX_RESTARTS) {
+          return {
+            action: CloseAction.DoNotRestart,
+            message:
+              `The TWDSL language server stopped ${crashes.length} times in the last 3 minutes ` +
+              'and will not be restarted. Run "TWDSL: Restart Language Server" after fixing it.',
+          };
+        }
+        return { action: CloseAction.Restart };
+      },
+    },
+  };
+
+  const created = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+  created.onDidChangeState((event) => {
+    if (event.newState === State.Running) {
+      ready = true;
+    }
+  });
+  client = created;
+  try {
+    await created.start();
+  } catch (err) {
+    channel.error(`the server did not start: ${String(err)}`);
+    if (client === created) {
+      client = undefined;
+    }
+    await created.dispose().catch(() => undefined);
+    void showStartError(exitedMessage(cmd));
+  }
+}
+
+async function showStartError(message: string): Promise<void> {
+  const settings = "Open Settings";
+  const output = "Show Output";
+  const choice = await vscode.window.showErrorMessage(message, settings, output);
+  if (choice === settings) {
+    await vscode.commands.executeCommand("workbench.action.openSettings", "twdsl.server");
+  } else if (choice === output) {
+    outputChannel?.show();
+  }
+}
