@@ -192,9 +192,16 @@ class _Lowerer:
             for child in self.stmt(item, scope, bid):
                 node.children.append(child)
                 if sequential and prev is not None:
-                    self.nodes[child].after.append(prev)
+                    self.order(child, prev)
                 prev = child
         return bid
+
+    def order(self, child: str, prev: str) -> None:
+        """``child`` waits for ``prev`` because it is written after it (an order-only edge
+        until a data, ``depends`` or chain edge between the two is lifted onto it)."""
+        n = self.nodes[child]
+        n.after.append(prev)
+        n.order_only.append(prev)
 
     def stmt(self, s: A.Stmt, scope: _Scope, parent: str) -> list[str]:
         """The node ids ``s`` becomes among its block's children (none for a chain)."""
@@ -328,7 +335,7 @@ class _Lowerer:
             for child in self.stmt(item, inner, bid):
                 node.children.append(child)
                 if prev is not None:
-                    self.nodes[child].after.append(prev)
+                    self.order(child, prev)
                 prev = child
         return bid
 
@@ -667,9 +674,11 @@ class _Lowerer:
             ca, cb = a[a.index(common) - 1], b[b.index(common) - 1]
             if not isinstance(self.nodes[common], M.BlockNode):
                 continue  # both sit in handlers or branches of one node: ordered by it
-            after_list = self.nodes[cb].after
-            if ca not in after_list:
-                after_list.append(ca)
+            target = self.nodes[cb]
+            if ca not in target.after:
+                target.after.append(ca)
+            if ca in target.order_only:
+                target.order_only.remove(ca)  # the edge has a reason beyond the order
 
     def check_cycles(self) -> None:
         for node in self.nodes.values():
@@ -688,8 +697,11 @@ class _Lowerer:
         n = self.nodes[nid]
         if isinstance(n, M.TaskNode):
             return n.name
+        kind: str = n.role if isinstance(n, M.BlockNode) and n.role != "body" else n.kind
+        if isinstance(n, M.BlockNode) and n.role == "use":
+            kind = f"use {n.label}"
         if n.src is not None:
-            return f"{n.kind} at line {n.src.line}"
+            return f"{kind} at line {n.src.line}"
         return nid
 
 

@@ -118,6 +118,10 @@ class _Node(_Model):
     id: str
     parent: str | None = None
     after: list[str] = Field(default_factory=list)
+    #: the ids of ``after`` that are there only because of the written order (no data,
+    #: ``depends`` or chain edge): what the parallelizing pass may drop (docs/language.md,
+    #: Q2).  Executors ignore it: ``after`` alone orders the run.
+    order_only: list[str] = Field(default_factory=list)
     src: SourceRef | None = None
 
 

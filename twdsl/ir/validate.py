@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
+from twdsl.ir import tree
 
 
 class IRInvariantError(Exception):
@@ -66,6 +67,9 @@ def problems_of(program: M.Program) -> list[str]:
                 for a in nodes[c].after if c in nodes else []:
                     if a not in siblings:
                         out.append(f"'{c}' waits for '{a}', which is not its sibling")
+                for a in nodes[c].order_only if c in nodes else []:
+                    if a not in nodes[c].after:
+                        out.append(f"'{c}': order-only edge to '{a}' is not in its after")
             cyc = _cycle({c: nodes[c].after for c in node.children if c in nodes})
             if cyc:
                 out.append(f"block '{node.id}': its children wait in a cycle: {' -> '.join(cyc)}")
@@ -103,7 +107,29 @@ def problems_of(program: M.Program) -> list[str]:
             if isinstance(node, M.ForeachNode) and node.max_concurrency is not None and \
                     node.max_concurrency < 1:
                 out.append(f"{owner}: max_concurrency {node.max_concurrency} < 1")
+    _reachability(program, out)
     return out
+
+
+def _reachability(program: M.Program, out: list[str]) -> None:
+    """Every node is held once (by a block, a branch, a loop or a handler) and is reachable
+    from the program's roots; a held node names its holder as parent."""
+    nodes = program.nodes
+    held: dict[str, str] = {}
+    for node in nodes.values():
+        for c in tree.owned(node):
+            if c in held and held[c] != node.id:
+                out.append(f"'{c}' is held by both '{held[c]}' and '{node.id}'")
+            held[c] = node.id
+            if c in nodes and not isinstance(node, M.BlockNode) and nodes[c].parent != node.id:
+                out.append(f"'{c}' (held by '{node.id}') names parent '{nodes[c].parent}'")
+    for r in tree.program_roots(program):
+        if r in held:
+            out.append(f"'{r}' is a root of the program but held by '{held[r]}'")
+    seen = set(tree.order(program))
+    for nid in nodes:
+        if nid not in seen:
+            out.append(f"node '{nid}' is not reachable from the program's root")
 
 
 def _exprs(owner: str, exprs: list[X.Expr], nodes: dict[str, M.Node], out: list[str]) -> None:

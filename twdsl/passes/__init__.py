@@ -23,6 +23,12 @@ class Pass:
     doc: str
 
 
+def change(pass_name: str, node: object, message: str) -> Change:
+    """A :class:`Change` of ``node`` (an IR node, or None for the program)."""
+    return Change(pass_name=pass_name, node=getattr(node, "id", None),
+                  src=getattr(node, "src", None), message=message)
+
+
 def _registry() -> list[Pass]:
     from twdsl.passes import registry  # the ordered list lives in one module
 
