@@ -94,7 +94,9 @@ class _LazyGroup(click.Group):
     """Commands whose modules are imported only when used: `twdsl check` should not pay
     for the compiler and the runtime."""
 
-    lazy = {"run": "twdsl.cli_run:run_command"}
+    lazy = {"run": "twdsl.cli_run:run_command",
+            "compile": "twdsl.cli_compile:compile_command",
+            "graph": "twdsl.cli_compile:graph_command"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
