@@ -1,4 +1,3 @@
-"""The TWDSL language server (installed as ``twdsl.lsp``).
-
-Not built yet: issue 7 builds it on the analysis API in :mod:`twdsl.analysis`.
-"""
+"""The TWDSL language server (installed as ``twdsl.lsp``): ``twdsl lsp`` runs
+:func:`twdsl.lsp.server.serve`.  Editor features live in :mod:`twdsl.ide`; this package only
+speaks the protocol (positions are converted in :mod:`twdsl.lsp.convert` alone)."""
