@@ -1,0 +1,743 @@
+"""The local executor: runs a compiled program (IR) on asyncio.
+
+The engine walks the IR's tree of control nodes.  A block starts each child as soon as the
+children it waits for (``after``) have finished, within the block's ``max_concurrency``; task
+attempts also take a slot of the run's global limit, highest ``priority`` first.  Loops run
+their bodies once per item (a parallel ``foreach`` through a fixed pool of workers, so a
+100,000-item loop never holds 100,000 pending tasks).  Each task instance (a task, in the
+iteration of its loops) goes through the checked state machine of runtime/states.py and every
+change is an :class:`~twdsl.runtime.events.Event` for the store, the progress view and the
+metrics.
+
+Failures are :class:`Failed` exceptions carrying the classified :class:`TaskError`; a task's
+``on_error`` decides whether one goes on to the enclosing block (docs/language.md, on_error
+and Q4).  Cancellation is asyncio's: a cancelled agent call kills its work (the agents'
+business, runtime/agents).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from twdsl.runtime.agents import AgentCall
+from twdsl.runtime.errors import ErrorKind, TaskError
+from twdsl.runtime.events import Event, EventSink
+from twdsl.runtime.states import RunStatus, TaskStatus, check_task
+
+from twdsl.ir import expr as X
+from twdsl.ir import model as M
+from twdsl.ir.eval import EvalError, compile_expr
+from twdsl.ir.values import Duration, to_json
+
+NONE, BREAK, CONTINUE = 0, 1, 2  # what a node's run signals to its loop
+
+
+class Failed(Exception):
+    """A failure going up the tree: the error and the node it came from."""
+
+    def __init__(self, error: TaskError, node: str, task: str | None,
+                 src: M.SourceRef | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.node = node
+        self.task = task
+        self.src = src
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.error.kind.value, "message": self.error.message}
+        if self.task is not None:
+            out["task"] = self.task
+        if self.src is not None:
+            out["source"] = str(self.src)
+        if self.error.details is not None:
+            out["details"] = self.error.details
+        return out
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    status: TaskStatus = TaskStatus.PENDING
+    result: Any = None
+    error: dict[str, Any] | None = None
+    attempts: int = 0
+    started: float | None = None
+    finished: float | None = None
+
+
+@dataclass(slots=True)
+class RunOptions:
+    run_id: str | None = None
+    max_concurrency: int = 16  # the run's limit when the workflow sets none
+    seed: int | None = None  # for retry jitter (tests)
+    #: results to reuse by task instance key (resume / retry --failed-only)
+    reuse: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] | None = None  # what `env` reads; None: os.environ
+    sleep: Callable[[float], Any] = asyncio.sleep
+
+
+@dataclass(slots=True)
+class RunResult:
+    run_id: str
+    status: RunStatus
+    outputs: dict[str, Any] | None
+    error: dict[str, Any] | None
+    tasks: dict[str, TaskRecord]
+
+
+class Agents:
+    """What the engine needs of agents: ``get(name)`` → an async callable of AgentCall."""
+
+    def get(self, name: str) -> Callable[[AgentCall], Any]:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+class PrioritySlots:
+    """A counting semaphore that wakes the highest priority waiter first (FIFO among
+    equals)."""
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self.waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.counter = itertools.count()
+
+    async def acquire(self, priority: int = 0) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (-priority, next(self.counter), fut)
+        heapq.heappush(self.waiters, entry)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # we were given the slot as we were cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(entry)
+                    heapq.heapify(self.waiters)
+            raise
+
+    def release(self) -> None:
+        while self.waiters:
+            _, _, fut = heapq.heappop(self.waiters)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
+class Frame:
+    """Names visible at one place of a run, and the loop iterations it is in."""
+
+    __slots__ = ("engine", "vars", "parent", "loops")
+
+    def __init__(self, engine: Engine, vars: dict[str, Any], parent: Frame | None,
+                 loops: tuple[tuple[str, int], ...]) -> None:
+        self.engine = engine
+        self.vars = vars
+        self.parent = parent
+        self.loops = loops
+
+    def child(self, vars: dict[str, Any], loop: tuple[str, int] | None = None) -> Frame:
+        return Frame(self.engine, vars, self, self.loops + (loop,) if loop else self.loops)
+
+    def lookup(self, name: str) -> Any:
+        f: Frame | None = self
+        while f is not None:
+            if name in f.vars:
+                return f.vars[name]
+            f = f.parent
+        return self.engine.builtin(name)
+
+    def task_field(self, node: str, field: str) -> Any:
+        return self.engine.read(node, field, self.loops)
+
+
+def instance_key(node: str, loops: tuple[tuple[str, int], ...]) -> str:
+    if not loops:
+        return node
+    return f"{node}[{','.join(str(i) for _, i in loops)}]"
+
+
+class Engine:
+    def __init__(self, program: M.Program, agents: Agents, sink: EventSink,
+                 options: RunOptions | None = None) -> None:
+        self.p = program
+        self.nodes = program.nodes
+        self.agents = agents
+        self.sink = sink
+        self.opt = options or RunOptions()
+        self.run_id = self.opt.run_id or new_run_id()
+        self.rng = random.Random(self.opt.seed)
+        self.slots = PrioritySlots(program.max_concurrency or self.opt.max_concurrency)
+        self.records: dict[tuple[str, tuple[int, ...]], TaskRecord] = {}
+        self.iterations: dict[tuple[str, tuple[int, ...]], int] = {}
+        self.loops_of = self._loops_of()
+        self.compiled: dict[int, Callable[[Frame], Any]] = {}
+        self.chains: dict[str, bool] = {}  # block id → its children run in written order
+        self.final: RunResult | None = None
+        self.inputs: dict[str, Any] = {}
+        self.builtins: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ setup
+    def _loops_of(self) -> dict[str, tuple[str, ...]]:
+        """For each task node: its enclosing loops, outermost first."""
+        out: dict[str, tuple[str, ...]] = {}
+        for nid, node in self.nodes.items():
+            if isinstance(node, M.TaskNode):
+                loops: list[str] = []
+                p = node.parent
+                while p is not None:
+                    if isinstance(self.nodes[p], (M.ForeachNode, M.WhileNode)):
+                        loops.append(p)
+                    p = self.nodes[p].parent
+                out[nid] = tuple(reversed(loops))
+        return out
+
+    def builtin(self, name: str) -> Any:
+        if name in self.builtins:
+            return self.builtins[name]
+        raise KeyError(name)
+
+    def emit(self, type: str, **kw: Any) -> None:
+        self.sink.emit(Event(type, self.run_id, **kw))
+
+    def eval(self, e: X.Expr, frame: Frame) -> Any:
+        fn = self.compiled.get(id(e))
+        if fn is None:
+            fn = self.compiled[id(e)] = compile_expr(e)
+        return fn(frame)
+
+    # ------------------------------------------------------------------ reading tasks
+    def read(self, node: str, field: str, loops: tuple[tuple[str, int], ...]) -> Any:
+        ctx = dict(loops)
+        target = self.loops_of.get(node, ())
+        fixed: list[int] = []
+        i = 0
+        while i < len(target) and target[i] in ctx:
+            fixed.append(ctx[target[i]])
+            i += 1
+        return self._collect(node, field, tuple(fixed), target[i:])
+
+    def _collect(self, node: str, field: str, path: tuple[int, ...],
+                 rest: tuple[str, ...]) -> Any:
+        if not rest:
+            rec = self.records.get((node, path))
+            return _field(rec, field)
+        n = self.iterations.get((rest[0], path))
+        if n is None:
+            return None  # the loop did not run
+        return [self._collect(node, field, path + (i,), rest[1:]) for i in range(n)]
+
+    # ------------------------------------------------------------------ the run
+    async def run(self, inputs: dict[str, Any]) -> RunResult:
+        self.inputs = dict(inputs)
+        self.builtins = {
+            "env": dict(self.opt.env if self.opt.env is not None else os.environ),
+            "context": {"workflow": self.p.workflow, "version": self.p.version,
+                        "run_id": self.run_id, "inputs": self.inputs},
+            "result": None, "error": None,
+        }
+        root = Frame(self, dict(self.inputs), None, ())
+        self.emit("workflow.started", data={"workflow": self.p.workflow,
+                                            "inputs": to_json(self.inputs)})
+        status, error, outputs = RunStatus.COMPLETED, None, None
+        try:
+            async with asyncio.timeout(self.p.timeout):
+                try:
+                    await self.block(self.p.root, root)
+                except Failed as f:
+                    if not await self.workflow_handler(f, root):
+                        raise
+                if self.p.on_success is not None:
+                    await self.block(self.p.on_success, root)
+            outputs = self.outputs(root)
+        except Failed as f:
+            status, error = RunStatus.FAILED, f.to_json()
+        except TimeoutError:
+            status = RunStatus.TIMEOUT
+            error = {"kind": "timeout", "message": f"the workflow ran past its timeout of "
+                     f"{Duration(self.p.timeout or 0)}"}
+        except asyncio.CancelledError:  # the caller reads `final`
+            status = RunStatus.CANCELLED
+            error = {"kind": "cancelled", "message": "the run was cancelled"}
+            self.emit("workflow.cancelled", status=status.value, data={"error": error})
+            raise
+        finally:
+            if status is not RunStatus.CANCELLED:
+                data: dict[str, Any] = {}
+                if outputs is not None:
+                    data["outputs"] = outputs
+                if error is not None:
+                    data["error"] = error
+                self.emit(f"workflow.{status.value}", status=status.value, data=data)
+            self.final = RunResult(self.run_id, status, outputs, error, self.task_records())
+        return self.final
+
+    def task_records(self) -> dict[str, TaskRecord]:
+        return {instance_key(n, tuple(zip(self.loops_of.get(n, ()), path, strict=False))): r
+                for (n, path), r in self.records.items()}
+
+    def outputs(self, frame: Frame) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for o in self.p.outputs:
+            if o.value is None:
+                out[o.name] = None
+                continue
+            try:
+                out[o.name] = to_json(self.eval(o.value, frame))
+            except EvalError as e:
+                raise Failed(TaskError(ErrorKind.VALIDATION,
+                                       f"output '{o.name}': {e}"), "", None, o.src) from None
+        return out
+
+    async def workflow_handler(self, f: Failed, frame: Frame) -> bool:
+        """The workflow's on_error; True when the run goes on as completed."""
+        h = self.p.on_error
+        if h.action == "fail":
+            return False
+        if h.action in ("skip", "continue"):
+            return True
+        if h.when is not None and f.error.kind.value not in h.when:
+            return False
+        return await self.handle(h, f, frame)
+
+    async def handle(self, h: M.ErrorHandler, f: Failed, frame: Frame) -> bool:
+        """Run a handler's fallback, compensation and statements; True when the failure is
+        handled (the outcome `continue` or `skip`)."""
+        hf = frame.child({"error": f.to_json()})
+        fallback_ok = False
+        if h.fallback is not None:
+            try:
+                await self.block(h.fallback, hf)
+                fallback_ok = True
+            except Failed:
+                fallback_ok = False
+        if h.compensate is not None:
+            await self.block(h.compensate, hf, reverse=True)
+        if h.body is not None:
+            await self.block(h.body, hf)
+        then = h.then or ("continue" if fallback_ok else "fail")
+        return then != "fail"
+
+    # ------------------------------------------------------------------ nodes
+    async def node(self, nid: str, frame: Frame) -> int:
+        n = self.nodes[nid]
+        if isinstance(n, M.TaskNode):
+            await self.task(n, frame)
+            return NONE
+        if isinstance(n, M.BlockNode):
+            return await self.block(nid, frame)
+        if isinstance(n, M.IfNode):
+            for b in n.branches:
+                if self.condition(b.cond, frame, n):
+                    return await self.block(b.body, frame)
+            if n.otherwise is not None:
+                return await self.block(n.otherwise, frame)
+            return NONE
+        if isinstance(n, M.SwitchNode):
+            subject = self.value(n.subject, frame, n)
+            for case in n.cases:
+                if any(_equal(subject, self.value(v, frame, n)) for v in case.values):
+                    return await self.block(case.body, frame)
+            if n.default is not None:
+                return await self.block(n.default, frame)
+            return NONE
+        if isinstance(n, M.ForeachNode):
+            await self.foreach(n, frame)
+            return NONE
+        if isinstance(n, M.WhileNode):
+            await self.while_(n, frame)
+            return NONE
+        if isinstance(n, M.BreakNode):
+            return BREAK
+        if isinstance(n, M.ContinueNode):
+            return CONTINUE
+        raise AssertionError(f"unknown node kind {n.kind}")
+
+    def value(self, e: X.Expr, frame: Frame, n: M.Node) -> Any:
+        try:
+            return self.eval(e, frame)
+        except EvalError as err:
+            raise Failed(TaskError(ErrorKind.VALIDATION, str(err)), n.id, None, n.src) from None
+
+    def condition(self, e: X.Expr, frame: Frame, n: M.Node) -> bool:
+        v = self.value(e, frame, n)
+        if not isinstance(v, bool):
+            raise Failed(TaskError(ErrorKind.VALIDATION,
+                                   f"the condition is {_kind(v)}, not a boolean"),
+                         n.id, None, n.src)
+        return v
+
+    async def block(self, bid: str, frame: Frame, reverse: bool = False) -> int:
+        b = self.nodes[bid]
+        assert isinstance(b, M.BlockNode)
+        if b.bindings:
+            frame = frame.child({k: self.value(v, frame, b) for k, v in b.bindings.items()})
+        children = list(reversed(b.children)) if reverse else b.children
+        if b.timeout is None:
+            return await self._children(b, children, frame, sequential=reverse)
+        try:
+            async with asyncio.timeout(b.timeout):
+                return await self._children(b, children, frame, sequential=reverse)
+        except TimeoutError:
+            raise Failed(TaskError(ErrorKind.TIMEOUT,
+                                   f"the {b.role} block ran past its timeout of "
+                                   f"{Duration(b.timeout)}"), bid, None, b.src) from None
+
+    async def _children(self, b: M.BlockNode, children: list[str], frame: Frame,
+                        sequential: bool) -> int:
+        chain = self.chains.get(b.id)
+        if chain is None:
+            chain = self.chains[b.id] = all(
+                self.nodes[c].after == ([children[i - 1]] if i else [])
+                for i, c in enumerate(children))
+        if sequential or chain:
+            for c in children:  # the common case: a chain in written order
+                sig = await self.node(c, frame)
+                if sig != NONE:
+                    return sig
+            return NONE
+        return await self._graph(b, children, frame)
+
+    async def _graph(self, b: M.BlockNode, children: list[str], frame: Frame) -> int:
+        """Children by their edges, within the block's limit; fail_fast as the block says."""
+        waiting = {c: set(self.nodes[c].after) for c in children}
+        dependents: dict[str, list[str]] = {c: [] for c in children}
+        for c, deps in waiting.items():
+            for d in deps:
+                dependents[d].append(c)
+        ready = [c for c in children if not waiting[c]]
+        limit = b.max_concurrency or len(children)
+        running: dict[asyncio.Task[int], str] = {}
+        failures: list[Failed] = []
+        signal = NONE
+        try:
+            while ready or running:
+                while ready and len(running) < limit and not failures and signal == NONE:
+                    c = ready.pop(0)
+                    running[asyncio.ensure_future(self.node(c, frame))] = c
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    c = running.pop(t)
+                    try:
+                        sig = t.result()
+                    except Failed as f:
+                        failures.append(f)
+                        if b.fail_fast:
+                            raise
+                        continue
+                    if sig != NONE:
+                        signal = sig
+                    for d in dependents[c]:
+                        waiting[d].discard(c)
+                        if not waiting[d]:
+                            ready.append(d)
+                if (failures or signal != NONE) and not running:
+                    break
+        finally:
+            for t in running:
+                t.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if failures:
+            raise failures[0]
+        return signal
+
+    # ------------------------------------------------------------------ loops
+    async def foreach(self, n: M.ForeachNode, frame: Frame) -> None:
+        items = self.value(n.items, frame, n)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise Failed(TaskError(ErrorKind.VALIDATION,
+                                   f"foreach needs an array, and this is {_kind(items)}"),
+                         n.id, None, n.src)
+        path = tuple(i for _, i in frame.loops)
+        self.iterations[(n.id, path)] = len(items)
+
+        def frame_for(i: int) -> Frame:
+            vars = {n.var: items[i]}
+            if n.index_var is not None:
+                vars[n.index_var] = i
+            return frame.child(vars, (n.id, i))
+
+        if not n.parallel:
+            for i in range(len(items)):
+                sig = await self.block(n.body, frame_for(i))
+                if sig == BREAK:
+                    self.iterations[(n.id, path)] = i + 1
+                    break
+            return
+        limit = min(len(items), n.max_concurrency or self.slots_limit())
+        indexes = iter(range(len(items)))
+        failures: list[Failed] = []
+
+        async def worker() -> None:
+            for i in indexes:
+                if failures and n.fail_fast:
+                    return
+                try:
+                    await self.block(n.body, frame_for(i))
+                except Failed as f:
+                    failures.append(f)
+                    if n.fail_fast:
+                        raise
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(max(limit, 0))]
+        try:
+            if n.fail_fast:
+                done, pending = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+                for w in done:
+                    if w.exception() is not None:
+                        raise w.exception()  # type: ignore[misc]
+            else:
+                await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        if failures:
+            raise failures[0]
+
+    def slots_limit(self) -> int:
+        return self.p.max_concurrency or self.opt.max_concurrency
+
+    async def while_(self, n: M.WhileNode, frame: Frame) -> None:
+        path = tuple(i for _, i in frame.loops)
+        i = 0
+        while True:
+            # the condition reads the latest iteration of the body's tasks (null before one)
+            cond_frame = frame.child({}, (n.id, i - 1))
+            self.iterations[(n.id, path)] = i
+            if not self.condition(n.cond, cond_frame, n):
+                return
+            if i >= n.max_iterations:
+                raise Failed(TaskError(ErrorKind.AGENT,
+                                       f"the while loop reached max_iterations ({n.max_iterations})"
+                                       " with its condition still true"), n.id, None, n.src)
+            self.iterations[(n.id, path)] = i + 1
+            sig = await self.block(n.body, frame.child({}, (n.id, i)))
+            i += 1
+            if sig == BREAK:
+                return
+
+    # ------------------------------------------------------------------ tasks
+    async def task(self, n: M.TaskNode, frame: Frame) -> None:
+        path = tuple(i for _, i in frame.loops)
+        key = instance_key(n.id, frame.loops)
+        rec = TaskRecord()
+        self.records[(n.id, path)] = rec
+        line = n.src.line if n.src else None
+        ev = {"key": key, "task": n.name, "node": n.id}
+        if key in self.opt.reuse:
+            rec.result = self.opt.reuse[key]
+            self._set(rec, TaskStatus.COMPLETED, key)
+            self.emit("task.reused", status="completed", **ev)
+            return
+        if n.when is not None and not self.condition(n.when, frame, n):
+            self._set(rec, TaskStatus.SKIPPED, key)
+            self.emit("task.skipped", status="skipped", data={"reason": "when is false"}, **ev)
+            return
+        try:
+            payload = self.value(n.input, frame, n) if n.input is not None else {}
+        except Failed as f:
+            await self.fail(n, rec, f.error, frame, ev)
+            return
+        payload = to_json(payload)
+        err = await self.attempts(n, rec, payload, frame, ev, n.retry, line)
+        if err is None:
+            self._set(rec, TaskStatus.COMPLETED, key)
+            self.emit("task.completed", status="completed", attempt=rec.attempts,
+                      data={"result": rec.result, "duration": _dur(rec)}, **ev)
+            if n.on_success is not None:
+                await self.block(n.on_success, frame.child({"result": rec.result}))
+            return
+        await self.fail(n, rec, err, frame, ev, payload)
+
+    async def fail(self, n: M.TaskNode, rec: TaskRecord, err: TaskError, frame: Frame,
+                   ev: dict[str, Any], payload: Any = None) -> None:
+        """Retries are used up: on_error decides."""
+        key = ev["key"]
+        h = n.on_error
+        applies = h.action == "handle" and (h.when is None or err.kind.value in h.when)
+        if applies and h.retry is not None and payload is not None:
+            again = await self.attempts(n, rec, payload, frame, ev, h.retry,
+                                        n.src.line if n.src else None, extra=True)
+            if again is None:
+                self._set(rec, TaskStatus.COMPLETED, key)
+                self.emit("task.completed", status="completed", attempt=rec.attempts,
+                          data={"result": rec.result, "duration": _dur(rec)}, **ev)
+                if n.on_success is not None:
+                    await self.block(n.on_success, frame.child({"result": rec.result}))
+                return
+            err = again
+        rec.error = {"kind": err.kind.value, "message": err.message, "task": n.name}
+        final = TaskStatus.TIMEOUT if err.kind is ErrorKind.TIMEOUT else TaskStatus.FAILED
+        if err.kind is ErrorKind.CANCELLED:
+            final = TaskStatus.CANCELLED
+        failed = Failed(err, n.id, n.name, n.src)
+        outcome = "fail"
+        if h.action in ("skip", "continue"):
+            outcome = h.action
+        elif applies:
+            outcome = "continue" if await self.handle(h, failed, frame) else "fail"
+            if h.then == "skip":
+                outcome = "skip"
+        if outcome == "skip":
+            rec.result = None
+            self._set(rec, TaskStatus.SKIPPED, key)
+            self.emit("task.skipped", status="skipped", data={"error": rec.error}, **ev)
+            return
+        self._set(rec, final, key)
+        self.emit(f"task.{final.value}", status=final.value, attempt=rec.attempts,
+                  data={"error": rec.error, "handled": outcome == "continue"}, **ev)
+        if outcome == "fail":
+            raise failed
+
+    async def attempts(self, n: M.TaskNode, rec: TaskRecord, payload: Any, frame: Frame,
+                       ev: dict[str, Any], policy: M.RetryPolicy | None, line: int | None,
+                       extra: bool = False) -> TaskError | None:
+        """Attempts under ``policy``; None when one succeeded, else the last error."""
+        try:
+            return await self._attempts(n, rec, payload, frame, ev, policy, extra)
+        except asyncio.CancelledError:
+            if not rec.status.final:
+                rec.error = {"kind": "cancelled", "message": "cancelled", "task": n.name}
+                self._set(rec, TaskStatus.CANCELLED, ev["key"])
+                self.emit("task.cancelled", status="cancelled", attempt=rec.attempts, **ev)
+            raise
+
+    async def _attempts(self, n: M.TaskNode, rec: TaskRecord, payload: Any, frame: Frame,
+                        ev: dict[str, Any], policy: M.RetryPolicy | None,
+                        extra: bool) -> TaskError | None:
+        key = ev["key"]
+        retries = policy.attempts if policy is not None else 0
+        agent = self.agents.get(n.agent)
+        err: TaskError | None = None
+        for retry in range(retries + 1):
+            if retry or extra:
+                assert policy is not None
+                delay = min(policy.max_delay, policy.delay * policy.backoff ** retry
+                            if extra else policy.delay * policy.backoff ** (retry - 1))
+                if policy.jitter:
+                    delay = self.rng.uniform(0, delay)
+                self._set(rec, TaskStatus.RETRYING, key)
+                self.emit("task.retried", status="retrying", attempt=rec.attempts,
+                          data={"delay": round(delay, 6), "error": err.to_json() if err else None},
+                          **ev)
+                await self.opt.sleep(delay)
+            self._set(rec, TaskStatus.QUEUED, key)
+            await self.slots.acquire(n.priority)
+            try:
+                rec.attempts += 1
+                self._set(rec, TaskStatus.RUNNING, key)
+                if rec.started is None:
+                    rec.started = time.time()
+                self.emit("task.started", status="running", attempt=rec.attempts, **ev)
+                call = AgentCall(agent=n.agent, task=n.name, node_id=n.id, run_id=self.run_id,
+                                 workflow=self.p.workflow, attempt=rec.attempts, input=payload,
+                                 context={"workflow": self.p.workflow, "run_id": self.run_id,
+                                          "task": n.name, "key": key,
+                                          "loops": [i for _, i in frame.loops],
+                                          "source": str(n.src) if n.src else None},
+                                 timeout=n.timeout)
+                try:
+                    async with asyncio.timeout(n.timeout):
+                        result = await agent(call)
+                    rec.result = to_json(result)
+                    rec.finished = time.time()
+                    return None
+                except TimeoutError:
+                    err = TaskError(ErrorKind.TIMEOUT, f"task '{n.name}' ran past its timeout of "
+                                    f"{Duration(n.timeout or 0)} (attempt {rec.attempts})")
+                except TaskError as e:
+                    err = e
+                except Exception as e:  # noqa: BLE001 - an agent's bug is the task's failure
+                    err = TaskError(ErrorKind.AGENT, f"{type(e).__name__}: {e}")
+                rec.finished = time.time()
+            finally:
+                self.slots.release()
+            if policy is None or err.kind.value not in policy.on or not err.kind.retryable:
+                break
+        return err
+
+    def _set(self, rec: TaskRecord, status: TaskStatus, key: str) -> None:
+        if rec.status is not status:
+            check_task(rec.status, status, key)
+        rec.status = status
+        if status.final and rec.finished is None:
+            rec.finished = time.time()
+
+
+def _field(rec: TaskRecord | None, field: str) -> Any:
+    if rec is None:
+        return None if field != "status" else "pending"
+    if field in ("result", "self"):
+        return rec.result
+    if field == "status":
+        return rec.status.value
+    if field == "error":
+        return rec.error
+    if field == "attempts":
+        return rec.attempts
+    if field == "duration":
+        return Duration(rec.finished - rec.started) if rec.finished and rec.started else None
+    if field == "started_at":
+        return datetime.fromtimestamp(rec.started, UTC) if rec.started else None
+    if field == "finished_at":
+        return datetime.fromtimestamp(rec.finished, UTC) if rec.finished else None
+    raise EvalError(f"a task has no field '{field}'")
+
+
+def _dur(rec: TaskRecord) -> float | None:
+    if rec.started is None or rec.finished is None:
+        return None
+    return round(rec.finished - rec.started, 6)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def new_run_id() -> str:
+    """Sortable by time, short enough to type: ``20261123-101530-3f9a1c``."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

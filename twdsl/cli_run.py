@@ -1,0 +1,260 @@
+"""``twdsl run``: compile (or load an IR ``.json``), validate the inputs, and execute.
+
+Exit codes (docs/cli.md): 0 the run completed, 1 it failed (or timed out, or was
+cancelled), 2 a usage, compile, configuration or input error, 3 a bug in twdsl.  Outputs go
+to stdout as JSON; progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from twdsl.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SUFFIX
+from twdsl.compiler import WorkflowChoiceError, compile_source
+from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
+from twdsl.diagnostics import Severity, render_text
+from twdsl.ir.model import IR_VERSION, Program
+from twdsl.ir.validate import IRInvariantError, validate
+from twdsl.source import SourceFile
+
+
+class _Stop(Exception):
+    def __init__(self, code: int, message: str | None = None) -> None:
+        super().__init__(message or "")
+        self.code = code
+        self.message = message
+
+
+def _config(file: Path, forced: str | None) -> Config:
+    try:
+        if forced is not None:
+            return load_config(Path(forced))
+        found = find_config(file)
+        return load_config(found) if found is not None else DEFAULT
+    except ConfigError as e:
+        raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+
+
+def load_program(file: str, workflow: str | None, optimize: int, config: Config) -> Program:
+    """The program to run: an IR file as it is, or a source file compiled."""
+    path = Path(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise _Stop(EXIT_USAGE, f"twdsl: cannot read {file}: "
+                    f"{getattr(e, 'strerror', None) or e}") from None
+    if path.suffix == ".json":
+        try:
+            program = Program.from_json(text)
+        except ValidationError as e:
+            version = _version_of(text)
+            hint = (f" (it is IR version {version}; this twdsl runs version {IR_VERSION})"
+                    if version not in (None, IR_VERSION) else "")
+            raise _Stop(EXIT_USAGE, f"twdsl: {file} is not a compiled TWDSL program{hint}: "
+                        f"{e.errors()[0]['msg']} at {'.'.join(map(str, e.errors()[0]['loc']))}"
+                        ) from None
+        try:
+            validate(program, after=f"loading {file}")
+        except IRInvariantError as e:
+            raise _Stop(EXIT_USAGE, f"twdsl: {file}: {e}") from None
+        return program
+    if path.suffix != SUFFIX:
+        raise _Stop(EXIT_USAGE, f"twdsl: {file}: expected a {SUFFIX} source or a compiled "
+                    ".json program")
+
+    def load(p: str) -> str | None:
+        try:
+            return Path(p).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    try:
+        comp = compile_source(text, file, workflow, optimize, config, load)
+    except WorkflowChoiceError as e:
+        raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+    errors = [d for d in comp.diagnostics if d.severity is Severity.ERROR]
+    if comp.program is None:
+        source = SourceFile(file, text)
+        for d in errors:
+            click.echo(render_text(d, source if d.span.file == file else None), err=True)
+        raise _Stop(EXIT_USAGE, f"twdsl: {file}: {len(errors)} error"
+                    f"{'s' if len(errors) != 1 else ''}; nothing was run")
+    return comp.program
+
+
+def _version_of(text: str) -> int | None:
+    try:
+        v = json.loads(text).get("ir_version")
+        return v if isinstance(v, int) else None
+    except (ValueError, AttributeError):
+        return None
+
+
+def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
+    from twdsl.runtime.inputs import InputError, parse_cli, validate_inputs
+
+    given: dict[str, Any] = {}
+    if inputs_file is not None:
+        try:
+            data = json.loads(Path(inputs_file).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise _Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise _Stop(EXIT_USAGE, f"twdsl: {inputs_file}:{e.lineno}:{e.colno}: not valid "
+                        f"JSON: {e.msg}") from None
+        if not isinstance(data, dict):
+            raise _Stop(EXIT_USAGE, f"twdsl: {inputs_file}: expected a JSON object of inputs")
+        given.update(data)
+    try:
+        given.update(parse_cli(program, list(pairs)))
+        return validate_inputs(program, given)
+    except InputError as e:
+        for p in e.problems:
+            click.echo(f"twdsl: {p}", err=True)
+        raise _Stop(EXIT_USAGE, f"twdsl: the inputs of {program.workflow} do not fit its "
+                    "declaration; nothing was run") from None
+
+
+@click.command("run")
+@click.argument("file", metavar="FILE")
+@click.option("--input", "-i", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="An input, parsed by its declared type (repeatable).")
+@click.option("--inputs-file", type=click.Path(dir_okay=False), default=None,
+              help="A JSON object of inputs (--input values win).")
+@click.option("--workflow", "-w", default=None, help="The workflow to run, when the file has "
+              "several.")
+@click.option("--optimize", "-O", type=click.IntRange(0, 1), default=1, show_default=True,
+              help="Optimization level of the compile (0: no pass).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Use this twdsl.toml or pyproject.toml.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None,
+              help="The state store (default: [run] state, else .twdsl/state.db beside the "
+                   "configuration or the workflow).")
+@click.option("--no-state", is_flag=True, help="Record nothing (no state store).")
+@click.option("--dry-run", is_flag=True, help="Print the plan with rendered inputs; call no "
+              "agent.")
+@click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto",
+              show_default=True, help="Progress on stderr: auto is a live view on a terminal, "
+              "text lines otherwise.")
+@click.option("--max-concurrency", type=click.IntRange(1), default=None,
+              help="Task attempts running at once (unless the workflow sets max_concurrency).")
+@click.option("--seed", type=int, default=None, hidden=True, help="Seed of retry jitter.")
+def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
+                workflow: str | None, optimize: int, config_path: str | None,
+                state_path: str | None, no_state: bool, dry_run: bool, log_format: str,
+                max_concurrency: int | None, seed: int | None) -> None:
+    """Run a workflow: FILE is a .twdsl source or a compiled .json program."""
+    try:
+        code = _run(file, pairs, inputs_file, workflow, optimize, config_path, state_path,
+                    no_state, dry_run, log_format, max_concurrency, seed)
+    except _Stop as stop:
+        if stop.message:
+            click.echo(stop.message, err=True)
+        sys.exit(stop.code)
+    except IRInvariantError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code)
+
+
+def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: str | None,
+         optimize: int, config_path: str | None, state_path: str | None, no_state: bool,
+         dry_run: bool, log_format: str, max_concurrency: int | None,
+         seed: int | None) -> int:
+    config = _config(Path(file), config_path)
+    program = load_program(file, workflow, optimize, config)
+    inputs = _inputs(program, pairs, inputs_file)
+    from twdsl.runtime.plan import plan
+
+    if dry_run:
+        for line in plan(program, inputs):
+            click.echo(line)
+        return EXIT_OK
+    from twdsl.runtime.agents import AgentRegistry
+    from twdsl.runtime.engine import Engine, RunOptions
+    from twdsl.runtime.errors import ConfigurationError
+    from twdsl.runtime.events import Fanout
+    from twdsl.runtime.progress import JsonLog, LiveView, TextLog
+
+    try:
+        registry = AgentRegistry(config.agent_specs, config.folder)
+        missing = registry.missing(sorted(program.agents))
+    except ConfigurationError as e:
+        raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+    if missing:
+        where = f" in {config.path}" if config.path else " (no twdsl.toml was found)"
+        raise _Stop(EXIT_USAGE, "twdsl: no agent is bound for " +
+                    ", ".join(f"'{m}'" for m in missing) + where +
+                    "; bind each under [agents.NAME] in twdsl.toml (see docs/agents.md)")
+    sinks: list[Any] = []
+    view = None
+    if log_format == "json":
+        sinks.append(JsonLog(sys.stderr))
+    elif log_format == "auto" and sys.stderr.isatty():
+        view = LiveView(sys.stderr)
+        sinks.append(view)
+    else:
+        sinks.append(TextLog(sys.stderr))
+    store = None
+    if not no_state:
+        from twdsl.runtime.recording import open_recorder
+
+        store = open_recorder(_state_path(state_path, config, Path(file)), program, inputs)
+        sinks.append(store)
+    options = RunOptions(max_concurrency=max_concurrency or config.run.get("max_concurrency")
+                         or 16, seed=seed, run_id=store.run_id if store else None)
+    engine = Engine(program, registry, Fanout(sinks), options)
+    try:
+        result = asyncio.run(_main(engine, inputs))
+    finally:
+        if view is not None:
+            view.close()
+        if store is not None:
+            store.close()
+    if result.outputs is not None and result.status.value == "completed":
+        click.echo(json.dumps(result.outputs, indent=2, sort_keys=False))
+        return EXIT_OK
+    err = result.error or {}
+    where = f" ({err['source']})" if err.get("source") else ""
+    task = f"task '{err['task']}'{where}: " if err.get("task") else (
+        f"{err['source']}: " if err.get("source") else "")
+    click.echo(f"twdsl: run {result.run_id} {result.status.value}: {task}"
+               f"{err.get('kind', '')}: {err.get('message', '')}", err=True)
+    return EXIT_FINDINGS
+
+
+def _state_path(flag: str | None, config: Config, file: Path) -> Path:
+    """--state, else the configuration's [run] state (relative to its file), else
+    .twdsl/state.db beside the configuration file or, without one, beside the workflow."""
+    if flag is not None:
+        return Path(flag)
+    if "state" in config.run:
+        return config.folder / config.run["state"]
+    base = config.path.parent if config.path is not None else file.resolve().parent
+    return base / ".twdsl" / "state.db"
+
+
+async def _main(engine: Any, inputs: dict[str, Any]) -> Any:
+    """Run, cancelling cleanly on Ctrl-C or SIGTERM: in-flight work is stopped and the run
+    is recorded as cancelled."""
+    task = asyncio.ensure_future(engine.run(inputs))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, task.cancel)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on POSIX
+            pass
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if engine.final is None:
+            raise
+        return engine.final
