@@ -338,7 +338,7 @@ def _graph(program: M.Program) -> _Graph:
     start = b.new(program.workflow, "start")
     exits = b.build(program.root, [(start, "", False)])
     if program.on_success is not None:
-        b.build(program.on_success, [(s, "on_success", True) for s, _, _ in exits[:1]]
+        b.build(program.on_success, [(s, "on_success", True) for s, _, _ in exits]
                 or [(start, "on_success", True)])
     b.handler(program.on_error, start)
     return b.g
