@@ -8,7 +8,6 @@ expected files (review the diff).  The IR's invariants are checked after every p
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from twdsl.passes import registry, run_passes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "passes"
 CASES = sorted(FIXTURES.glob("*/*.twdsl"))
-HAS_EVAL = importlib.util.find_spec("twdsl.ir.eval") is not None
 
 
 def _render(program: M.Program, changes: list[M.Change]) -> str:
@@ -46,8 +44,6 @@ def test_every_pass_has_fixtures() -> None:
 
 @pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
 def test_pass_fixture(path: Path) -> None:
-    if path.parent.name == "fold_constants" and not HAS_EVAL:
-        pytest.skip("twdsl.ir.eval (fold) is not there yet")
     name = path.parent.name.replace("_", "-")
     (p,) = [x for x in registry.PASSES if x.name == name]
     program, changes = p.run(_lowered(path))

@@ -8,10 +8,9 @@ expects it.  A task's ``when`` that folds to ``true`` is dropped: it could not s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
+from twdsl.ir.eval import fold
 from twdsl.ir.model import Change, Program
 from twdsl.ir.render import expr_text
 from twdsl.passes import change
@@ -19,18 +18,7 @@ from twdsl.passes import change
 NAME = "fold-constants"
 
 
-def _folder() -> Callable[[X.Expr], X.Expr] | None:
-    try:
-        from twdsl.ir.eval import fold  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the evaluator is not there yet: nothing is folded
-        return None
-    return fold  # type: ignore[no-any-return,unused-ignore]
-
-
 def run(program: Program) -> tuple[Program, list[Change]]:
-    fold = _folder()
-    if fold is None:
-        return program, []
     changes: list[Change] = []
 
     def f(owner: object, what: str, e: X.Expr) -> X.Expr:

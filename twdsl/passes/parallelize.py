@@ -63,7 +63,8 @@ def run(program: Program) -> tuple[Program, list[Change]]:
                     continue
                 for x_id in list(y.order_only):
                     x = program.nodes[x_id]
-                    if not isinstance(x, M.TaskNode) or not _eligible(x) or _reaches(program, y_id, x_id, (y_id, x_id)):
+                    if not isinstance(x, M.TaskNode) or not _eligible(x) or \
+                            _reaches(program, y_id, x_id, (y_id, x_id)):
                         continue
                     _drop(program, block, x, y)
                     changes.append(change(
