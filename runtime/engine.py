@@ -31,15 +31,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from twdsl.runtime.agents import AgentCall
-from twdsl.runtime.errors import ErrorKind, TaskError
-from twdsl.runtime.events import Event, EventSink
-from twdsl.runtime.states import RunStatus, TaskStatus, check_task
-
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.ir.eval import EvalError, compile_expr
 from twdsl.ir.values import Duration, to_json
+from twdsl.runtime.agents import AgentCall
+from twdsl.runtime.errors import ErrorKind, TaskError
+from twdsl.runtime.events import Event, EventSink
+from twdsl.runtime.states import RunStatus, TaskStatus, check_task
 
 NONE, BREAK, CONTINUE = 0, 1, 2  # what a node's run signals to its loop
 
@@ -189,6 +188,10 @@ class Engine:
         self.compiled: dict[int, Callable[[Frame], Any]] = {}
         self.chains: dict[str, bool] = {}  # block id → its children run in written order
         self.final: RunResult | None = None
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.pausing = False
+        self.in_flight = 0
         self.inputs: dict[str, Any] = {}
         self.builtins: dict[str, Any] = {}
 
@@ -272,12 +275,16 @@ class Engine:
             error = {"kind": "timeout", "message": f"the workflow ran past its timeout of "
                      f"{Duration(self.p.timeout or 0)}"}
         except asyncio.CancelledError:  # the caller reads `final`
-            status = RunStatus.CANCELLED
-            error = {"kind": "cancelled", "message": "the run was cancelled"}
-            self.emit("workflow.cancelled", status=status.value, data={"error": error})
+            if self.pausing:
+                status, error = RunStatus.PAUSED, None
+                self.emit("workflow.paused", status=status.value)
+            else:
+                status = RunStatus.CANCELLED
+                error = {"kind": "cancelled", "message": "the run was cancelled"}
+                self.emit("workflow.cancelled", status=status.value, data={"error": error})
             raise
         finally:
-            if status is not RunStatus.CANCELLED:
+            if status not in (RunStatus.CANCELLED, RunStatus.PAUSED):
                 data: dict[str, Any] = {}
                 if outputs is not None:
                     data["outputs"] = outputs
@@ -286,6 +293,15 @@ class Engine:
                 self.emit(f"workflow.{status.value}", status=status.value, data=data)
             self.final = RunResult(self.run_id, status, outputs, error, self.task_records())
         return self.final
+
+    async def pause(self, main: asyncio.Future[Any]) -> None:
+        """Start nothing new, let the attempts in flight finish, then stop the run as
+        ``paused`` (``runs resume`` continues it, reusing every completed result)."""
+        self.pausing = True
+        self.gate.clear()
+        while self.in_flight:
+            await asyncio.sleep(0.01)
+        main.cancel()
 
     def task_records(self) -> dict[str, TaskRecord]:
         return {instance_key(n, tuple(zip(self.loops_of.get(n, ()), path, strict=False))): r
@@ -643,13 +659,16 @@ class Engine:
                           **ev)
                 await self.opt.sleep(delay)
             self._set(rec, TaskStatus.QUEUED, key)
+            await self.gate.wait()  # closed while the run is pausing: start nothing new
             await self.slots.acquire(n.priority)
+            self.in_flight += 1
             try:
                 rec.attempts += 1
                 self._set(rec, TaskStatus.RUNNING, key)
                 if rec.started is None:
                     rec.started = time.time()
-                self.emit("task.started", status="running", attempt=rec.attempts, **ev)
+                self.emit("task.started", status="running", attempt=rec.attempts,
+                          data={"input": payload} if rec.attempts == 1 else {}, **ev)
                 call = AgentCall(agent=n.agent, task=n.name, node_id=n.id, run_id=self.run_id,
                                  workflow=self.p.workflow, attempt=rec.attempts, input=payload,
                                  context={"workflow": self.p.workflow, "run_id": self.run_id,
@@ -672,6 +691,7 @@ class Engine:
                     err = TaskError(ErrorKind.AGENT, f"{type(e).__name__}: {e}")
                 rec.finished = time.time()
             finally:
+                self.in_flight -= 1
                 self.slots.release()
             if policy is None or err.kind.value not in policy.on or not err.kind.retryable:
                 break

@@ -30,7 +30,8 @@ def plan(program: M.Program, inputs: dict[str, Any]) -> list[str]:
              (f" {program.version}" if program.version else "") +
              f" ({sum(isinstance(n, M.TaskNode) for n in program.nodes.values())} tasks)"]
     lines.append("inputs: " + json.dumps(to_json(inputs), sort_keys=True))
-    env = _Env(dict(inputs))
+    env = _Env({**inputs, "context": {"workflow": program.workflow, "version": program.version,
+                                      "run_id": "(dry run)", "inputs": inputs}})
     _node(program, program.root, env, 1, lines)
     if program.on_success:
         lines.append("  on_success:")

@@ -178,15 +178,31 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
         for line in plan(program, inputs):
             click.echo(line)
         return EXIT_OK
+    registry = agent_registry(program, config)
+    store = None
+    recorder = None
+    if not no_state:
+        from twdsl.runtime.recording import Recorder, open_store
+
+        store = open_store(_state_path(state_path, config, Path(file)))
+        _interrupted_hint(store, program, inputs)
+        recorder = Recorder.new_run(store, program, inputs)
+    return execute(program, inputs, registry, recorder, log_format,
+                   max_concurrency or config.run.get("max_concurrency") or 16, seed)
+
+
+def agent_registry(program: Program, config: Config) -> Any:
+    """The agents of ``program``, every binding loaded now: a missing or broken one is a
+    usage error (exit 2) before anything runs."""
     from twdsl.runtime.agents import AgentRegistry
-    from twdsl.runtime.engine import Engine, RunOptions
     from twdsl.runtime.errors import ConfigurationError
-    from twdsl.runtime.events import Fanout
-    from twdsl.runtime.progress import JsonLog, LiveView, TextLog
 
     try:
-        registry = AgentRegistry(config.agent_specs, config.folder)
+        registry = AgentRegistry(config.agent_specs, config.folder,
+                                 origin=str(config.path) if config.path else None)
         missing = registry.missing(sorted(program.agents))
+        for name in sorted(set(program.agents) - set(missing)):
+            registry.get(name)
     except ConfigurationError as e:
         raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
     if missing:
@@ -194,6 +210,34 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
         raise _Stop(EXIT_USAGE, "twdsl: no agent is bound for " +
                     ", ".join(f"'{m}'" for m in missing) + where +
                     "; bind each under [agents.NAME] in twdsl.toml (see docs/agents.md)")
+    return registry
+
+
+def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> None:
+    """Tell the user when a run of the same workflow and inputs was interrupted."""
+    from twdsl.ir.values import to_json
+    from twdsl.runtime.store.base import process_alive
+
+    want = to_json(inputs)
+    for r in store.list_runs(workflow=program.workflow, limit=20):
+        interrupted = r.status == "paused" or (
+            r.status == "running" and process_alive(r.pid, r.host) is False)
+        if interrupted and r.inputs == want:
+            click.echo(f"twdsl: run {r.id} of {program.workflow} with the same inputs was "
+                       f"{'paused' if r.status == 'paused' else 'interrupted'}; "
+                       f"`twdsl runs resume {r.id}` continues it", err=True)
+            return
+
+
+def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: Any,
+            log_format: str, max_concurrency: int, seed: int | None = None,
+            reuse: dict[str, Any] | None = None) -> int:
+    """Run with the progress view and the recorder; print outputs or the error; the exit
+    code."""
+    from twdsl.runtime.engine import Engine, RunOptions
+    from twdsl.runtime.events import Fanout
+    from twdsl.runtime.progress import JsonLog, LiveView, TextLog
+
     sinks: list[Any] = []
     view = None
     if log_format == "json":
@@ -203,25 +247,25 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
         sinks.append(view)
     else:
         sinks.append(TextLog(sys.stderr))
-    store = None
-    if not no_state:
-        from twdsl.runtime.recording import open_recorder
-
-        store = open_recorder(_state_path(state_path, config, Path(file)), program, inputs)
-        sinks.append(store)
-    options = RunOptions(max_concurrency=max_concurrency or config.run.get("max_concurrency")
-                         or 16, seed=seed, run_id=store.run_id if store else None)
+    if recorder is not None:
+        sinks.append(recorder)
+    options = RunOptions(max_concurrency=max_concurrency, seed=seed,
+                         run_id=recorder.run_id if recorder else None, reuse=reuse or {})
     engine = Engine(program, registry, Fanout(sinks), options)
     try:
-        result = asyncio.run(_main(engine, inputs))
+        result = asyncio.run(_main(engine, inputs, recorder))
     finally:
         if view is not None:
             view.close()
-        if store is not None:
-            store.close()
+        if recorder is not None:
+            recorder.close()
     if result.outputs is not None and result.status.value == "completed":
         click.echo(json.dumps(result.outputs, indent=2, sort_keys=False))
         return EXIT_OK
+    if result.status.value == "paused":
+        click.echo(f"twdsl: run {result.run_id} paused; `twdsl runs resume {result.run_id}` "
+                   "continues it", err=True)
+        return EXIT_FINDINGS
     err = result.error or {}
     where = f" ({err['source']})" if err.get("source") else ""
     task = f"task '{err['task']}'{where}: " if err.get("task") else (
@@ -242,10 +286,15 @@ def _state_path(flag: str | None, config: Config, file: Path) -> Path:
     return base / ".twdsl" / "state.db"
 
 
-async def _main(engine: Any, inputs: dict[str, Any]) -> Any:
+async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None) -> Any:
     """Run, cancelling cleanly on Ctrl-C or SIGTERM: in-flight work is stopped and the run
-    is recorded as cancelled."""
+    is recorded as cancelled.  With a state store, ``twdsl runs cancel|pause`` from another
+    process are obeyed (polled every 100 ms)."""
     task = asyncio.ensure_future(engine.run(inputs))
+    watcher = None
+    if recorder is not None:
+        watcher = asyncio.ensure_future(_controls(engine, task, recorder))
+        task.add_done_callback(lambda _: watcher.cancel())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -258,3 +307,17 @@ async def _main(engine: Any, inputs: dict[str, Any]) -> Any:
         if engine.final is None:
             raise
         return engine.final
+
+
+async def _controls(engine: Any, main: asyncio.Future[Any], recorder: Any) -> None:
+    store, run_id = recorder.store, recorder.run_id
+    while not main.done():
+        await asyncio.sleep(0.1)
+        for req in await asyncio.to_thread(store.pending_controls, run_id):
+            store.mark_handled(req.id)
+            if req.command == "cancel":
+                main.cancel()
+                return
+            if req.command == "pause":
+                await engine.pause(main)
+                return

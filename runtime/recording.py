@@ -1,0 +1,107 @@
+"""Events into the state store: the sink that makes a run durable (docs/state.md).
+
+Every event is appended to the run's events; the ones that change a state also update the
+run, its task instances and their attempts.  Task records are group-committed (cheap, may be
+lost in the last few milliseconds before a crash: those tasks run again on resume, at least
+once); run status changes are durable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from twdsl.ir.model import Program
+from twdsl.ir.values import to_json
+from twdsl.runtime.events import Event
+from twdsl.runtime.store import SQLiteStore, Store
+from twdsl.runtime.store.base import new_run_id, this_host
+
+
+class Recorder:
+    """An EventSink writing one run into a store."""
+
+    def __init__(self, store: Store, run_id: str, program: Program | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.lines: dict[str, int | None] = {}
+        if program is not None:
+            self.lines = {n.id: (n.src.line if n.src else None)
+                          for n in program.nodes.values()}
+
+    @classmethod
+    def new_run(cls, store: Store, program: Program, inputs: dict[str, Any],
+                parent_id: str | None = None) -> Recorder:
+        import time
+
+        run_id = new_run_id(time.time())
+        store.create_run(run_id, program.workflow, version=program.version,
+                         source_path=program.source, ir=program.to_json(),
+                         inputs=to_json(inputs), status="pending", parent_id=parent_id,
+                         pid=os.getpid(), host=this_host())
+        return cls(store, run_id, program)
+
+    def emit(self, e: Event) -> None:
+        s, rid, key = self.store, self.run_id, e.key
+        t = e.type
+        if t == "workflow.started":
+            s.update_run(rid, status="running", started_at=e.ts)
+        elif t.startswith("workflow."):
+            status = t.split(".", 1)[1]
+            if status in ("completed", "failed", "cancelled", "timeout", "paused"):
+                fields: dict[str, Any] = {"status": status}
+                if status != "paused":
+                    fields["finished_at"] = e.ts
+                if "outputs" in e.data:
+                    fields["outputs"] = e.data["outputs"]
+                if "error" in e.data:
+                    fields["error"] = e.data["error"]
+                s.update_run(rid, **fields)
+        elif key is not None:
+            line = self.lines.get(e.node or "")
+            if t == "task.started":
+                s.set_task(rid, key, "running", task=e.task, attempts=e.attempt or 1,
+                           started_at=e.ts, line=line)
+                s.set_attempt(rid, key, e.attempt or 1, "running", started_at=e.ts)
+            elif t == "task.retried":
+                err = e.data.get("error")
+                s.set_task(rid, key, "retrying", task=e.task, error=err)
+                if e.attempt:
+                    s.set_attempt(rid, key, e.attempt, _attempt_status(err),
+                                  finished_at=e.ts, error=err)
+            elif t in ("task.completed", "task.reused", "task.cached"):
+                s.set_task(rid, key, "completed", task=e.task, result=e.data.get("result"),
+                           finished_at=e.ts, line=line,
+                           **({"attempts": e.attempt} if e.attempt else {}))
+                if t == "task.completed" and e.attempt:
+                    s.set_attempt(rid, key, e.attempt, "completed", finished_at=e.ts)
+            elif t in ("task.failed", "task.timeout", "task.cancelled", "task.skipped"):
+                status = t.split(".", 1)[1]
+                err = e.data.get("error")
+                s.set_task(rid, key, status, task=e.task, error=err, finished_at=e.ts,
+                           line=line)
+                if e.attempt and status != "skipped":
+                    s.set_attempt(rid, key, e.attempt, status, finished_at=e.ts, error=err)
+        s.record_event(rid, t, key, _event_data(e), ts=e.ts)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _attempt_status(err: Any) -> str:
+    kind = err.get("kind") if isinstance(err, dict) else None
+    return {"timeout": "timeout", "cancelled": "cancelled"}.get(kind or "", "failed")
+
+
+def _event_data(e: Event) -> dict[str, Any] | None:
+    data = dict(e.data)
+    if e.task is not None:
+        data["task"] = e.task
+    if e.attempt is not None:
+        data["attempt"] = e.attempt
+    return data or None
+
+
+def open_store(path: Path) -> Store:
+    return SQLiteStore(path)
