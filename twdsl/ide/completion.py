@@ -471,9 +471,7 @@ def _members_of(t: T.Type) -> list[Item]:
 
 
 def _type_text(snap: Snapshot | None, t: A.Node) -> str:
-    if snap is None:
-        return ""
-    return snap.source.text[t.span.start:t.span.end]
+    return snap.text_of(t) if snap is not None else ""
 
 
 def _agent_doc(snap: Snapshot, name: str) -> str:

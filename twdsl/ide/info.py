@@ -119,11 +119,10 @@ def _field_spec(parents: list[A.Node], key: str) -> FieldSpec | None:
 
 def _describe(ws: Workspace, sym: Symbol, here: Snapshot) -> str:
     snap = ws.snapshots.get(sym.name_span.file) or here
-    text = snap.source.text if sym.name_span.file == snap.path else None
     node = sym.node
 
     def src(n: A.Node) -> str:
-        return text[n.span.start:n.span.end] if text is not None else "…"
+        return snap.text_of(n) or here.text_of(n) or "…"
 
     where = "" if sym.name_span.file == here.path else f"\n\nfrom `{sym.name_span.file}`"
     if isinstance(node, A.AgentDecl):
@@ -237,9 +236,7 @@ def signature_help(text: str, offset: int, snap: Snapshot | None, path: str = "<
         decl = _template(snap, frame.name or "")
         if decl is None:
             return None
-        src = snap.source.text if decl in snap.module.items else None
-        params = tuple(src[p.span.start:p.span.end] if src else p.name.name
-                       for p in decl.params)
+        params = tuple(snap.text_of(p) or p.name.name for p in decl.params)
         names = [p.name.name for p in decl.params]
         # Arguments are named: the active parameter is the one being written, if named.
         key = ctx.field_key()

@@ -32,6 +32,8 @@ class Snapshot:
     lent: dict[str, Signature | Type] = field(default_factory=dict)
     modules: dict[str, A.Module | None] = field(default_factory=dict)
     config: Config = DEFAULT
+    #: the texts of the project's files (imported ones included), by path
+    files: dict[str, SourceFile] = field(default_factory=dict)
     _checker: Checker | None = None
 
     @property
@@ -49,6 +51,11 @@ class Snapshot:
     @property
     def parse(self) -> ParseResult:
         return self.analysis.parse
+
+    def text_of(self, node: A.Node) -> str:
+        """The source text of a node of this file or of a file it imports."""
+        src = self.source if node.span.file == self.path else self.files.get(node.span.file)
+        return src.text[node.span.start:node.span.end] if src is not None else ""
 
     @property
     def checker(self) -> Checker:
@@ -72,12 +79,13 @@ def analyze_documents(sources: dict[str, str], load: Callable[[str], str | None]
     cfg = config_for or (lambda _: DEFAULT)
     project = Project(sources, load)
     out: dict[str, Snapshot] = {}
+    files = {p: r.source for p, r in project.parsed.items()}
     for path in sources:
         imports, diags = project.imports[path]
         config = cfg(path)
         analysis = analyze_parsed(project.parsed[path], config, imports, project.lent(path),
                                   diags + project.cycles.get(path, []))
-        out[path] = Snapshot(analysis, imports, project.lent(path), project.modules, config)
+        out[path] = Snapshot(analysis, imports, project.lent(path), project.modules, config, files)
     return out
 
 
