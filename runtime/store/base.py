@@ -1,0 +1,346 @@
+"""The state store's interface: what the runtime and the control plane may ask of the
+durable record of runs, whatever database holds it (SQLite now, PostgreSQL later).
+
+Writes come in two kinds (docs/state.md, "Durability"):
+
+* *recorded* writes (task states, attempts, events, checkpoints, cache entries) are queued in
+  memory and committed together a few milliseconds later (group commit), so that recording a
+  task costs a few microseconds; a process killed in that window loses them, and the tasks
+  whose completion was lost run again on resume (at-least-once);
+* *durable* writes (a run's creation and status changes, control requests and their
+  handling, ``cache_clear``) commit everything queued before them, in the same transaction,
+  and are on disk when they return: another process sees them at once.
+
+Every read first commits this process's queued writes, so a process always reads its own
+writes.  Timestamps are UTC epoch seconds (floats): cheap to sort and to subtract.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+
+RUN_STATUSES = frozenset({"pending", "running", "paused", "completed", "failed", "cancelled",
+                          "timeout"})
+FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout"})
+TASK_STATUSES = frozenset({"pending", "queued", "running", "retrying", "completed", "failed",
+                           "cancelled", "timeout", "skipped"})
+FINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout", "skipped"})
+ATTEMPT_STATUSES = frozenset({"running", "completed", "failed", "cancelled", "timeout"})
+CONTROL_COMMANDS = frozenset({"pause", "resume", "cancel"})
+
+
+class StoreError(Exception):
+    """The state file cannot be used (not a database, written by a newer twdsl, a failed
+    write): a message for people, naming the file."""
+
+
+class RunNotFound(StoreError):
+    """No run has this id (or id prefix)."""
+
+
+class AmbiguousRunId(StoreError):
+    """A prefix names several runs; ``matches`` lists some of them."""
+
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+        super().__init__(f"run id prefix {prefix!r} is ambiguous: it matches {shown} "
+                         "(type more characters)")
+        self.prefix = prefix
+        self.matches = matches
+
+
+class RunFields(TypedDict, total=False):
+    """The columns of a run that ``update_run`` may change."""
+
+    status: str
+    started_at: float | None
+    finished_at: float | None
+    error: Any
+    outputs: Any
+    pid: int | None
+    host: str | None
+
+
+class TaskFields(TypedDict, total=False):
+    """The columns of a task instance that ``set_task`` may set besides its status."""
+
+    task: str | None
+    attempts: int
+    result: Any
+    error: Any
+    started_at: float | None
+    finished_at: float | None
+    line: int | None
+
+
+class AttemptFields(TypedDict, total=False):
+    """The columns of an attempt that ``set_attempt`` may set besides its status."""
+
+    started_at: float | None
+    finished_at: float | None
+    error: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run, as stored.  ``resumes`` counts the times it was resumed in place
+    (``runs resume``); ``parent_id`` is the run a ``runs retry`` started it from."""
+
+    id: str
+    workflow: str
+    version: str | None
+    source_path: str | None
+    ir_sha256: str | None
+    inputs: Any
+    status: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: Any
+    outputs: Any
+    parent_id: str | None
+    resumes: int
+    pid: int | None
+    host: str | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """One task instance of a run: ``key`` is the node id with its iteration path."""
+
+    run_id: str
+    key: str
+    task: str | None
+    status: str
+    attempts: int
+    result: Any
+    error: Any
+    started_at: float | None
+    finished_at: float | None
+    line: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    run_id: str
+    key: str
+    attempt: int
+    status: str
+    started_at: float | None
+    finished_at: float | None
+    error: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A stored event; ``seq`` counts from 1 within the run, in commit order."""
+
+    run_id: str
+    seq: int
+    ts: float
+    type: str
+    key: str | None
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    id: int
+    run_id: str
+    command: str
+    requested_at: float
+    handled_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheHit:
+    """A live cache entry (``result`` may itself be None: hence this wrapper)."""
+
+    key: str
+    result: Any
+    created_at: float
+    expires_at: float | None
+    hits: int
+
+
+def new_run_id(now: float) -> str:
+    """A run id sortable by creation time and short enough to type:
+    ``20261123-101530-3f9a1c`` (UTC second, then 24 random bits).
+
+    >>> new_run_id(0.0)[:16]
+    '19700101-000000-'
+    """
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d-%H%M%S-")
+    return stamp + secrets.token_hex(3)
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def process_alive(pid: int | None, host: str | None) -> bool | None:
+    """Whether the process that runs a run still exists: None when it cannot be told
+    (another host, no pid recorded).  A recycled pid reads as alive: the check errs on
+    the side of not resuming a run twice."""
+    if pid is None or host is None or host != this_host():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
+class Store(abc.ABC):
+    """The durable record of runs.  Implementations: :class:`SQLiteStore`.
+
+    Thread safety: one store may be used from several threads.  Several processes may open
+    the same store; each sees the others' *durable* writes at once and their recorded
+    writes after those are committed (a few milliseconds).
+    """
+
+    # ------------------------------------------------------------------ runs
+    @abc.abstractmethod
+    def create_run(self, run_id: str, workflow: str, *, version: str | None = None,
+                   source_path: str | None = None, ir: str | None = None,
+                   inputs: Any = None, status: str = "pending",
+                   parent_id: str | None = None, pid: int | None = None,
+                   host: str | None = None, created_at: float | None = None) -> RunRecord:
+        """Record a new run (durable).  ``ir`` is the program's IR as JSON text: it is
+        kept once per sha256, so that ``runs resume`` can run it again without its source.
+        ``pid``/``host`` default to this process."""
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, *, durable: bool = True,
+                   **fields: Any) -> None:
+        """Change a run's columns (a status change is durable by default)."""
+
+    @abc.abstractmethod
+    def mark_resumed(self, run_id: str, *, pid: int | None = None, host: str | None = None,
+                     now: float | None = None) -> RunRecord:
+        """A run starts again in place (``runs resume``): status ``running``, this process
+        as its owner, ``resumes`` + 1, ``finished_at``/``error`` cleared (durable)."""
+
+    @abc.abstractmethod
+    def get_run(self, id_or_prefix: str) -> RunRecord | None:
+        """The run with this id, or the only run whose id starts with it; None if none;
+        AmbiguousRunId if several."""
+
+    @abc.abstractmethod
+    def program(self, run_id: str) -> str | None:
+        """The IR JSON text a run was started with."""
+
+    @abc.abstractmethod
+    def list_runs(self, workflow: str | None = None, status: str | None = None,
+                  since: float | None = None, until: float | None = None,
+                  limit: int | None = 50) -> list[RunRecord]:
+        """Runs, newest first; ``since <= created_at < until``."""
+
+    # ------------------------------------------------------------------ tasks
+    @abc.abstractmethod
+    def set_task(self, run_id: str, key: str, status: str,
+                 **fields: Any) -> None:
+        """Record a task instance's state (recorded, not durable).  Only the given columns
+        change; the first call creates the row."""
+
+    @abc.abstractmethod
+    def set_attempt(self, run_id: str, key: str, attempt: int, status: str,
+                    **fields: Any) -> None:
+        """Record one attempt of a task instance (recorded)."""
+
+    @abc.abstractmethod
+    def record_event(self, run_id: str, type: str, key: str | None = None,
+                     data: Any = None, ts: float | None = None) -> None:
+        """Append an event (recorded); its ``seq`` is given when it is committed."""
+
+    @abc.abstractmethod
+    def checkpoint(self, run_id: str, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON) under ``key`` for the run; the last one wins (recorded)."""
+
+    @abc.abstractmethod
+    def task_states(self, run_id: str) -> list[TaskState]:
+        """The run's task instances in the order they were first recorded."""
+
+    @abc.abstractmethod
+    def attempts(self, run_id: str, key: str | None = None) -> list[AttemptRecord]:
+        """Attempts by task instance (first recorded first), then attempt number."""
+
+    @abc.abstractmethod
+    def events(self, run_id: str, after_seq: int = 0,
+               limit: int | None = None) -> list[EventRecord]:
+        """The run's events with ``seq > after_seq``, in order (``runs watch`` polls it)."""
+
+    @abc.abstractmethod
+    def completed_results(self, run_id: str) -> dict[str, Any]:
+        """Key → result of every completed task instance: what a resume reuses."""
+
+    @abc.abstractmethod
+    def checkpoints(self, run_id: str) -> dict[str, Any]:
+        """Key → value of the run's checkpoints."""
+
+    # ------------------------------------------------------------------ control
+    @abc.abstractmethod
+    def request_control(self, run_id: str, command: str,
+                        now: float | None = None) -> ControlRequest:
+        """Ask the process running a run to pause, resume or cancel it (durable)."""
+
+    @abc.abstractmethod
+    def pending_controls(self, run_id: str) -> list[ControlRequest]:
+        """Unhandled control requests of a run, oldest first.  Cheap enough to call every
+        few milliseconds: it does not commit queued writes (control requests are durable)."""
+
+    @abc.abstractmethod
+    def mark_handled(self, request_id: int, now: float | None = None) -> None:
+        """The running process acted on a control request (durable)."""
+
+    # ------------------------------------------------------------------ cache
+    @abc.abstractmethod
+    def cache_get(self, key: str, now: float | None = None) -> CacheHit | None:
+        """The live entry under ``key`` (not expired at ``now``), counting a hit; None if
+        there is none."""
+
+    @abc.abstractmethod
+    def cache_put(self, key: str, result: Any, *, workflow: str | None = None,
+                  task: str | None = None, ttl: float | None = None,
+                  now: float | None = None) -> None:
+        """Keep a result under ``key`` for ``ttl`` seconds (None: forever) (recorded)."""
+
+    @abc.abstractmethod
+    def cache_clear(self, workflow: str | None = None) -> int:
+        """Remove the entries of one workflow, or all; returns how many (durable)."""
+
+    # ------------------------------------------------------------------ statistics
+    @abc.abstractmethod
+    def stats(self, workflow: str | None = None, since: float | None = None,
+              top: int = 5) -> dict[str, Any]:
+        """Per workflow and per task: runs, success rate, durations, failure reasons and a
+        per-day series (docs/state.md, "Statistics")."""
+
+    # ------------------------------------------------------------------ lifetime
+    @abc.abstractmethod
+    def flush(self) -> None:
+        """Commit every queued write now."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush and release the database; the store cannot be used afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
