@@ -95,6 +95,9 @@ class _LazyGroup(click.Group):
     for the compiler and the runtime."""
 
     lazy = {"run": "twdsl.cli_run:run_command",
+            "runs": "twdsl.cli_runs:runs_group",
+            "stats": "twdsl.cli_runs:stats_command",
+            "cache": "twdsl.cli_runs:cache_group",
             "compile": "twdsl.cli_compile:compile_command",
             "graph": "twdsl.cli_compile:graph_command"}
 

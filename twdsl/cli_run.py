@@ -123,6 +123,17 @@ def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -
                     "declaration; nothing was run") from None
 
 
+def _inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
+    """The inputs a run was started with, validated again (they are stored as JSON)."""
+    from twdsl.runtime.inputs import InputError, validate_inputs
+
+    try:
+        return validate_inputs(program, dict(recorded or {}))
+    except InputError as e:
+        raise _Stop(EXIT_USAGE, "twdsl: the recorded inputs no longer fit: "
+                    + "; ".join(e.problems)) from None
+
+
 @click.command("run")
 @click.argument("file", metavar="FILE")
 @click.option("--input", "-i", "pairs", multiple=True, metavar="NAME=VALUE",
