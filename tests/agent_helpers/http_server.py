@@ -29,6 +29,7 @@ class AgentServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # header and body go out as two writes
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -72,7 +73,8 @@ class AgentServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,),
+                                       daemon=True)
 
     def __enter__(self) -> AgentServer:
         self.thread.start()
