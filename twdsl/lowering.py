@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
+from twdsl.recursion import gc_paused
 from twdsl.semantics import types as T
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.templates import Templates
@@ -71,7 +72,8 @@ def lower_workflow(module: A.Module, source: SourceFile, workflow: A.WorkflowDec
     ``imports``/``lent`` are what the project resolved for the file (twdsl.project)."""
     lowerer = _Lowerer(module, source, imports, lent)
     try:
-        program = lowerer.workflow(workflow)
+        with gc_paused():  # like the parse and the checks: the AST is large and all alive
+            program = lowerer.workflow(workflow)
     except _Abort as e:
         return None, [Diagnostic("TW402" if e.message.startswith("blocks") else "TW403",
                                  Severity.ERROR, e.message, e.node.span)]
@@ -121,6 +123,7 @@ class _Lowerer:
     def workflow(self, decl: A.WorkflowDecl) -> M.Program:
         body = decl.body
         tasks = {t.name.name: t.name.name for t in _tasks_of(body.items)}
+        self.task_stmts = {t.name.name: t for t in _tasks_of(body.items)}
         scope = _Scope(tasks, self._instances(body.items, ""))
         fields = {f.key.name: f for f in body.fields()}
         if "retry" in fields:
@@ -449,8 +452,7 @@ class _Lowerer:
             if isinstance(fb, (A.Block, A.ObjectLit)):
                 h.fallback = self.handler_block(fb, scope, owner)
             elif isinstance(fb, A.Name) and fb.name in scope.tasks:
-                raise _Abort("a fallback naming a task of the workflow is not supported by the "
-                             "compiler yet: write the task in a fallback { … } block", fb)
+                h.fallback = self.named_fallback(fb, scope, owner)
             # a fallback naming no task is warning TW216: the run fails as without one
         if "compensate" in f:
             h.compensate = self.handler_block(f["compensate"], scope, owner)
@@ -462,6 +464,24 @@ class _Lowerer:
         if isinstance(v, A.Block) and v.statements():
             h.body = self.block(v.items, scope, owner, "handler", v)
         return h
+
+    def named_fallback(self, fb: A.Name, scope: _Scope, owner: str | None) -> str:
+        """``fallback: task``: a handler block running a copy of that task's definition
+        (id ``owner.fallback.task``); the task itself still runs where it is written, and
+        reading its name still reads that one (docs/ir.md, Lowering)."""
+        stmt = self.task_stmts.get(fb.name) if not scope.prefix else None
+        if stmt is None or owner is None:
+            raise _Abort("a fallback naming a task is supported for tasks of the workflow "
+                         "only: write the task in a fallback { … } block", fb)
+        bid = self.new_id("block", scope.prefix)
+        node = M.BlockNode(id=bid, parent=owner, role="handler", src=self.src(fb))
+        self.add(node)
+        inner = _Scope({k: v for k, v in scope.tasks.items() if k != fb.name},
+                       scope.instances, scope.locals, scope.consts, f"{owner}.fallback.")
+        copy = self.task(stmt, inner, bid)
+        self.nodes[copy].src = self.src(stmt)
+        node.children.append(copy)
+        return bid
 
     def handler_block(self, v: A.Expr | A.Block, scope: _Scope, owner: str | None) -> str:
         if isinstance(v, A.Block):

@@ -171,3 +171,30 @@ def replace(program: M.Program, old_id: str, new_id: str) -> None:
     for nid in subtree(program, old_id):
         if nid not in keep:
             del program.nodes[nid]
+
+
+def copy_program(program: M.Program) -> M.Program:
+    """A copy the passes may edit without touching ``program``.  Expressions are frozen, so
+    they are shared; every mutable part (nodes, their lists, branches, cases, handlers,
+    declarations) is new.  Much cheaper than a deep copy, which copies every expression."""
+    nodes: dict[str, M.Node] = {}
+    for k, n in program.nodes.items():
+        c = n.model_copy()
+        c.after = list(n.after)
+        c.order_only = list(n.order_only)
+        if isinstance(c, M.BlockNode):
+            c.children = list(c.children)
+            c.bindings = dict(c.bindings)
+        elif isinstance(c, M.TaskNode):
+            c.on_error = c.on_error.model_copy()
+            if c.cache is not None:
+                c.cache = c.cache.model_copy()
+        elif isinstance(c, M.IfNode):
+            c.branches = [b.model_copy() for b in c.branches]
+        elif isinstance(c, M.SwitchNode):
+            c.cases = [x.model_copy(update={"values": list(x.values)}) for x in c.cases]
+        nodes[k] = c
+    return program.model_copy(update={
+        "nodes": nodes, "inputs": [d.model_copy() for d in program.inputs],
+        "outputs": [o.model_copy() for o in program.outputs],
+        "on_error": program.on_error.model_copy(), "changes": list(program.changes)})

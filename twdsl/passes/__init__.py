@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twdsl.ir.model import Change, Program
+from twdsl.ir.tree import copy_program
 from twdsl.ir.validate import validate
 
 
@@ -39,10 +40,11 @@ def run_passes(program: Program, level: int = 1) -> Program:
     """``program`` after every pass of ``level`` (0: none), with ``changes`` and
     ``optimization`` recorded."""
     changes: list[Change] = []
+    program = copy_program(program)  # the caller's program stays as it was
     for p in _registry():
         if p.level > level:
             continue
-        program, found = p.run(program.model_copy(deep=True))
+        program, found = p.run(program)
         validate(program, after=f"the '{p.name}' pass")
         changes.extend(found)
     program.optimization = level
