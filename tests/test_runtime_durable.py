@@ -1,0 +1,262 @@
+"""Durable execution and the control plane, with real processes: `twdsl run` killed with
+SIGKILL at random moments and resumed; cancel and pause from a second process; retry of the
+failed part only.  Agents append what they did to a log file, so the calls made across
+processes can be counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from twdsl.runtime.store import SQLiteStore
+
+AGENTS = '''
+import json, os, time
+
+def work(input, call):
+    time.sleep(input.get("sleep", 0.02))
+    with open(os.environ["AGENT_LOG"], "a") as f:
+        f.write(json.dumps({"key": call.context["key"], "pid": os.getpid()}) + "\\n")
+    return {"n": input["n"] * 2}
+
+def gate(input, call):
+    if os.path.exists(os.environ["FAIL_FLAG"]):
+        raise RuntimeError("the flag is set")
+    with open(os.environ["AGENT_LOG"], "a") as f:
+        f.write(json.dumps({"key": call.context["key"], "pid": os.getpid()}) + "\\n")
+    return {"ok": True}
+'''
+
+BATCH = '''
+workflow Batch {
+  version: "1.0.0"
+  input {
+    n: number
+    sleep: number = 0.02
+  }
+  output {
+    total: number = sum(work.result.map(r => r.n))
+  }
+  foreach i in range(n) {
+    parallel: true
+    max_concurrency: 4
+    task work {
+      agent: "Work"
+      input: { n: i, sleep: sleep }
+    }
+  }
+}
+'''
+
+GATED = '''
+workflow Gated {
+  version: "1.0.0"
+  output {
+    a: number = first.result.n
+  }
+  task first {
+    agent: "Work"
+    input: { n: 1 }
+  }
+  task second {
+    agent: "Gate"
+    input: { after: first.result.n }
+  }
+  task third {
+    agent: "Work"
+    input: { n: 3 }
+    depends: [second]
+  }
+}
+'''
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "agents.py").write_text(AGENTS)
+    (tmp_path / "twdsl.toml").write_text(
+        '[agents.Work]\npython = "agents:work"\n\n[agents.Gate]\npython = "agents:gate"\n')
+    (tmp_path / "batch.twdsl").write_text(BATCH)
+    (tmp_path / "gated.twdsl").write_text(GATED)
+    return tmp_path
+
+
+def _env(project: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["AGENT_LOG"] = str(project / "calls.log")
+    env["FAIL_FLAG"] = str(project / "fail.flag")
+    env.pop("TWDSL_STATE", None)
+    return env
+
+
+def twdsl(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=project,
+                          env=_env(project), capture_output=True, text=True, timeout=120)
+
+
+def start(project: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "twdsl.cli", *args], cwd=project,
+                            env=_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def calls(project: Path) -> list[dict[str, Any]]:
+    log = project / "calls.log"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def store(project: Path) -> SQLiteStore:
+    return SQLiteStore(project / ".twdsl" / "state.db")
+
+
+def only_run(project: Path) -> Any:
+    with store(project) as s:
+        (run,) = s.list_runs()
+        return run
+
+
+def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.02)
+
+
+def test_an_uninterrupted_run_is_recorded(project: Path) -> None:
+    r = twdsl(project, "run", "batch.twdsl", "-i", "n=6", "--log-format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"total": 30}
+    run = only_run(project)
+    assert run.status == "completed" and run.outputs == {"total": 30}
+    shown = json.loads(twdsl(project, "runs", "show", run.id[:12], "--format", "json").stdout)
+    assert sorted((t["key"], t["status"], t["attempts"], t["result"], t["input"])
+                  for t in shown["tasks"]) == \
+        [(f"work[{i}]", "completed", 1, {"n": 2 * i}, {"n": i, "sleep": 0.02}) for i in range(6)]
+    assert shown["tasks"][0]["line"] == 14
+    listed = json.loads(twdsl(project, "runs", "list", "--format", "json").stdout)
+    assert [(x["id"], x["status"]) for x in listed] == [(run.id, "completed")]
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_a_run_killed_at_a_random_moment_resumes_without_rerunning_completed_work(
+        project: Path, trial: int) -> None:
+    n = 40
+    proc = start(project, "run", "batch.twdsl", "-i", f"n={n}", "--log-format", "json")
+    rng = random.Random(trial)
+    # wait until some work is done, then kill at a random moment of the run
+    wait_for(lambda: len(calls(project)) >= 1)
+    time.sleep(rng.uniform(0.0, 0.12))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    before = {c["key"] for c in calls(project)}
+    run = only_run(project)
+    with store(project) as s:
+        recorded = set(s.completed_results(run.id))
+    assert recorded <= before  # a recorded completion was really done
+    r = twdsl(project, "runs", "resume", run.id, "--log-format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"total": sum(2 * i for i in range(n))}
+    after = [c["key"] for c in calls(project)][len(before):]
+    assert not set(after) & recorded  # nothing recorded as completed ran again
+    assert before | set(after) == {f"work[{i}]" for i in range(n)}  # and everything ran
+    assert len(after) == len(set(after))
+    final = only_run(project)
+    assert (final.status, final.resumes) == ("completed", 1)
+
+
+def test_cancel_from_another_process_stops_the_run(project: Path) -> None:
+    proc = start(project, "run", "batch.twdsl", "-i", "n=50", "-i", "sleep=0.5",
+                 "--log-format", "json")
+    wait_for(lambda: len(calls(project)) >= 1 or _running(project))
+    run = only_run(project)
+    r = twdsl(project, "runs", "cancel", run.id)
+    assert r.returncode == 0, r.stderr
+    assert proc.wait(timeout=20) == 1
+    run = only_run(project)
+    assert run.status == "cancelled"
+    with store(project) as s:
+        statuses = {t.status for t in s.task_states(run.id)}
+    assert "cancelled" in statuses and "running" not in statuses
+    assert len(calls(project)) < 50
+    again = twdsl(project, "runs", "cancel", run.id)
+    assert again.returncode == 1
+    assert again.stderr.strip() == f"twdsl: run {run.id} is cancelled, not running"
+
+
+def _running(project: Path) -> bool:
+    db = project / ".twdsl" / "state.db"
+    if not db.exists():
+        return False
+    with SQLiteStore(db) as s:
+        runs = s.list_runs()
+        if not runs or runs[0].status != "running":
+            return False
+        return any(t.status == "running" for t in s.task_states(runs[0].id))
+
+
+def test_pause_lets_work_in_flight_finish_and_resume_continues(project: Path) -> None:
+    proc = start(project, "run", "batch.twdsl", "-i", "n=30", "-i", "sleep=0.3",
+                 "--log-format", "json")
+    wait_for(lambda: _running(project))
+    run = only_run(project)
+    assert twdsl(project, "runs", "pause", run.id).returncode == 0
+    assert proc.wait(timeout=20) == 1
+    paused = only_run(project)
+    assert paused.status == "paused"
+    done_before = [c["key"] for c in calls(project)]
+    with store(project) as s:
+        recorded = set(s.completed_results(run.id))
+    assert recorded == set(done_before)  # in-flight work finished and was recorded
+    assert len(done_before) < 30
+    r = twdsl(project, "runs", "resume", run.id, "--log-format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"total": sum(2 * i for i in range(30))}
+    keys = [c["key"] for c in calls(project)]
+    assert sorted(keys) == sorted(f"work[{i}]" for i in range(30))  # each exactly once
+
+
+def test_retry_failed_only_reuses_exactly_the_successful_results(project: Path) -> None:
+    (project / "fail.flag").write_text("")
+    r = twdsl(project, "run", "gated.twdsl")
+    assert r.returncode == 1
+    failed = only_run(project)
+    assert failed.status == "failed"
+    assert failed.error["task"] == "second" and failed.error["source"] == "gated.twdsl:11:3"
+    assert [c["key"] for c in calls(project)] == ["first"]
+    (project / "fail.flag").unlink()
+    r = twdsl(project, "runs", "retry", failed.id, "--failed-only")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"a": 2}
+    assert [c["key"] for c in calls(project)] == ["first", "second", "third"]
+    with store(project) as s:
+        runs = s.list_runs()
+        assert [x.parent_id for x in runs] == [failed.id, None]
+        retry_events = [e.type for e in s.events(runs[0].id) if e.key == "first"]
+    assert retry_events == ["task.reused"]
+    # a plain retry runs everything again
+    r = twdsl(project, "runs", "retry", failed.id)
+    assert r.returncode == 0
+    assert [c["key"] for c in calls(project)][3:] == ["first", "second", "third"]
+
+
+def test_runs_commands_report_unknown_runs_and_missing_stores(project: Path) -> None:
+    r = twdsl(project, "runs", "list")
+    assert r.returncode == 2
+    assert r.stderr.startswith("twdsl: no state store at ")
+    twdsl(project, "run", "gated.twdsl")
+    r = twdsl(project, "runs", "show", "nope")
+    assert (r.returncode, r.stderr.strip()) == (
+        1, f"twdsl: no run 'nope' in {project / '.twdsl' / 'state.db'} "
+           "(`twdsl runs list` shows the runs)")
