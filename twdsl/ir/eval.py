@@ -324,6 +324,8 @@ def _position(o: list[Any] | str, i: Any) -> int:
         raise EvalError(f"{what} is indexed by a number, and this is {type_name(i)}")
     if 0 <= n < len(o):
         return n
+    if not o:
+        raise EvalError(f"index {n} is out of range for an empty {what.split()[1]}")
     size = _count(len(o), "item" if type(o) is list else "character")
     raise EvalError(f"index {n} is out of range for {what} of {size}")
 
@@ -768,7 +770,12 @@ def interpret(expr: X.Expr, env: Env) -> Any:
     try:
         return _interpret(expr, env)
     except RecursionError:
-        raise EvalError("the expression is nested too deeply to evaluate") from None
+        raise _TooDeep("the expression is nested too deeply to evaluate") from None
+
+
+class _TooDeep(EvalError):
+    """Lambdas called inside lambdas past Python's recursion limit: :func:`fold` does not
+    try the trees around such a one again (each try would cost a full stack)."""
 
 
 def _interpret(expr: Any, env: Env) -> Any:  # noqa: C901 - one case per kind of node
@@ -926,10 +933,12 @@ def _literal(v: Any, budget: list[int], level: int = 0) -> X.Expr | None:
 class _Folded:
     """A folded node and what :func:`fold` needs to know of it."""
 
-    __slots__ = ("expr", "free", "task", "literal")
+    __slots__ = ("expr", "free", "task", "literal", "too_deep")
 
-    def __init__(self, expr: Any, free: frozenset[str], task: bool, literal: bool) -> None:
+    def __init__(self, expr: Any, free: frozenset[str], task: bool, literal: bool,
+                 too_deep: bool = False) -> None:
         self.expr, self.free, self.task, self.literal = expr, free, task, literal
+        self.too_deep = too_deep
 
 
 def fold(expr: X.Expr) -> X.Expr:
@@ -1003,7 +1012,7 @@ def _fold_node(e: Any, done: dict[int, _Folded]) -> _Folded:  # noqa: C901 - one
     if k in ("lit", "dur"):
         return _Folded(e, free, False, True)
     if k == "lambda":
-        return _Folded(e, free - set(e.params), task, False)
+        return _Folded(e, free - set(e.params), task, False, any(c.too_deep for c in kids))
     if k in ("array", "object") and all(c.literal for c in kids) and \
             (k == "array" or len({key for key, _ in e.entries}) == len(e.entries)):
         return _Folded(e, free, task, True)
@@ -1017,10 +1026,14 @@ def _fold_node(e: Any, done: dict[int, _Folded]) -> _Folded:  # noqa: C901 - one
         return _Folded(X.Lit(v=None), frozenset(), False, True)
     if k == "str":
         e = _join_constant_parts(e, kids)
+    if any(c.too_deep for c in kids):
+        return _Folded(e, free, task, False, True)
     if not free and not task:
         try:
             value = compile_expr(e)(_NoNames())
-        except (EvalError, RecursionError):
+        except (_TooDeep, RecursionError):
+            return _Folded(e, free, task, False, True)
+        except EvalError:
             return _Folded(e, free, task, False)
         lit = _literal(value, [_MAX_FOLDED_NODES])
         if lit is not None:

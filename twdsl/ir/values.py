@@ -186,6 +186,10 @@ _NAMES: dict[type, str] = {type(None): "null", bool: "boolean", int: "number", f
                            datetime: "datetime"}
 
 
+def _article(name: str) -> str:
+    return name if name.startswith("an ") else ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def format_number(n: int | float) -> str:
     """A number as text: whole numbers below 1e21 without ``.0`` (as JavaScript shows them).
 
@@ -229,7 +233,7 @@ def _to_json(value: Any) -> Any:
         return _to_json(value.seconds)
     if isinstance(value, datetime):
         return format_datetime(value)
-    raise EvalError(f"a {type_name(value)} has no JSON form")
+    raise EvalError(f"{_article(type_name(value))} has no JSON form")
 
 
 def render(value: Any) -> str:
@@ -256,7 +260,7 @@ def render(value: Any) -> str:
             raise EvalError("the value is nested too deeply to show as text") from None
     if isinstance(value, datetime):
         return format_datetime(value)
-    raise EvalError(f"a {type_name(value)} cannot be shown as text")
+    raise EvalError(f"{_article(type_name(value))} cannot be shown as text")
 
 
 def equal(a: Any, b: Any) -> bool:
