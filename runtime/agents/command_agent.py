@@ -38,7 +38,8 @@ Template = list[str | tuple[str, ...]]
 
 def parse_argument(arg: str) -> Template:
     """Split ``--msg={message}`` into literal and placeholder parts; ``{{``/``}}`` are
-    literal braces.  Raises ValueError with what is wrong (for a configuration message)."""
+    literal braces.  Raises ValueError saying what is wrong with ``arg`` (the caller names
+    it in a configuration message)."""
     parts: Template = []
     text: list[str] = []
     pos = 0
@@ -50,14 +51,12 @@ def parse_argument(arg: str) -> Template:
             text.append(token[0])
             continue
         if token == "{":
-            raise ValueError(f"{arg!r} has a '{{' that is not closed (write '{{{{' for a "
-                             "literal brace)")
+            raise ValueError("has a '{' that is not closed (write '{{' for a literal brace)")
         if token == "}":
-            raise ValueError(f"{arg!r} has a '}}' that was not opened (write '}}}}' for a "
-                             "literal brace)")
+            raise ValueError("has a '}' that was not opened (write '}}' for a literal brace)")
         path = tuple(m.group(1).strip().split("."))
         if not all(_SEGMENT.fullmatch(p) for p in path):
-            raise ValueError(f"{arg!r}: {token!r} is not a placeholder; write {{name}} or "
+            raise ValueError(f"has {token!r}, which is not a placeholder; write {{name}} or "
                              "{name.field} for a value of the input, {input} for all of it, "
                              "'{{' and '}}' for literal braces")
         if text:

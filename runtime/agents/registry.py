@@ -245,9 +245,12 @@ class AgentRegistry:
                                      f"not {_what(target)}")
         module, sep, attr = target.partition(":")
         if not sep or not module or not attr:
-            raise ConfigurationError(
-                f"{b.where}: python = {json.dumps(target)} must be \"module:function\" (for "
-                "example \"agents:echo\" for a function echo in agents.py beside the config)")
+            if not sep and "." in target.strip("."):
+                fix = "write python = " + json.dumps(":".join(target.rsplit(".", 1)))
+            else:
+                fix = 'for example "agents:echo" for a function echo in agents.py beside the config'
+            raise ConfigurationError(f"{b.where}: python = {json.dumps(target)} must be "
+                                     f"\"module:function\"; {fix}")
 
     def _check_command(self, b: Binding) -> None:
         argv = b.spec["command"]
@@ -271,7 +274,7 @@ class AgentRegistry:
             try:
                 b.templates.append(parse_argument(arg))
             except ValueError as e:
-                raise ConfigurationError(f"{b.where}: command[{i}] {e}") from None
+                raise ConfigurationError(f"{b.where}: command[{i}] {arg!r} {e}") from None
         if any(not isinstance(p, str) for p in b.templates[0]):
             raise ConfigurationError(f"{b.where}: command[0] is the program and cannot be a "
                                      "placeholder; name the program")
@@ -313,7 +316,7 @@ def _what(value: Any) -> str:
     if isinstance(value, str):
         return f"the string {json.dumps(value)}"
     if isinstance(value, list):
-        return "an array"
+        return "an array" if value else "an empty array"
     if isinstance(value, Mapping):
         return "a table"
     return f"a {type(value).__name__}"
