@@ -84,6 +84,9 @@ class RunOptions:
     reuse: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] | None = None  # what `env` reads; None: os.environ
     sleep: Callable[[float], Any] = asyncio.sleep
+    #: where `cache` results live (the state store: cache_get/cache_put); None: no caching
+    cache: Any = None
+    clock: Callable[[], float] = time.time  # for cache expiry (tests give their own)
 
 
 @dataclass(slots=True)
@@ -576,7 +579,23 @@ class Engine:
             await self.fail(n, rec, f.error, frame, ev)
             return
         payload = to_json(payload)
+        ckey = None
+        if n.cache is not None and self.opt.cache is not None:
+            basis = payload if n.cache.key is None else to_json(self.value(n.cache.key, frame, n))
+            ckey = cache_key(n, basis)
+            hit = self.opt.cache.cache_get(ckey, now=self.opt.clock())
+            if hit is not None:
+                rec.result = hit.result
+                self._set(rec, TaskStatus.COMPLETED, key)
+                self.emit("task.cached", status="completed",
+                          data={"result": rec.result, "cache_key": ckey}, **ev)
+                if n.on_success is not None:
+                    await self.block(n.on_success, frame.child({"result": rec.result}))
+                return
         err = await self.attempts(n, rec, payload, frame, ev, n.retry, line)
+        if err is None and ckey is not None:
+            self.opt.cache.cache_put(ckey, rec.result, workflow=self.p.workflow, task=n.name,
+                                     ttl=n.cache.ttl if n.cache else None, now=self.opt.clock())
         if err is None:
             self._set(rec, TaskStatus.COMPLETED, key)
             self.emit("task.completed", status="completed", attempt=rec.attempts,
@@ -703,6 +722,18 @@ class Engine:
         rec.status = status
         if status.final and rec.finished is None:
             rec.finished = time.time()
+
+
+def cache_key(n: M.TaskNode, basis: Any) -> str:
+    """A cached result is reused for the same agent, the same task definition (its IR, without
+    ids and positions) and the same rendered input (or `cache.key` value)."""
+    import hashlib
+
+    definition = n.model_dump(mode="json", exclude={"id", "parent", "after", "order_only",
+                                                    "src", "name"})
+    text = json.dumps([n.agent, definition, basis], sort_keys=True, separators=(",", ":"),
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _field(rec: TaskRecord | None, field: str) -> Any:

@@ -484,3 +484,32 @@ def test_inputs_are_parsed_by_type_and_validated_with_named_errors() -> None:
         "label)",
         "input 'flag': expected true or false, got 'yes'",
     ]
+
+
+def test_cache_hits_and_expiry_with_a_real_store_and_a_controlled_clock(tmp_path: Any) -> None:
+    from twdsl.runtime.store import SQLiteStore
+
+    program = compile_ok('''
+    workflow W {
+      version: "1"
+      input { q: string }
+      output { r: any = search.result }
+      task search { agent: "Search" input: { q: q } cache: 1h }
+    }''')
+    agents = Recorder(Search=lambda c: {"hits": len(c.input["q"])})
+    now = [1000.0]
+    with SQLiteStore(tmp_path / "state.db") as store:
+        def go(q: str) -> tuple[Any, list[str]]:
+            events = Collect()
+            engine = Engine(program, agents, events,
+                            RunOptions(cache=store, clock=lambda: now[0]))
+            result = asyncio.run(engine.run(validate_inputs(program, {"q": q})))
+            return result.outputs, [e.type for e in events.events if e.key == "search"]
+
+        assert go("abc") == ({"r": {"hits": 3}}, ["task.started", "task.completed"])
+        now[0] += 3599
+        assert go("abc") == ({"r": {"hits": 3}}, ["task.cached"])  # a hit: no call
+        assert go("abcd") == ({"r": {"hits": 4}}, ["task.started", "task.completed"])
+        now[0] += 2  # the first entry is now 3601 s old: expired
+        assert go("abc") == ({"r": {"hits": 3}}, ["task.started", "task.completed"])
+    assert [c["input"]["q"] for c in agents.calls] == ["abc", "abcd", "abc"]

@@ -150,6 +150,8 @@ def _inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
               help="The state store (default: [run] state, else .twdsl/state.db beside the "
                    "configuration or the workflow).")
 @click.option("--no-state", is_flag=True, help="Record nothing (no state store).")
+@click.option("--no-cache", is_flag=True, help="Do not reuse cached task results (nor store "
+              "new ones).")
 @click.option("--dry-run", is_flag=True, help="Print the plan with rendered inputs; call no "
               "agent.")
 @click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto",
@@ -160,12 +162,12 @@ def _inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
 @click.option("--seed", type=int, default=None, hidden=True, help="Seed of retry jitter.")
 def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                 workflow: str | None, optimize: int, config_path: str | None,
-                state_path: str | None, no_state: bool, dry_run: bool, log_format: str,
-                max_concurrency: int | None, seed: int | None) -> None:
+                state_path: str | None, no_state: bool, no_cache: bool, dry_run: bool,
+                log_format: str, max_concurrency: int | None, seed: int | None) -> None:
     """Run a workflow: FILE is a .twdsl source or a compiled .json program."""
     try:
         code = _run(file, pairs, inputs_file, workflow, optimize, config_path, state_path,
-                    no_state, dry_run, log_format, max_concurrency, seed)
+                    no_state, no_cache, dry_run, log_format, max_concurrency, seed)
     except _Stop as stop:
         if stop.message:
             click.echo(stop.message, err=True)
@@ -178,7 +180,7 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
 
 def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: str | None,
          optimize: int, config_path: str | None, state_path: str | None, no_state: bool,
-         dry_run: bool, log_format: str, max_concurrency: int | None,
+         no_cache: bool, dry_run: bool, log_format: str, max_concurrency: int | None,
          seed: int | None) -> int:
     config = _config(Path(file), config_path)
     program = load_program(file, workflow, optimize, config)
@@ -199,7 +201,8 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
         _interrupted_hint(store, program, inputs)
         recorder = Recorder.new_run(store, program, inputs)
     return execute(program, inputs, registry, recorder, log_format,
-                   max_concurrency or config.run.get("max_concurrency") or 16, seed)
+                   max_concurrency or config.run.get("max_concurrency") or 16, seed,
+                   cache=not no_cache)
 
 
 def agent_registry(program: Program, config: Config) -> Any:
@@ -242,7 +245,7 @@ def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> N
 
 def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: Any,
             log_format: str, max_concurrency: int, seed: int | None = None,
-            reuse: dict[str, Any] | None = None) -> int:
+            reuse: dict[str, Any] | None = None, cache: bool = True) -> int:
     """Run with the progress view and the recorder; print outputs or the error; the exit
     code."""
     from twdsl.runtime.engine import Engine, RunOptions
@@ -261,7 +264,8 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
     if recorder is not None:
         sinks.append(recorder)
     options = RunOptions(max_concurrency=max_concurrency, seed=seed,
-                         run_id=recorder.run_id if recorder else None, reuse=reuse or {})
+                         run_id=recorder.run_id if recorder else None, reuse=reuse or {},
+                         cache=recorder.store if recorder is not None and cache else None)
     engine = Engine(program, registry, Fanout(sinks), options)
     try:
         result = asyncio.run(_main(engine, inputs, recorder))
