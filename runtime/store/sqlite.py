@@ -15,6 +15,8 @@ import atexit
 import collections
 import hashlib
 import json
+import json.encoder
+import json.scanner
 import os
 import sqlite3
 import threading
@@ -63,8 +65,21 @@ _RUN_SELECT = ("SELECT id, workflow, version, source_path, ir_sha256, inputs, st
 _TASK_SELECT = ("SELECT run_id, key, task, status, attempts, result, error, started_at, "
                 "finished_at, line FROM tasks")
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
-                           default=lambda o: repr(o)).encode
+# The C encoder and scanner, made once: json.dumps/json.loads rebuild or re-check them on
+# every call, which costs several times the work itself for the small values recorded here.
+# A value JSON cannot represent is stored as its repr (a background commit must not fail).
+_c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, repr, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+_c_scan = json.scanner.c_make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+
+
+def _encode(value: Any) -> str:
+    """JSON text of ``value``, compact, UTF-8 kept as is.
+
+    >>> _encode({"a": [1, 2.5, "é", None]})
+    '{"a":[1,2.5,"é",null]}'
+    """
+    return "".join(_c_encode(value, 0))
 _OPEN: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
 
@@ -73,7 +88,13 @@ def _dump(value: Any) -> str | None:
 
 
 def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    if text is None:
+        return None
+    try:
+        value, end = _c_scan(text, 0)
+    except StopIteration:  # not written by us (leading space, …): the careful parser
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
@@ -111,6 +132,8 @@ class SQLiteStore(Store):
         self._error: BaseException | None = None
         self._closed = False
         self._db = self._connect(busy_timeout)
+        # queue lengths at which the writer is told (none without a writer)
+        self._signals = frozenset({1, batch}) if flush_interval is not None else frozenset()
         self._wake = threading.Event()
         self._full = threading.Event()
         self._thread: threading.Thread | None = None
@@ -186,10 +209,14 @@ class SQLiteStore(Store):
     def _enqueue(self, op: tuple[Any, ...]) -> None:
         q = self._q
         q.append(op)
-        n = len(q)
+        if len(q) in self._signals:
+            self._signal(len(q))
+
+    def _signal(self, n: int) -> None:
+        """The queue just got its first record (wake the writer) or a full batch."""
         if n == 1:
             self._wake.set()
-        elif n == self._batch:
+        else:
             self._full.set()
 
     def _drain(self) -> list[tuple[Any, ...]]:
@@ -296,6 +323,7 @@ class SQLiteStore(Store):
         db = self._db
         seq: dict[str, int] = {}
         rows = []
+        encode = _c_encode
         for _, rid, type_, key, data, ts in events:
             n = seq.get(rid)
             if n is None:
@@ -303,7 +331,8 @@ class SQLiteStore(Store):
                                (rid,)).fetchone()[0]
             n += 1
             seq[rid] = n
-            rows.append((rid, n, ts, type_, key, _dump(data)))
+            rows.append((rid, n, ts, type_, key,
+                         None if data is None else "".join(encode(data, 0))))
         db.executemany("INSERT INTO events (run_id, seq, ts, type, key, data) "
                        "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
@@ -460,7 +489,10 @@ class SQLiteStore(Store):
             _bad("task", status, TASK_STATUSES, fields.keys() - _TASK_COLS)
         if run_id not in self._runs:
             self._known_run(run_id)
-        self._enqueue((_TASK, run_id, key, status, fields))
+        q = self._q
+        q.append((_TASK, run_id, key, status, fields))
+        if len(q) in self._signals:
+            self._signal(len(q))
 
     def set_attempt(self, run_id: str, key: str, attempt: int, status: str,
                     **fields: Any) -> None:
@@ -468,13 +500,19 @@ class SQLiteStore(Store):
             _bad("attempt", status, ATTEMPT_STATUSES, fields.keys() - _ATTEMPT_COLS)
         if run_id not in self._runs:
             self._known_run(run_id)
-        self._enqueue((_ATTEMPT, run_id, key, attempt, status, fields))
+        q = self._q
+        q.append((_ATTEMPT, run_id, key, attempt, status, fields))
+        if len(q) in self._signals:
+            self._signal(len(q))
 
     def record_event(self, run_id: str, type: str, key: str | None = None,
                      data: Any = None, ts: float | None = None) -> None:
         if run_id not in self._runs:
             self._known_run(run_id)
-        self._enqueue((_EVENT, run_id, type, key, data, self.clock() if ts is None else ts))
+        q = self._q
+        q.append((_EVENT, run_id, type, key, data, self.clock() if ts is None else ts))
+        if len(q) in self._signals:
+            self._signal(len(q))
 
     def checkpoint(self, run_id: str, key: str, value: Any) -> None:
         if run_id not in self._runs:
@@ -512,8 +550,7 @@ class SQLiteStore(Store):
 
     def completed_results(self, run_id: str) -> dict[str, Any]:
         def read(db: sqlite3.Connection) -> dict[str, Any]:
-            loads = json.loads
-            return {k: None if res is None else loads(res) for k, res in db.execute(
+            return {k: _load(res) for k, res in db.execute(
                 "SELECT key, result FROM tasks WHERE run_id = ? AND status = 'completed'",
                 (run_id,))}
 
@@ -666,15 +703,20 @@ def _upsert(db: sqlite3.Connection, table: str, key_cols: tuple[str, ...],
     set of columns (a running row and a completed one set different columns)."""
     groups: dict[tuple[str, ...], list[list[Any]]] = {}
     for key, fields in rows.items():
-        cols = tuple(sorted(fields))
-        values = list(key)
-        for c in cols:
-            v = fields[c]
-            values.append(_encode(v) if c in _JSON_COLS and v is not None else v)
-        groups.setdefault(cols, []).append(values)
+        cols = tuple(fields)  # the callers' order: the same for most rows
+        group = groups.get(cols)
+        if group is None:
+            group = groups[cols] = []
+        group.append([*key, *fields.values()])
+    width = len(key_cols)
     for cols, values_list in groups.items():
+        for pos in [width + i for i, c in enumerate(cols) if c in _JSON_COLS]:
+            for values in values_list:
+                v = values[pos]
+                if v is not None:
+                    values[pos] = "".join(_c_encode(v, 0))
         names = ", ".join((*key_cols, *cols))
-        marks = ", ".join("?" * (len(key_cols) + len(cols)))
+        marks = ", ".join("?" * (width + len(cols)))
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols)
         db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) "
                        f"ON CONFLICT ({', '.join(key_cols)}) DO UPDATE SET {updates}",
