@@ -677,12 +677,7 @@ def _compile(e: Any) -> Fn:  # noqa: C901 - one case per kind of node
         node, field = e.node, e.field
         return lambda env: _task(env, node, field)
     if k == "get":
-        fo, name = _compile(e.obj), e.name
-
-        def get(env: Env) -> Any:
-            o = fo(env)
-            return o.get(name) if type(o) is dict else _get(o, name)
-        return get
+        return _compile_get(e.obj, e.name)
     if k == "index":
         fo, fi = _compile(e.obj), _compile(e.index)
         return lambda env: _index(fo(env), fi(env))
@@ -711,20 +706,70 @@ def _compile(e: Any) -> Fn:  # noqa: C901 - one case per kind of node
         return _compile_binary(e.op, _compile(e.l), _compile(e.r))
     if k == "array":
         items = [_compile(i) for i in e.items]
-        return lambda env: [f(env) for f in items]
+
+        def array(env: Env) -> list[Any]:
+            out = []
+            for f in items:
+                out.append(f(env))
+            return out
+        return array
     if k == "object":
         entries = [(key, _compile(v)) for key, v in e.entries]
-        return lambda env: {key: f(env) for key, f in entries}
+
+        def object_(env: Env) -> dict[str, Any]:
+            out = {}
+            for key, f in entries:  # a plain loop: faster than a comprehension's frame
+                out[key] = f(env)
+            return out
+        return object_
     if k == "str":
         parts: list[Any] = [p if isinstance(p, str) else _compile(p) for p in e.parts]
 
         def string(env: Env) -> str:
-            return "".join([p if type(p) is str else _text(p(env)) for p in parts])
+            out = []
+            for p in parts:
+                if type(p) is not str:
+                    p = p(env)
+                    if type(p) is not str:
+                        p = render(p)
+                out.append(p)
+            return "".join(out)
         return string
     if k == "lambda":
         params, body = tuple(e.params), _compile(e.body)
         return lambda env: Closure(params, body, env)
     raise EvalError(f"unknown kind of expression '{k}'")
+
+
+def _compile_get(obj: Any, name: str) -> Fn:
+    """``obj.name``, fused with reading ``obj`` when it is a name or a task's field: member
+    reads are most of what task inputs do."""
+    if obj.k == "var":
+        var = obj.name
+
+        def get_var(env: Env) -> Any:
+            try:
+                o = env.lookup(var)
+            except KeyError:
+                raise EvalError(f"the name '{var}' has no value here") from None
+            return o.get(name) if type(o) is dict else _get(o, name)
+        return get_var
+    if obj.k == "task":
+        node, field = obj.node, obj.field
+
+        def get_task(env: Env) -> Any:
+            try:
+                o = env.task_field(node, field)
+            except KeyError:
+                raise EvalError(f"task '{node}' has no '{field}' here") from None
+            return o.get(name) if type(o) is dict else _get(o, name)
+        return get_task
+    fo = _compile(obj)
+
+    def get(env: Env) -> Any:
+        o = fo(env)
+        return o.get(name) if type(o) is dict else _get(o, name)
+    return get
 
 
 def _text(v: Any) -> str:
