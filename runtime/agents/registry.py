@@ -91,13 +91,14 @@ class AgentRegistry:
         return agent
 
     def missing(self, names: Iterable[str]) -> list[str]:
-        """The names among ``names`` that nothing is bound to, in order.  Configured Python
-        agents are imported here, so a broken binding is reported before the run starts."""
+        """The names among ``names`` that nothing is bound to, in order.  The others are made
+        here (Python modules imported, entry points loaded), so that a binding that cannot
+        work is reported, as a ConfigurationError, before the run starts."""
         out = []
         for name in names:
-            if name in self.bindings:
+            if name in self.bindings or name in self.entry_points():
                 self.get(name)
-            elif name not in BUILTINS and name not in self.entry_points():
+            elif name not in BUILTINS:
                 out.append(name)
         return out
 
