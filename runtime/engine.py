@@ -37,10 +37,12 @@ from twdsl.ir.eval import EvalError, compile_expr
 from twdsl.ir.values import Duration, to_json
 from twdsl.runtime.agents import AgentCall
 from twdsl.runtime.errors import ErrorKind, TaskError
-from twdsl.runtime.events import Event, EventSink
-from twdsl.runtime.states import RunStatus, TaskStatus, check_task
+from twdsl.runtime.events import Event, EventSink, Fanout
+from twdsl.runtime.states import TASK_TRANSITIONS, RunStatus, TaskStatus, check_task
 
 NONE, BREAK, CONTINUE = 0, 1, 2  # what a node's run signals to its loop
+_ALLOWED = TASK_TRANSITIONS
+_FINAL = frozenset(s for s in TaskStatus if s.final)
 
 
 class Failed(Exception):
@@ -190,6 +192,8 @@ class Engine:
         self.loops_of = self._loops_of()
         self.compiled: dict[int, Callable[[Frame], Any]] = {}
         self.chains: dict[str, bool] = {}  # block id → its children run in written order
+        self.sources = {k: str(v.src) for k, v in self.nodes.items() if v.src is not None}
+        self.quiet = isinstance(sink, Fanout) and not sink.sinks  # nobody listens
         self.final: RunResult | None = None
         self.gate = asyncio.Event()
         self.gate.set()
@@ -219,7 +223,8 @@ class Engine:
         raise KeyError(name)
 
     def emit(self, type: str, **kw: Any) -> None:
-        self.sink.emit(Event(type, self.run_id, **kw))
+        if not self.quiet:
+            self.sink.emit(Event(type, self.run_id, **kw))
 
     def eval(self, e: X.Expr, frame: Frame) -> Any:
         fn = self.compiled.get(id(e))
@@ -678,7 +683,8 @@ class Engine:
                           **ev)
                 await self.opt.sleep(delay)
             self._set(rec, TaskStatus.QUEUED, key)
-            await self.gate.wait()  # closed while the run is pausing: start nothing new
+            if not self.gate.is_set():
+                await self.gate.wait()  # closed while the run is pausing: start nothing new
             await self.slots.acquire(n.priority)
             self.in_flight += 1
             try:
@@ -693,11 +699,14 @@ class Engine:
                                  context={"workflow": self.p.workflow, "run_id": self.run_id,
                                           "task": n.name, "key": key,
                                           "loops": [i for _, i in frame.loops],
-                                          "source": str(n.src) if n.src else None},
+                                          "source": self.sources.get(n.id)},
                                  timeout=n.timeout)
                 try:
-                    async with asyncio.timeout(n.timeout):
+                    if n.timeout is None:
                         result = await agent(call)
+                    else:
+                        async with asyncio.timeout(n.timeout):
+                            result = await agent(call)
                     rec.result = to_json(result)
                     rec.finished = time.time()
                     return None
@@ -717,10 +726,12 @@ class Engine:
         return err
 
     def _set(self, rec: TaskRecord, status: TaskStatus, key: str) -> None:
-        if rec.status is not status:
-            check_task(rec.status, status, key)
+        old = rec.status
+        if old is not status:
+            if status not in _ALLOWED[old]:
+                check_task(old, status, key)  # raises, naming the transition
         rec.status = status
-        if status.final and rec.finished is None:
+        if status in _FINAL and rec.finished is None:
             rec.finished = time.time()
 
 

@@ -26,6 +26,10 @@ class Recorder:
         self.store = store
         self.run_id = run_id
         self.lines: dict[str, int | None] = {}
+        #: when the current attempt of each task instance started.  A first attempt that
+        #: succeeds gets no row of its own in `attempts` (the task's row says it all: one
+        #: write less per task); every other attempt does.
+        self.attempt_start: dict[str, float] = {}
         if program is not None:
             self.lines = {n.id: (n.src.line if n.src else None)
                           for n in program.nodes.values()}
@@ -63,26 +67,33 @@ class Recorder:
             if t == "task.started":
                 s.set_task(rid, key, "running", task=e.task, attempts=e.attempt or 1,
                            started_at=e.ts, line=line)
-                s.set_attempt(rid, key, e.attempt or 1, "running", started_at=e.ts)
+                self.attempt_start[key] = e.ts
+                if (e.attempt or 1) > 1:
+                    s.set_attempt(rid, key, e.attempt or 1, "running", started_at=e.ts)
             elif t == "task.retried":
                 err = e.data.get("error")
                 s.set_task(rid, key, "retrying", task=e.task, error=err)
                 if e.attempt:
                     s.set_attempt(rid, key, e.attempt, _attempt_status(err),
+                                  started_at=self.attempt_start.get(key),
                                   finished_at=e.ts, error=err)
             elif t in ("task.completed", "task.reused", "task.cached"):
                 s.set_task(rid, key, "completed", task=e.task, result=e.data.get("result"),
                            finished_at=e.ts, line=line,
                            **({"attempts": e.attempt} if e.attempt else {}))
-                if t == "task.completed" and e.attempt:
-                    s.set_attempt(rid, key, e.attempt, "completed", finished_at=e.ts)
+                if t == "task.completed" and (e.attempt or 1) > 1:
+                    s.set_attempt(rid, key, e.attempt or 1, "completed",
+                                  started_at=self.attempt_start.get(key), finished_at=e.ts)
+                self.attempt_start.pop(key, None)
             elif t in ("task.failed", "task.timeout", "task.cancelled", "task.skipped"):
                 status = t.split(".", 1)[1]
                 err = e.data.get("error")
                 s.set_task(rid, key, status, task=e.task, error=err, finished_at=e.ts,
                            line=line)
                 if e.attempt and status != "skipped":
-                    s.set_attempt(rid, key, e.attempt, status, finished_at=e.ts, error=err)
+                    s.set_attempt(rid, key, e.attempt, status,
+                                  started_at=self.attempt_start.pop(key, None),
+                                  finished_at=e.ts, error=err)
         s.record_event(rid, t, key, _event_data(e), ts=e.ts)
 
     def close(self) -> None:
