@@ -454,3 +454,26 @@ async def test_a_cancelled_trial_does_not_keep_the_circuit_half_open(project: Pa
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_the_schedulers_timeout_counts_as_a_failure_but_a_cancellation_does_not(
+        project: Path) -> None:
+    reg = AgentRegistry({"A": {"python": "agents:forever",
+                               "circuit_breaker": {"failures": 1, "reset_after": 60}}}, project)
+    agent = reg.get("A")
+    breaker = reg.breaker("A")
+    assert breaker is not None
+    timed = AgentCall(agent="A", task="t", node_id="n1", run_id="r1", workflow="wf",
+                      attempt=1, input={}, context={}, timeout=0.05)
+    task = asyncio.create_task(agent(timed))  # cancelled long before its timeout: fail_fast
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (breaker.state, breaker.consecutive) == (BreakerState.CLOSED, 0)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(timed.timeout):  # what the scheduler does
+            await agent(timed)
+    assert (breaker.state, breaker.consecutive) == (BreakerState.OPEN, 1)
+    assert breaker.last_error is not None
+    assert breaker.last_error.message == "agent 'A' ran past its timeout of 0.05s"

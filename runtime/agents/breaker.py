@@ -20,6 +20,9 @@ from typing import Any
 from twdsl.runtime.agents.base import Agent, AgentCall
 from twdsl.runtime.errors import ErrorKind, TaskError
 
+#: Seconds by which a cancellation may come before ``call.timeout`` and still be that
+#: timeout (the scheduler's timer starts a moment before the call does).
+TIMEOUT_SLACK = 0.01
 #: The failure kinds a breaker counts.
 COUNTED = frozenset({ErrorKind.AGENT, ErrorKind.TRANSIENT, ErrorKind.TIMEOUT})
 
@@ -127,13 +130,25 @@ class BreakerAgent:
 
     async def __call__(self, call: AgentCall) -> Any:
         self.breaker.before()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         try:
             result = await self.inner(call)
         except TaskError as e:
             self.breaker.failure(e)
             raise
         except asyncio.CancelledError:
-            self.breaker.release()
+            # The scheduler enforces the task's timeout by cancelling the call, so a timeout
+            # reaches us as a cancellation: one that comes when the attempt's time is up
+            # (within the timer's slack) is that timeout, and counts; others (fail_fast,
+            # Ctrl-C) say nothing about the agent.
+            limit = call.timeout
+            if limit is not None and loop.time() - start >= limit - TIMEOUT_SLACK:
+                self.breaker.failure(TaskError(
+                    ErrorKind.TIMEOUT, f"agent '{self.name}' ran past its timeout of "
+                    f"{limit:g}s"))
+            else:
+                self.breaker.release()
             raise
         except Exception:
             # An agent that raises something else has a bug: the scheduler will call it an
