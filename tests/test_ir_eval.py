@@ -516,6 +516,24 @@ def test_to_json() -> None:
         "2024-05-01T12:00:00.000005Z"
 
 
+def test_to_json_takes_what_python_agents_return() -> None:
+    from collections import OrderedDict
+    from enum import Enum
+
+    class Color(str, Enum):
+        RED = "red"
+
+    assert to_json((1, (2.0, "a"))) == [1, [2, "a"]]
+    got = to_json(OrderedDict(c=Color.RED))
+    assert got == {"c": "red"} and type(got) is dict and type(got["c"]) is str
+    with pytest.raises(EvalError, match="^the number nan has no JSON form$"):
+        to_json([float("nan")])
+    with pytest.raises(EvalError, match="^an object's keys are strings, and this is number$"):
+        to_json({1: "a"})
+    with pytest.raises(EvalError, match=r"^an unsupported value \(set\) has no JSON form$"):
+        to_json({1, 2})
+
+
 def timezone_plus2() -> Any:
     from datetime import timezone
     return timezone(timedelta(hours=2))

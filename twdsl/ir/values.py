@@ -224,16 +224,40 @@ def _to_json(value: Any) -> Any:
     if t is str or t is int or t is bool or value is None:
         return value
     if t is float:
+        if not math.isfinite(value):
+            raise EvalError(f"the number {value} has no JSON form")
         return int(value) if value.is_integer() and abs(value) <= 2**53 else value
-    if t is list:
+    if t is list or t is tuple:
         return [_to_json(v) for v in value]
     if t is dict:
-        return {k: _to_json(v) for k, v in value.items()}
+        return {_key(k): _to_json(v) for k, v in value.items()}
     if t is Duration:
         return _to_json(value.seconds)
     if isinstance(value, datetime):
         return format_datetime(value)
+    # What a Python agent may return besides: subclasses (str enums, OrderedDict…), as their
+    # base type.
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # the text, not an enum's str()
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _to_json(float(value))
+    if isinstance(value, dict):
+        return _to_json(dict(value))
+    if isinstance(value, list):
+        return _to_json(list(value))
     raise EvalError(f"{_article(type_name(value))} has no JSON form")
+
+
+def _key(k: Any) -> str:
+    if type(k) is str:
+        return k  # type: ignore[no-any-return]
+    if isinstance(k, str):
+        return str(k)
+    raise EvalError(f"an object's keys are strings, and this is {type_name(k)}")
 
 
 def render(value: Any) -> str:
