@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> SQLiteStore:
+def store(tmp_path: Path, clock: Clock) -> Iterator[SQLiteStore]:
     s = SQLiteStore(tmp_path / ".twdsl" / "state.db", flush_interval=None, clock=clock)
     yield s
     s.close()
