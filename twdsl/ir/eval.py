@@ -633,13 +633,20 @@ def _method(o: Any, name: str, args: list[Any]) -> Any:
 
 # -- compiling to closures ----------------------------------------------------------------
 
+#: A lambda counts as this many levels: calling one through a method costs about as many
+#: Python frames.
+_LAMBDA_WEIGHT = 5
+
+
 def depth(expr: X.Expr) -> int:
-    """How deeply ``expr`` nests (a leaf is 1), counted without recursion."""
+    """How deeply ``expr`` nests in Python frames when compiled (a leaf is 1; a lambda counts
+    :data:`_LAMBDA_WEIGHT`), counted without recursion."""
     deepest, stack = 0, [(expr, 1)]
     while stack:
         e, d = stack.pop()
         deepest = max(deepest, d)
-        stack.extend((c, d + 1) for c in X.children(e))
+        step = _LAMBDA_WEIGHT if e.k == "lambda" else 1
+        stack.extend((c, d + step) for c in X.children(e))
     return deepest
 
 
