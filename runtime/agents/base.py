@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from twdsl.ir.values import EvalError, to_json
 from twdsl.runtime.errors import ErrorKind, TaskError
 
 
@@ -46,13 +47,12 @@ def dumps(value: Any) -> str:
 
 
 def ensure_json(agent: str, value: Any) -> Any:
-    """``value`` if it is JSON (what ``task.result`` can hold); a validation error otherwise:
-    a result that cannot be stored or passed on is the same mistake on every attempt, so it
-    is not worth retrying."""
+    """``value`` as JSON data (what ``task.result`` can hold: tuples become lists, str enums
+    their text, datetimes ISO text, as ``twdsl.ir.values.to_json`` says); a validation error
+    when it has no JSON form: a result that cannot be stored or passed on is the same mistake
+    on every attempt, so it is not worth retrying."""
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as e:
+        return to_json(value)
+    except EvalError as e:
         raise TaskError(ErrorKind.VALIDATION,
-                        f"agent '{agent}' returned a value that is not JSON "
-                        f"({type(value).__name__}): {e}") from None
-    return value
+                        f"agent '{agent}' returned a value that is not JSON: {e}") from None
