@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from agent_helpers.http_server import AgentServer
 
@@ -213,3 +214,24 @@ async def test_five_transient_failures_open_the_circuit(server: AgentServer) -> 
         "circuit open for agent 'Search' (5 consecutive failures, last: transient: HTTP agent "
         "'Search' answered 500 Internal Server Error: down); retrying after 6")
     assert len(server.requests) == 5
+
+
+async def test_retry_after_sets_the_wait_before_the_next_poll(server: AgentServer) -> None:
+    # poll_interval is a minute: the run ends at once only if Retry-After: 0 is honored.
+    server.execute = lambda body: (202, {"execution_id": "r"}, {"Retry-After": "0"})
+    server.polls["r"] = [(200, {"status": "running"}, {"Retry-After": "0"}),
+                         (200, {"status": "completed", "result": 1}, {})]
+    async with asyncio.timeout(10):  # a guard against hanging, not a measurement
+        assert await run(registry(server.url, poll_interval=60), call({})) == 1
+
+
+def test_retry_after_as_seconds_or_http_date() -> None:
+    from twdsl.runtime.agents.http_agent import _retry_after
+
+    def after(value: str) -> float | None:
+        return _retry_after(httpx.Response(202, headers={"Retry-After": value}))
+
+    assert after("2.5") == 2.5
+    assert after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: no wait
+    assert after("soon") is None
+    assert _retry_after(httpx.Response(202)) is None
