@@ -11,13 +11,15 @@ events (``task.started``, ``task.completed``): five calls.  Modes, each on a fre
 * ``group_no_thread``: group commit without the writer thread, one ``flush()`` at the end
   (the CPU cost of recording and committing, without the thread's hand-offs);
 * ``per_write``: one transaction per recorded write (``flush()`` after each call), the
-  design group commit replaces;
+  design group commit replaces (on fewer tasks);
 * ``per_write_durable``: one synced transaction per write (``synchronous=FULL``), on fewer
   tasks;
 * ``completed_results``: reading back the results of a run of N completed tasks (what a
   resume does).
 
-Each mode runs ``--repeat`` times; a JSON line per mode gives the median and all samples.
+Each mode runs ``--repeat`` times; a JSON line per mode gives the median and all samples;
+``calls_us`` is the part spent in the calls before the final ``flush()`` (with the writer
+thread, what the recording thread pays while the thread commits beside it).
 
     .venv/bin/python bench/store_overhead.py [--tasks 10000] [--repeat 5]
 """
@@ -54,8 +56,10 @@ class NullStore:
         pass
 
 
-def record(store: Any, run_id: str, n: int, per_write_flush: bool = False) -> None:
-    """The runtime's calls for ``n`` tasks of a foreach, each completing at once."""
+def record(store: Any, run_id: str, n: int, per_write_flush: bool = False,
+           marks: list[float] | None = None) -> None:
+    """The runtime's calls for ``n`` tasks of a foreach, each completing at once; the time
+    the calls took before the final flush is appended to ``marks``."""
     clock = time.time
     flush = store.flush if per_write_flush else None
     for i in range(n):
@@ -79,6 +83,8 @@ def record(store: Any, run_id: str, n: int, per_write_flush: bool = False) -> No
         store.record_event(run_id, "task.completed", key, {"attempt": 1}, t1)
         if flush:
             flush()
+    if marks is not None:
+        marks.append(time.perf_counter())
     store.flush()
 
 
@@ -89,8 +95,8 @@ def _fresh(folder: Path, name: str, **options: Any) -> tuple[SQLiteStore, str]:
     return store, run.id
 
 
-def measure(mode: str, n: int, folder: Path) -> float:
-    """Seconds for ``n`` tasks in ``mode``."""
+def measure(mode: str, n: int, folder: Path) -> tuple[float, float]:
+    """Seconds for ``n`` tasks in ``mode``: in all, and before the final flush."""
     if mode == "null":
         store: Any = NullStore()
         run_id = "x"
@@ -110,14 +116,15 @@ def measure(mode: str, n: int, folder: Path) -> float:
             results = store.completed_results(run_id)
             elapsed = time.perf_counter() - t
             assert len(results) == n
-            return elapsed
+            return elapsed, elapsed
+        marks: list[float] = []
         t = time.perf_counter()
-        record(store, run_id, n, per_write_flush=mode.startswith("per_write"))
+        record(store, run_id, n, per_write_flush=mode.startswith("per_write"), marks=marks)
         elapsed = time.perf_counter() - t
         if isinstance(store, SQLiteStore):
             assert len(store.task_states(run_id)) == n
             assert len(store.events(run_id)) == 2 * n
-        return elapsed
+        return elapsed, marks[0] - t
     finally:
         if isinstance(store, SQLiteStore):
             store.close()
@@ -127,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--per-write-tasks", type=int, default=2000,
+                        help="tasks for per_write (a transaction per write is slow)")
     parser.add_argument("--durable-tasks", type=int, default=300,
                         help="tasks for per_write_durable (each write waits for the disk)")
     args = parser.parse_args(argv)
@@ -134,11 +143,14 @@ def main(argv: list[str] | None = None) -> None:
              "completed_results"]
     floor = None
     for mode in modes:
-        n = args.durable_tasks if mode == "per_write_durable" else args.tasks
-        samples = []
+        n = {"per_write_durable": args.durable_tasks,
+             "per_write": args.per_write_tasks}.get(mode, args.tasks)
+        samples, before_flush = [], []
         for i in range(args.repeat):
             with tempfile.TemporaryDirectory(prefix="twdsl-bench-") as tmp:
-                samples.append(measure(mode, n, Path(tmp) / str(i)))
+                total, calls = measure(mode, n, Path(tmp) / str(i))
+            samples.append(total)
+            before_flush.append(calls)
         median = statistics.median(samples)
         line: dict[str, Any] = {"bench": "store_overhead", "mode": mode, "tasks": n}
         if mode == "completed_results":
@@ -148,6 +160,9 @@ def main(argv: list[str] | None = None) -> None:
             us = median / n * 1e6
             line["us_per_task"] = round(us, 2)
             line["samples_us"] = [round(s / n * 1e6, 2) for s in samples]
+            if mode in ("group", "group_no_thread"):
+                # the calls alone (what the caller's thread waits for), the final commit apart
+                line["calls_us"] = round(statistics.median(before_flush) / n * 1e6, 2)
             if mode == "null":
                 floor = us
             elif floor:
