@@ -265,6 +265,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "nothing reads: the call is wasted work.",
          'agent Sum { input { xs: array<number> } output { total: number } pure: true }\nworkflow W {\n  version: "1.0.0"\n  task s { agent: Sum input: { xs: [1, 2] } }\n}',
          'agent Sum { input { xs: array<number> } output { total: number } pure: true }\nworkflow W {\n  version: "1.0.0"\n  task s { agent: Sum input: { xs: [1, 2] } }\n  output { total: number = s.result.total }\n}'),
+    Code("TW509", "nondeterministic-cache", "lint", Severity.WARNING,
+         "A cached task whose cache key (its input, or cache.key) reads a value that is new in "
+         "every run (current_time, workflow_id, task_id, context.run_id): the cache is never hit.",
+         'workflow W {\n  version: "1.0.0"\n  input { q: string }\n  task a { agent: "A" input: { q: q, at: current_time } cache: 1h }\n}',
+         'workflow W {\n  version: "1.0.0"\n  input { q: string }\n  task a { agent: "A" input: { q: q, at: current_time } cache: { ttl: 1h, key: q } }\n}'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "

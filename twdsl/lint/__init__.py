@@ -29,6 +29,7 @@ Rule = Callable[[LintContext], Iterator[Diagnostic]]
 
 def _rules() -> tuple[Rule, ...]:
     from twdsl.lint import (
+        cache_inputs,
         constant_condition,
         missing_agent,
         missing_version,
@@ -41,7 +42,7 @@ def _rules() -> tuple[Rule, ...]:
 
     return (missing_version.check, missing_agent.check, unbound_output.check,
             unused_input.check, constant_condition.check, retry_budget.check,
-            unreachable_task.check, unused_result.check)
+            unreachable_task.check, unused_result.check, cache_inputs.check)
 
 
 def run_rules(ctx: LintContext) -> list[Diagnostic]:
