@@ -271,3 +271,40 @@ def test_close_gives_up_at_its_deadline_and_counts_what_was_not_sent(
     assert (sink.delivered, sink.dropped) == (0, 2)
     sink.emit(Event("task.started", "r", key="k2", ts=1.0))  # after close: ignored
     assert (len(receiver.bodies), sink.dropped) == (1, 2)
+
+
+def test_a_real_run_delivers_every_event_in_order(receiver: Receiver) -> None:
+    """The engine's own events through a Fanout: the receiver gets exactly what the run
+    emitted, in order, whatever the batching."""
+    import asyncio
+
+    from twdsl.compiler import compile_source
+    from twdsl.runtime.engine import Engine, RunOptions
+    from twdsl.runtime.events import Collect, Fanout
+
+    program = compile_source('''
+    workflow Fan {
+      version: "1"
+      input { xs: array<number> }
+      foreach x in xs { task each { agent: "Echo" input: { x: x } } }
+      output { n: number = len(each.result) }
+    }''', "w.twdsl").program
+    assert program is not None
+
+    class Agents:
+        def get(self, name: str) -> Any:
+            async def agent(call: Any) -> Any:
+                return call.input
+            return agent
+
+    seen = Collect()
+    sink = WebhookSink(receiver.url, correlation_id="trace-1")
+    engine = Engine(program, Agents(), Fanout([sink, seen]), RunOptions(run_id="r7"))
+    result = asyncio.run(engine.run({"xs": list(range(50))}))
+    sink.close()
+    assert result.outputs == {"n": 50}
+    delivered = [e for b in receiver.bodies for e in b["events"]]
+    assert delivered == [{**json.loads(json.dumps(e.to_json())), "correlation_id": "trace-1"}
+                         for e in seen.events]
+    assert len(delivered) == 2 + 2 * 50
+    assert (sink.delivered, sink.dropped) == (len(delivered), 0)
