@@ -19,11 +19,11 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from twdsl.runtime.engine import RunResult
-    from twdsl.runtime.events import EventSink
+from twdsl.runtime.engine import RunResult
 
+if TYPE_CHECKING:
     from twdsl.ir.model import Program
+    from twdsl.runtime.events import EventSink
 
 
 def run(program: Program, inputs: dict[str, Any] | None = None, *,
@@ -35,14 +35,25 @@ def run(program: Program, inputs: dict[str, Any] | None = None, *,
     mistake; a failed run is a result, not an exception."""
     from twdsl.runtime.agents import AgentRegistry
     from twdsl.runtime.engine import Engine, RunOptions
+    from twdsl.runtime.errors import ConfigurationError
     from twdsl.runtime.events import Fanout
     from twdsl.runtime.inputs import validate_inputs
 
     values = validate_inputs(program, inputs or {})
     registry = AgentRegistry(agents or {}, base_dir or Path.cwd())
+    missing = registry.missing(sorted(program.agents))
+    if missing:
+        raise ConfigurationError("no agent is bound for " + ", ".join(map(repr, missing)))
     engine = Engine(program, registry, Fanout(list(sinks or [])),
                     RunOptions(max_concurrency=max_concurrency))
-    return asyncio.run(engine.run(values))
+
+    async def go() -> RunResult:
+        try:
+            return await engine.run(values)
+        finally:
+            await registry.aclose()
+
+    return asyncio.run(go())
 
 
 __all__ = ["run"]

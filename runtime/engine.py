@@ -88,6 +88,7 @@ class RunOptions:
     sleep: Callable[[float], Any] = asyncio.sleep
     #: where `cache` results live (the state store: cache_get/cache_put); None: no caching
     cache: Any = None
+    resumed: bool = False  # a `runs resume` of this run id
     clock: Callable[[], float] = time.time  # for cache expiry (tests give their own)
 
 
@@ -220,6 +221,8 @@ class Engine:
     def builtin(self, name: str) -> Any:
         if name in self.builtins:
             return self.builtins[name]
+        if name == "current_time":
+            return datetime.fromtimestamp(self.opt.clock(), UTC)
         raise KeyError(name)
 
     def emit(self, type: str, **kw: Any) -> None:
@@ -260,11 +263,15 @@ class Engine:
             "env": dict(self.opt.env if self.opt.env is not None else os.environ),
             "context": {"workflow": self.p.workflow, "version": self.p.version,
                         "run_id": self.run_id, "inputs": self.inputs},
-            "result": None, "error": None,
+            "result": None, "error": None, "workflow_id": self.run_id,
+            "task_id": None, "retry_count": 0,
         }
         root = Frame(self, dict(self.inputs), None, ())
         self.emit("workflow.started", data={"workflow": self.p.workflow,
                                             "inputs": to_json(self.inputs)})
+        if self.opt.resumed:
+            self.emit("workflow.resumed", data={"workflow": self.p.workflow,
+                                                "reused": len(self.opt.reuse)})
         status, error, outputs = RunStatus.COMPLETED, None, None
         try:
             async with asyncio.timeout(self.p.timeout):
@@ -569,6 +576,7 @@ class Engine:
         self.records[(n.id, path)] = rec
         line = n.src.line if n.src else None
         ev = {"key": key, "task": n.name, "node": n.id}
+        frame = frame.child({"task_id": key, "retry_count": 0})
         if key in self.opt.reuse:
             rec.result = self.opt.reuse[key]
             self._set(rec, TaskStatus.COMPLETED, key)
@@ -583,7 +591,11 @@ class Engine:
         except Failed as f:
             await self.fail(n, rec, f.error, frame, ev)
             return
-        payload = to_json(payload)
+        try:
+            payload = to_json(payload)
+        except EvalError as e:
+            await self.fail(n, rec, TaskError(ErrorKind.VALIDATION, f"input: {e}"), frame, ev)
+            return
         ckey = None
         if n.cache is not None and self.opt.cache is not None:
             basis = payload if n.cache.key is None else to_json(self.value(n.cache.key, frame, n))
@@ -668,7 +680,10 @@ class Engine:
                         extra: bool) -> TaskError | None:
         key = ev["key"]
         retries = policy.attempts if policy is not None else 0
-        agent = self.agents.get(n.agent)
+        try:
+            agent = self.agents.get(n.agent)
+        except Exception as e:  # noqa: BLE001 - a binding that cannot load fails the task
+            return TaskError(ErrorKind.AGENT, f"agent '{n.agent}' cannot be used: {e}")
         err: TaskError | None = None
         for retry in range(retries + 1):
             if retry or extra:
@@ -683,6 +698,9 @@ class Engine:
                           **ev)
                 await self.opt.sleep(delay)
             self._set(rec, TaskStatus.QUEUED, key)
+            if not self.gate.is_set() or self.slots.free <= 0 or self.slots.waiters:
+                self.emit("task.queued", status="queued", attempt=rec.attempts + 1,
+                          data={"priority": n.priority}, **ev)
             if not self.gate.is_set():
                 await self.gate.wait()  # closed while the run is pausing: start nothing new
             await self.slots.acquire(n.priority)
@@ -707,7 +725,11 @@ class Engine:
                     else:
                         async with asyncio.timeout(n.timeout):
                             result = await agent(call)
-                    rec.result = to_json(result)
+                    try:
+                        rec.result = to_json(result)
+                    except EvalError as e:
+                        raise TaskError(ErrorKind.VALIDATION,
+                                        f"the agent's result is not JSON data: {e}") from None
                     rec.finished = time.time()
                     return None
                 except TimeoutError:

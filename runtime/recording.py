@@ -53,7 +53,9 @@ class Recorder:
             s.update_run(rid, status="running", started_at=e.ts)
         elif t.startswith("workflow."):
             status = t.split(".", 1)[1]
-            if status in ("completed", "failed", "cancelled", "timeout", "paused"):
+            if status == "resumed":
+                pass
+            elif status in ("completed", "failed", "cancelled", "timeout", "paused"):
                 fields: dict[str, Any] = {"status": status}
                 if status != "paused":
                     fields["finished_at"] = e.ts

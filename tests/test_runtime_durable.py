@@ -260,3 +260,29 @@ def test_runs_commands_report_unknown_runs_and_missing_stores(project: Path) -> 
     assert (r.returncode, r.stderr.strip()) == (
         1, f"twdsl: no run 'nope' in {project / '.twdsl' / 'state.db'} "
            "(`twdsl runs list` shows the runs)")
+
+
+def test_events_go_to_a_jsonl_file_and_unbound_agents_get_a_did_you_mean(
+        project: Path) -> None:
+    r = twdsl(project, "run", "gated.twdsl", "--events-file", "out/events.jsonl",
+              "--events", "workflow.*")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in (project / "out" / "events.jsonl").read_text().splitlines()]
+    run = only_run(project)
+    assert [(e["type"], e["correlation_id"]) for e in lines] == [
+        ("workflow.started", run.id), ("workflow.completed", run.id)]
+    (project / "typo.twdsl").write_text(
+        'workflow T {\n  version: "1"\n  task a { agent: "Wrok" }\n}\n')
+    r = twdsl(project, "run", "typo.twdsl")  # the checker knows the bound agents
+    assert r.returncode == 2
+    assert "error[TW211] unknown agent 'Wrok'" in r.stderr
+    assert r.stderr.strip().endswith("twdsl: typo.twdsl: 1 error; nothing was run")
+    (project / "empty.toml").write_text("")
+    assert twdsl(project, "compile", "typo.twdsl", "--config", "empty.toml", "-o",
+                 "typo.json").returncode == 0
+    r = twdsl(project, "run", "typo.json")  # a compiled program meets the bindings at run
+    assert r.returncode == 2
+    assert r.stderr.strip().endswith(
+        "twdsl: no agent is bound for 'Wrok' (did you mean 'Work'?) in "
+        f"{project / 'twdsl.toml'}; bind each under [agents.NAME] in twdsl.toml "
+        "(see docs/agents.md)")

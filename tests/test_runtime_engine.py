@@ -513,3 +513,37 @@ def test_cache_hits_and_expiry_with_a_real_store_and_a_controlled_clock(tmp_path
         now[0] += 2  # the first entry is now 3601 s old: expired
         assert go("abc") == ({"r": {"hits": 3}}, ["task.started", "task.completed"])
     assert [c["input"]["q"] for c in agents.calls] == ["abc", "abcd", "abc"]
+
+
+def test_builtin_names_have_their_values() -> None:
+    src = '''
+    workflow W {
+      version: "1"
+      foreach i in [1, 2] {
+        task t {
+          agent: "Echo"
+          input: { run: workflow_id, task: task_id, retry: retry_count, year: current_time }
+        }
+      }
+    }'''
+    agents = Recorder()
+    result, _ = run(src, agents, run_id="run-1")
+    assert result.status is RunStatus.COMPLETED
+    inputs = [c["input"] for c in agents.calls]
+    assert [(x["run"], x["task"], x["retry"]) for x in inputs] == [
+        ("run-1", "t[0]", 0), ("run-1", "t[1]", 0)]
+    assert inputs[0]["year"].endswith("Z") and inputs[0]["year"][:2] == "20"
+
+
+def test_an_input_that_is_not_data_fails_the_task_as_validation() -> None:
+    src = '''
+    workflow W {
+      version: "1"
+      task t { agent: "Echo" input: { f: () => 42 } }
+    }'''
+    agents = Recorder()
+    result, _ = run(src, agents)
+    assert result.status is RunStatus.FAILED
+    assert result.error["kind"] == "validation"
+    assert result.error["message"].startswith("input: ")
+    assert agents.calls == []

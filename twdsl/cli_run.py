@@ -11,6 +11,7 @@ import asyncio
 import json
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,62 @@ def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -
                     "declaration; nothing was run") from None
 
 
+@dataclass
+class Outlets:
+    """Where events go besides the progress view and the store: a JSONL file, webhooks,
+    Prometheus metrics (docs/events.md)."""
+
+    events_file: str | None = None
+    webhooks: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    metrics_port: int | None = None
+
+    def open(self, sinks: list[Any], run_id: str | None) -> list[Any]:
+        """Add the sinks; return what closes them.  A bad value is a usage error."""
+        closers: list[Any] = []
+        types = list(self.types) or None
+        headers: dict[str, str] = {}
+        for h in self.headers:
+            name, sep, value = h.partition(":")
+            if not sep or not name.strip():
+                raise _Stop(EXIT_USAGE, f"twdsl: --webhook-header {h!r}: write 'Name: value'")
+            headers[name.strip()] = value.strip()
+        for url in self.webhooks:
+            if not url.startswith(("http://", "https://")):
+                raise _Stop(EXIT_USAGE, f"twdsl: --webhook {url!r}: expected an http:// or "
+                            "https:// URL")
+        if self.events_file is not None:
+            from twdsl.runtime.sinks import JsonlSink
+
+            try:
+                j = JsonlSink(self.events_file, correlation_id=run_id, types=types)
+            except OSError as e:
+                raise _Stop(EXIT_USAGE, f"twdsl: --events-file {self.events_file}: "
+                            f"{e.strerror}") from None
+            sinks.append(j)
+            closers.append(j.close)
+        for url in self.webhooks:
+            from twdsl.runtime.sinks import WebhookSink
+
+            w = WebhookSink(url, headers=headers or None, types=types, correlation_id=run_id,
+                            warn=lambda m: click.echo(f"twdsl: {m}", err=True))
+            sinks.append(w)
+            closers.append(w.close)
+        if self.metrics_port is not None:
+            from twdsl.runtime.metrics import MetricsSink, serve_metrics
+
+            m = MetricsSink()
+            try:
+                stop = serve_metrics(self.metrics_port, m.registry)
+            except OSError as e:
+                raise _Stop(EXIT_USAGE, f"twdsl: --metrics-port {self.metrics_port}: "
+                            f"{e.strerror}") from None
+            sinks.append(m)
+            closers.append(stop)
+        return closers
+
+
 def _inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
     """The inputs a run was started with, validated again (they are stored as JSON)."""
     from twdsl.runtime.inputs import InputError, validate_inputs
@@ -157,17 +214,31 @@ def _inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
 @click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto",
               show_default=True, help="Progress on stderr: auto is a live view on a terminal, "
               "text lines otherwise.")
+@click.option("--events-file", type=click.Path(dir_okay=False), default=None,
+              help="Append every event as a JSON line to this file.")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL",
+              help="POST events to this URL (repeatable; docs/events.md).")
+@click.option("--webhook-header", "webhook_headers", multiple=True, metavar="'NAME: VALUE'",
+              help="A header sent to every webhook (repeatable).")
+@click.option("--events", "event_types", multiple=True, metavar="PATTERN",
+              help="Only these event types to the file and webhooks (globs: 'task.*').")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on 127.0.0.1:PORT while the run goes.")
 @click.option("--max-concurrency", type=click.IntRange(1), default=None,
               help="Task attempts running at once (unless the workflow sets max_concurrency).")
 @click.option("--seed", type=int, default=None, hidden=True, help="Seed of retry jitter.")
 def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                 workflow: str | None, optimize: int, config_path: str | None,
                 state_path: str | None, no_state: bool, no_cache: bool, dry_run: bool,
-                log_format: str, max_concurrency: int | None, seed: int | None) -> None:
+                log_format: str, events_file: str | None, webhooks: tuple[str, ...],
+                webhook_headers: tuple[str, ...], event_types: tuple[str, ...],
+                metrics_port: int | None, max_concurrency: int | None,
+                seed: int | None) -> None:
     """Run a workflow: FILE is a .twdsl source or a compiled .json program."""
     try:
+        outlets = Outlets(events_file, webhooks, webhook_headers, event_types, metrics_port)
         code = _run(file, pairs, inputs_file, workflow, optimize, config_path, state_path,
-                    no_state, no_cache, dry_run, log_format, max_concurrency, seed)
+                    no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets)
     except _Stop as stop:
         if stop.message:
             click.echo(stop.message, err=True)
@@ -181,7 +252,7 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
 def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: str | None,
          optimize: int, config_path: str | None, state_path: str | None, no_state: bool,
          no_cache: bool, dry_run: bool, log_format: str, max_concurrency: int | None,
-         seed: int | None) -> int:
+         seed: int | None, outlets: Outlets | None = None) -> int:
     config = _config(Path(file), config_path)
     program = load_program(file, workflow, optimize, config)
     inputs = _inputs(program, pairs, inputs_file)
@@ -202,7 +273,7 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
         recorder = Recorder.new_run(store, program, inputs)
     return execute(program, inputs, registry, recorder, log_format,
                    max_concurrency or config.run.get("max_concurrency") or 16, seed,
-                   cache=not no_cache)
+                   cache=not no_cache, outlets=outlets)
 
 
 def agent_registry(program: Program, config: Config) -> Any:
@@ -221,8 +292,12 @@ def agent_registry(program: Program, config: Config) -> Any:
         raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
     if missing:
         where = f" in {config.path}" if config.path else " (no twdsl.toml was found)"
+        def named(m: str) -> str:
+            hint = registry.suggestion(m)
+            return f"'{m}'" + (f" (did you mean '{hint}'?)" if hint else "")
+
         raise _Stop(EXIT_USAGE, "twdsl: no agent is bound for " +
-                    ", ".join(f"'{m}'" for m in missing) + where +
+                    ", ".join(named(m) for m in missing) + where +
                     "; bind each under [agents.NAME] in twdsl.toml (see docs/agents.md)")
     return registry
 
@@ -245,7 +320,8 @@ def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> N
 
 def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: Any,
             log_format: str, max_concurrency: int, seed: int | None = None,
-            reuse: dict[str, Any] | None = None, cache: bool = True) -> int:
+            reuse: dict[str, Any] | None = None, cache: bool = True,
+            outlets: Outlets | None = None, resumed: bool = False) -> int:
     """Run with the progress view and the recorder; print outputs or the error; the exit
     code."""
     from twdsl.runtime.engine import Engine, RunOptions
@@ -262,16 +338,20 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
     else:
         sinks.append(TextLog(sys.stderr))
     if recorder is not None:
-        sinks.append(recorder)
+        sinks.append(recorder)  # the durable record first
+    closers = (outlets or Outlets()).open(sinks, recorder.run_id if recorder else None)
     options = RunOptions(max_concurrency=max_concurrency, seed=seed,
                          run_id=recorder.run_id if recorder else None, reuse=reuse or {},
-                         cache=recorder.store if recorder is not None and cache else None)
+                         cache=recorder.store if recorder is not None and cache else None,
+                         resumed=resumed)
     engine = Engine(program, registry, Fanout(sinks), options)
     try:
-        result = asyncio.run(_main(engine, inputs, recorder))
+        result = asyncio.run(_main(engine, inputs, recorder, registry))
     finally:
         if view is not None:
             view.close()
+        for close in closers:
+            close()
         if recorder is not None:
             recorder.close()
     if result.outputs is not None and result.status.value == "completed":
@@ -301,7 +381,8 @@ def _state_path(flag: str | None, config: Config, file: Path) -> Path:
     return base / ".twdsl" / "state.db"
 
 
-async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None) -> Any:
+async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None,
+                registry: Any = None) -> Any:
     """Run, cancelling cleanly on Ctrl-C or SIGTERM: in-flight work is stopped and the run
     is recorded as cancelled.  With a state store, ``twdsl runs cancel|pause`` from another
     process are obeyed (polled every 100 ms)."""
@@ -322,6 +403,9 @@ async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None) -> An
         if engine.final is None:
             raise
         return engine.final
+    finally:
+        if registry is not None:
+            await registry.aclose()  # HTTP agents' connection pools
 
 
 async def _controls(engine: Any, main: asyncio.Future[Any], recorder: Any) -> None:

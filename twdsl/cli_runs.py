@@ -287,7 +287,7 @@ def runs_resume(run_id: str, config_path: str | None, log_format: str,
                f"{'s' if len(reuse) != 1 else ''} reused", err=True)
     recorder = Recorder(store, run.id, program)
     return int(execute(program, inputs, registry, recorder, log_format,
-                       config.run.get("max_concurrency") or 16, reuse=reuse))
+                       config.run.get("max_concurrency") or 16, reuse=reuse, resumed=True))
 
 
 @runs_group.command("retry")
