@@ -1,0 +1,419 @@
+"""The language server end to end: a real ``python -m twdsl.cli lsp`` subprocess over stdio,
+driven by pytest-lsp with the bundled VS Code and Neovim client capabilities."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = ROOT / "tests" / "fixtures" / "lsp"
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "twdsl.cli", "lsp"])
+
+
+@pytest_lsp.fixture(config=SERVER, params=["visual-studio-code", "neovim"])
+async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest):
+    """A server per test, initialised as VS Code (push diagnostics) or Neovim 0.11 (pull)."""
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=client_capabilities(request.param))
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def vscode(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"))
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def neovim(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=client_capabilities("neovim"))
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The two-file fixture project in a folder of its own (no configuration above it)."""
+    for name in ("main.twdsl", "lib.twdsl"):
+        shutil.copy(FIX / name, tmp_path / name)
+    return tmp_path
+
+
+def uri(path: Path) -> str:
+    return path.as_uri()
+
+
+def open_doc(client: LanguageClient, path: Path, text: str | None = None) -> str:
+    u = uri(path)
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            lsp.TextDocumentItem(u, "twdsl", 1, path.read_text() if text is None else text)
+        )
+    )
+    return u
+
+
+def at(text: str, marker: str, k: int = 0) -> lsp.Position:
+    i = text.index(marker) + k
+    line = text.count("\n", 0, i)
+    return lsp.Position(line, i - (text.rfind("\n", 0, i) + 1))
+
+
+def rng(a: tuple[int, int], b: tuple[int, int]) -> lsp.Range:
+    return lsp.Range(lsp.Position(*a), lsp.Position(*b))
+
+
+async def diagnostics(client: LanguageClient, u: str, version: int) -> list[lsp.Diagnostic]:
+    """The diagnostics of ``u`` at ``version``, pushed or pulled as the client does."""
+    if (
+        client.capabilities is not None
+        and client.capabilities.text_document is not None
+        and client.capabilities.text_document.diagnostic is not None
+    ):
+        report = await client.text_document_diagnostic_async(
+            lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(u))
+        )
+        assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport)
+        return list(report.items)
+    while True:
+        params = await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        if params.uri == u and params.version == version:
+            return list(params.diagnostics)
+
+
+def errors_logged(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.log_messages if m.type == lsp.MessageType.Error]
+
+
+# ------------------------------------------------------------------------------ diagnostics
+async def test_diagnostics_follow_incremental_changes(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    text = 'workflow W {\n  version: "1"\n  task a { agent: "X" timout: 5m }\n}\n'
+    u = open_doc(client, tmp_path / "w.twdsl", text)
+    got = await diagnostics(client, u, 1)
+    assert [(d.range, d.code, d.message, d.severity) for d in got] == [
+        (
+            rng((2, 22), (2, 28)),
+            "TW120",
+            "unknown field 'timout' in task 'a'; did you mean 'timeout'?",
+            lsp.DiagnosticSeverity.Error,
+        )
+    ]
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=u, version=2),
+            [lsp.TextDocumentContentChangePartial(range=rng((2, 25), (2, 25)), text="e")],
+        )
+    )
+    assert await diagnostics(client, u, 2) == []
+    assert errors_logged(client) == []
+
+
+async def test_pull_diagnostics_report_unchanged(neovim: LanguageClient, tmp_path: Path) -> None:
+    """Neovim 0.11 pulls; the second pull of an unchanged document is 'unchanged'."""
+    u = open_doc(neovim, tmp_path / "w.twdsl", "workflow W { version: }")
+    first = await neovim.text_document_diagnostic_async(
+        lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(u))
+    )
+    assert isinstance(first, lsp.RelatedFullDocumentDiagnosticReport)
+    assert [(d.code, d.range, d.message) for d in first.items] == [
+        ("TW110", rng((0, 22), (0, 23)), "unexpected '}' in workflow 'W'; expected an expression")
+    ]
+    again = await neovim.text_document_diagnostic_async(
+        lsp.DocumentDiagnosticParams(
+            lsp.TextDocumentIdentifier(u), previous_result_id=first.result_id
+        )
+    )
+    assert isinstance(again, lsp.RelatedUnchangedDocumentDiagnosticReport)
+    assert again.result_id == first.result_id
+    assert u not in neovim.diagnostics  # nothing pushed to a client that pulls
+
+
+async def test_editing_an_imported_file_republishes_its_importer(
+    vscode: LanguageClient, project: Path
+) -> None:
+    lib_text = (project / "lib.twdsl").read_text()
+    main = open_doc(vscode, project / "main.twdsl")
+    assert await diagnostics(vscode, main, 1) == []
+    lib = open_doc(vscode, project / "lib.twdsl")
+    assert await diagnostics(vscode, lib, 1) == []
+    # rename the agent's output `path` to `dir`: main reads build.result.path
+    vscode.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=lib, version=2),
+            [
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(at(lib_text, "path: string"), at(lib_text, "path: string", 4)),
+                    text="dir",
+                )
+            ],
+        )
+    )
+    assert await diagnostics(vscode, lib, 2) == []  # lib first, then its importer
+    got = await diagnostics(vscode, main, 1)
+    assert [(d.code, d.message, d.range) for d in got] == [
+        ("TW302", "{ dir: string, size: number } has no field 'path'", rng((11, 33), (11, 37)))
+    ]
+
+
+async def test_a_broken_configuration_is_reported_not_fatal(
+    vscode: LanguageClient, tmp_path: Path
+) -> None:
+    (tmp_path / "twdsl.toml").write_text('[check]\nignore = ["TW999"]\n')
+    u = open_doc(vscode, tmp_path / "w.twdsl", 'workflow W { version: "1" input { n: number } }')
+    got = await diagnostics(vscode, u, 1)
+    assert [d.code for d in got] == ["TW504"]  # checked with the defaults
+    assert [m.message for m in vscode.messages] == [
+        f"twdsl: configuration ignored: {tmp_path / 'twdsl.toml'}: check.ignore: unknown code "
+        "'TW999' (see `twdsl check --explain CODE`)"
+    ]
+
+
+# ------------------------------------------------------------------------------- features
+async def test_completion_of_result_fields(client: LanguageClient, project: Path) -> None:
+    text = (project / "main.twdsl").read_text()
+    u = open_doc(client, project / "main.twdsl")
+    await diagnostics(client, u, 1)  # analysed once: completion reads that analysis
+    new = text.replace("= build.result.path", "= build.result.")
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=u, version=2),
+            [lsp.TextDocumentContentChangeWholeDocument(text=new)],
+        )
+    )
+    result = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(u), position=at(new, "build.result.", 13)
+        )
+    )
+    assert isinstance(result, lsp.CompletionList)
+    items = [(i.label, i.kind, i.detail, i.text_edit) for i in result.items]
+    here = at(new, "build.result.", 13)
+    assert items[:2] == [
+        (
+            "path",
+            lsp.CompletionItemKind.Property,
+            "string",
+            lsp.TextEdit(lsp.Range(here, here), "path"),
+        ),
+        (
+            "size",
+            lsp.CompletionItemKind.Property,
+            "number",
+            lsp.TextEdit(lsp.Range(here, here), "size"),
+        ),
+    ]
+    assert [i[0] for i in items[2:]] == ["keys", "values", "has"]
+
+
+async def test_navigation_across_files(client: LanguageClient, project: Path) -> None:
+    text = (project / "main.twdsl").read_text()
+    main = open_doc(client, project / "main.twdsl")
+    lib = open_doc(client, project / "lib.twdsl")
+    doc = lsp.TextDocumentIdentifier(main)
+    where = at(text, "agent: Builder", 9)
+    defs = await client.text_document_definition_async(
+        lsp.DefinitionParams(text_document=doc, position=where)
+    )
+    assert list(defs or []) == [lsp.Location(lib, rng((0, 13), (0, 20)))]
+    refs = await client.text_document_references_async(
+        lsp.ReferenceParams(
+            text_document=doc,
+            position=where,
+            context=lsp.ReferenceContext(include_declaration=True),
+        )
+    )
+    assert list(refs or []) == [
+        lsp.Location(lib, rng((0, 13), (0, 20))),
+        lsp.Location(main, rng((0, 9), (0, 16))),
+        lsp.Location(main, rng((15, 11), (15, 18))),
+        lsp.Location(main, rng((22, 11), (22, 18))),
+    ]
+    prep = await client.text_document_prepare_rename_async(
+        lsp.PrepareRenameParams(text_document=doc, position=where)
+    )
+    assert prep == lsp.PrepareRenamePlaceholder(rng((15, 11), (15, 18)), "Builder")
+    edit = await client.text_document_rename_async(
+        lsp.RenameParams(text_document=doc, position=where, new_name="Maker")
+    )
+    assert edit is not None and edit.changes is not None
+    assert {k: list(v) for k, v in edit.changes.items()} == {
+        lib: [lsp.TextEdit(rng((0, 13), (0, 20)), "Maker")],
+        main: [
+            lsp.TextEdit(rng((0, 9), (0, 16)), "Maker"),
+            lsp.TextEdit(rng((15, 11), (15, 18)), "Maker"),
+            lsp.TextEdit(rng((22, 11), (22, 18)), "Maker"),
+        ],
+    }
+    hover = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=doc, position=at(text, "build.r"))
+    )
+    assert hover is not None and hover.range == rng((11, 20), (11, 25))
+    assert isinstance(hover.contents, lsp.MarkupContent)
+    assert hover.contents.value == (
+        "```twdsl\ntask build\n  agent: Builder\n  result: { path: string, size: number }\n```"
+    )
+
+
+async def test_symbols(vscode: LanguageClient, project: Path) -> None:
+    main = open_doc(vscode, project / "main.twdsl")
+    open_doc(vscode, project / "lib.twdsl")
+    syms = await vscode.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(lsp.TextDocumentIdentifier(main))
+    )
+    assert syms is not None
+    outline = [
+        (s.name, s.kind, s.selection_range, [c.name for c in s.children or []])
+        for s in syms
+        if isinstance(s, lsp.DocumentSymbol)
+    ]
+    assert outline == [
+        ("Stack", lsp.SymbolKind.TypeParameter, rng((2, 5), (2, 10)), []),
+        (
+            "Ship",
+            lsp.SymbolKind.Namespace,
+            rng((4, 9), (4, 13)),
+            ["project", "stack", "where", "build", "publish"],
+        ),
+    ]
+    found = await vscode.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="pub"))
+    assert found is not None
+    assert [(s.name, s.kind, s.location) for s in found] == [
+        ("publish", lsp.SymbolKind.Function, lsp.Location(main, rng((21, 7), (21, 14))))
+    ]
+
+
+async def test_formatting_and_code_actions(client: LanguageClient, tmp_path: Path) -> None:
+    text = 'workflow W {\nversion:"1"\n  input { n: number }\n}\n'
+    u = open_doc(client, tmp_path / "w.twdsl", text)
+    doc = lsp.TextDocumentIdentifier(u)
+    edits = await client.text_document_formatting_async(
+        lsp.DocumentFormattingParams(
+            text_document=doc, options=lsp.FormattingOptions(tab_size=2, insert_spaces=True)
+        )
+    )
+    assert list(edits or []) == [
+        lsp.TextEdit(
+            rng((0, 0), (4, 0)), 'workflow W {\n  version: "1"\n  input {\n    n: number\n  }\n}\n'
+        )
+    ]
+    actions = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=doc,
+            range=rng((2, 10), (2, 10)),
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert actions is not None
+    assert [
+        (a.title, {k: list(v) for k, v in (a.edit.changes or {}).items()})
+        for a in actions
+        if isinstance(a, lsp.CodeAction) and a.edit is not None
+    ] == [
+        (
+            "Suppress TW504 (unused-input) on this line",
+            {u: [lsp.TextEdit(rng((2, 0), (2, 0)), "  // twdsl-ignore: TW504\n")]},
+        )
+    ]
+
+
+async def test_semantic_tokens_folding_inlay_hints_signature_help(
+    client: LanguageClient, project: Path
+) -> None:
+    text = (project / "main.twdsl").read_text()
+    u = open_doc(client, project / "main.twdsl")
+    doc = lsp.TextDocumentIdentifier(u)
+    toks = await client.text_document_semantic_tokens_full_async(
+        lsp.SemanticTokensParams(text_document=doc)
+    )
+    assert toks is not None and list(toks.data[:10]) == [0, 9, 7, 2, 0, 0, 9, 6, 1, 0]
+    folds = await client.text_document_folding_range_async(
+        lsp.FoldingRangeParams(text_document=doc)
+    )
+    assert folds is not None
+    assert [(f.start_line, f.end_line) for f in folds] == [
+        (4, 27),
+        (6, 8),
+        (10, 11),
+        (14, 18),
+        (21, 24),
+    ]
+    hints = await client.text_document_inlay_hint_async(
+        lsp.InlayHintParams(text_document=doc, range=rng((0, 0), (30, 0)))
+    )
+    assert hints is not None
+    assert [(h.position, h.label) for h in hints] == [
+        (at(text, "task build", 10), ": { path: string, size: number }"),
+        (at(text, "retry: 3", 8), " ≤ 47s worst case"),
+        (at(text, "task publish", 12), ": { path: string, size: number }"),
+    ]
+    new = text.replace("flags: []", "flags: [string(len(project), ")
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(uri=u, version=2),
+            [lsp.TextDocumentContentChangeWholeDocument(text=new)],
+        )
+    )
+    sig = await client.text_document_signature_help_async(
+        lsp.SignatureHelpParams(text_document=doc, position=at(new, "len(project), ", 14))
+    )
+    assert sig is not None
+    assert [s.label for s in sig.signatures] == ["string(x)"]
+    assert sig.active_parameter == 1
+
+
+async def test_out_of_range_and_unknown_documents_get_empty_answers(
+    vscode: LanguageClient, tmp_path: Path
+) -> None:
+    u = open_doc(vscode, tmp_path / "w.twdsl", "workflow")
+    doc = lsp.TextDocumentIdentifier(u)
+    far = lsp.Position(99, 99)
+    assert (
+        await vscode.text_document_hover_async(lsp.HoverParams(text_document=doc, position=far))
+        is None
+    )
+    assert (
+        await vscode.text_document_definition_async(
+            lsp.DefinitionParams(text_document=doc, position=far)
+        )
+        == []
+    )
+    result = await vscode.text_document_completion_async(
+        lsp.CompletionParams(text_document=doc, position=far)
+    )
+    assert isinstance(result, lsp.CompletionList)
+    # past the end is the end: the word `workflow` being typed at module level
+    assert [i.label for i in result.items] == [
+        "abstract",
+        "agent",
+        "export",
+        "final",
+        "import",
+        "template",
+        "type",
+        "workflow",
+        "workflow",
+        "agent",
+        "template",
+    ]
+    other = lsp.TextDocumentIdentifier((tmp_path / "never-opened.twdsl").as_uri())
+    assert (
+        await vscode.text_document_hover_async(lsp.HoverParams(text_document=other, position=far))
+        is None
+    )
+    assert errors_logged(vscode) == []
