@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
-from twdsl.lsp.convert import Converter
 
 import twdsl.ide as ide
 from twdsl import __version__
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Diagnostic
+from twdsl.lsp.convert import Converter
 from twdsl.source import SourceFile
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -199,7 +199,10 @@ class TwdslServer(LanguageServer):
                 return None
 
         def run() -> dict[str, ide.Snapshot]:
-            return ide.analyze_documents(sources, load, lambda p: configs.get(p, DEFAULT))
+            snaps = ide.analyze_documents(sources, load, lambda p: configs.get(p, DEFAULT))
+            for snap in snaps.values():
+                snap.checker  # noqa: B018  built here, off the request path of completion
+            return snaps
 
         loop = asyncio.get_running_loop()
         try:
@@ -283,19 +286,24 @@ def _empty() -> list[Any]:
 
 
 # ---------------------------------------------------------------------- lifecycle and sync
-@server.feature(lsp.INITIALIZED)
+@server.feature(lsp.INITIALIZE)
 @safe(_none)
-def initialized(ls: TwdslServer, params: lsp.InitializedParams) -> None:
-    caps = ls.client_capabilities
-    pull = caps.text_document is not None and caps.text_document.diagnostic is not None
-    options = ls.protocol.initialization_options if hasattr(
-        ls.protocol, "initialization_options") else None
-    ls.push = not pull
+def initialize(ls: TwdslServer, params: lsp.InitializeParams) -> None:
+    """Push diagnostics unless the client pulls them; ``initializationOptions`` may say
+    ``{"pushDiagnostics": bool, "debounceMs": number}``."""
+    caps = params.capabilities
+    ls.push = not (caps.text_document is not None and caps.text_document.diagnostic is not None)
+    options = params.initialization_options
     if isinstance(options, dict):
         if "pushDiagnostics" in options:
             ls.push = bool(options["pushDiagnostics"])
         if "debounceMs" in options:
             ls.debounce = max(0.0, float(options["debounceMs"]) / 1000)
+
+
+@server.feature(lsp.INITIALIZED)
+@safe(_none)
+def initialized(ls: TwdslServer, params: lsp.InitializedParams) -> None:
     ls.log(f"twdsl {__version__} language server ready "
            f"({'push' if ls.push else 'pull'} diagnostics)", lsp.MessageType.Info)
 

@@ -383,3 +383,19 @@ def test_every_feature_answers_on_prefixes_of_a_real_file() -> None:
         ide.inlay_hints(snap)
         ide.code_actions(snap, snap.analysis.diagnostics)
         ide.format_edits(snap)
+
+
+def test_completion_reuses_the_last_lexing_only_where_the_text_is_unchanged() -> None:
+    """Completing after an edit gives what a fresh lexing gives (the token cache is kept per
+    file up to the first changed character)."""
+    from twdsl.ide import context
+
+    snap = ide.snapshot(EXAMPLE, "x.twdsl")
+    at = off(EXAMPLE, "frontend_output: generateFrontend.result\n", 41)
+    first = labels(EXAMPLE[:at] + "        x: generateFrontend." + EXAMPLE[at:], at + 28, snap)
+    edited = EXAMPLE[:at] + "        x: tech_stack." + EXAMPLE[at:]
+    cached = labels(edited, at + 22, snap)
+    context._LEXED.clear()
+    fresh = labels(edited, at + 22, snap)
+    assert first[:2] == ["result", "status"]
+    assert cached == fresh == ["frontend", "backend", "database", "keys", "values", "has"]

@@ -9,11 +9,12 @@ however long the file is, and the current text is used, not the last analysed on
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from twdsl.syntax.builder import Builder
 from twdsl.syntax.grammar import load as load_grammar
-from twdsl.syntax.lexer import Token, tokenize
+from twdsl.syntax.lexer import Comment, Token, tokenize
 from twdsl.syntax.parser import _Driver
 
 #: A line starting a top-level declaration (what the formatter writes at column 1).
@@ -108,11 +109,57 @@ _CONTINUES = frozenset({"COLON", "COMMA", "LSQB", "LPAR", "LBRACE", "DOT", "ARRO
                         "LE", "GE", "ANDAND", "OROR", "QQ", "BANG", "EQ"})
 
 
+#: The last lexing per file: (text, chunk start, stop, tokens, comments).  Typing changes the
+#: text near the cursor only, so the tokens before the first change are reused.
+_LEXED: dict[str, tuple[str, int, int, list[Token], list[Comment]]] = {}
+
+
+def _common_prefix(a: str, b: str, lo: int, hi: int) -> int:
+    """The largest n in [lo, hi] with a[lo:n] == b[lo:n] (slices compare in C)."""
+    if a[lo:hi] == b[lo:hi]:
+        return hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def lex_until(text: str, path: str, start: int, stop: int) -> tuple[list[Token], list[Comment]]:
+    """Tokens and comments of ``text[start:stop]``, reusing the last lexing of ``path``."""
+    cached = _LEXED.get(path)
+    tokens: list[Token] = []
+    comments: list[Comment] = []
+    resume = start
+    if cached is not None and cached[1] == start:
+        old, _, old_stop, old_tokens, old_comments = cached
+        same = _common_prefix(old, text, start, min(old_stop, stop, len(old)))
+        k = bisect_right([t.end for t in old_tokens], same) - 1  # tokens ending before
+        if k >= 1:
+            tokens = old_tokens[:k]  # the last complete one may have grown: lexed again
+            resume = tokens[-1].end
+            comments = [c for c in old_comments if c.span.end <= resume]
+    if resume == start:
+        line, line_start = _line_col(text, start)
+    else:
+        line, line_start = tokens[-1].end_line, text.rfind("\n", 0, resume) + 1
+    more, more_comments, _ = tokenize(text, path, resume, stop, line, line_start)
+    if more and resume != start:
+        more[0].first = "\n" in text[resume:more[0].start]
+    tokens = tokens + more
+    comments = comments + more_comments
+    _LEXED.clear()  # one file at a time: the one being typed in
+    _LEXED[path] = (text, start, stop, tokens, comments)
+    return tokens, comments
+
+
 def context_at(text: str, offset: int, path: str = "<string>") -> Context:
     """The context of a cursor at ``offset`` in ``text``."""
     start = chunk_start(text, offset)
-    line, line_start = _line_col(text, start)
-    tokens, comments, _ = tokenize(text, path, start, offset, line, line_start)
+    tokens, comments = lex_until(text, path, start, offset)
+    tokens = list(tokens)
     in_comment = any(c.span.start < offset <= c.span.end and
                      (c.is_block and not c.text.endswith("*/") or not c.is_block or
                       offset < c.span.end) for c in comments[-1:])
@@ -247,10 +294,34 @@ class _Probe(_Driver):
 _CURSOR = "$CURSOR"
 
 
+def _collapse(tokens: list[Token]) -> list[Token]:
+    """The tokens with every brace group closed before the end emptied (``{ … }`` to
+    ``{ }``): an empty block is valid wherever a block is, and the parser's state after it
+    is the same, so the probe runs over the path to the cursor only."""
+    out: list[Token] = []
+    opened: list[int] = []  # indexes in out of the open braces
+    for t in tokens:
+        if t.type == "LBRACE":
+            opened.append(len(out))
+            out.append(t)
+        elif t.type == "RBRACE" and opened:
+            del out[opened.pop() + 1:]
+            out.append(t)
+        else:
+            out.append(t)
+    return out
+
+
+def _noop(children: list[object]) -> None:
+    return None
+
+
+_NOOPS: list[object] = [_noop] * 1000  # more than the grammar has rules
+
 def _expected(tokens: list[Token], path: str, text: str) -> set[str]:
     depth = 0
     toks: list[Token] = []
-    for t in tokens:
+    for t in _collapse(tokens):
         if t.type == "RBRACE":
             depth = max(0, depth - 1)
         t.depth = depth
@@ -264,7 +335,9 @@ def _expected(tokens: list[Token], path: str, text: str) -> set[str]:
                    last.end_column if last else 1)
     cursor.depth = depth
     toks.append(cursor)
-    probe = _Probe(toks, Builder(path, text), {}, path, text, [])
+    builder = Builder(path, text)
+    builder._callbacks = _NOOPS  # no tree is built: only the parser's state matters
+    probe = _Probe(toks, builder, {}, path, text, [])
     try:
         probe.run("start")
     except Exception:  # a probe that fails only costs keyword suggestions
