@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import itertools
 import json
@@ -258,6 +259,16 @@ class Engine:
 
     # ------------------------------------------------------------------ the run
     async def run(self, inputs: dict[str, Any]) -> RunResult:
+        # A run allocates many short-lived objects and few cycles: collecting the youngest
+        # generation every 700 allocations costs ~15% of a no-op task (bench/runtime_overhead.py)
+        threshold = gc.get_threshold()
+        gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
+        try:
+            return await self._run(inputs)
+        finally:
+            gc.set_threshold(*threshold)
+
+    async def _run(self, inputs: dict[str, Any]) -> RunResult:
         self.inputs = dict(inputs)
         self.builtins = {
             "env": dict(self.opt.env if self.opt.env is not None else os.environ),
