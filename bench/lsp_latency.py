@@ -4,10 +4,10 @@ Two figures, each p50 / p95 over many edits or requests, on documents of 200, 2,
 10,000 lines (``bench/gen.py``'s ``generate(lines, checked=True)``: valid, checked, no
 diagnostic):
 
-- ``diagnostics``: from sending a ``didChange`` (one character typed into, or deleted from, a
-  comment in the middle of the file) to receiving the ``publishDiagnostics`` tagged with that
-  version.  It includes the server's debounce (``--debounce-ms``, the server's default 20 ms
-  unless given) and the JSON-RPC round trip.
+- ``diagnostics``: from sending a ``didChange`` (one character typed into, or deleted from, the
+  description string of a task in the middle of the file) to receiving the
+  ``publishDiagnostics`` tagged with that version.  It includes the server's debounce
+  (``--debounce-ms``, the server's default 20 ms unless given) and the JSON-RPC round trip.
 - ``completion``: the round trip of a ``textDocument/completion`` request at the start of a
   line inside a task (fields, keywords) and after ``t.result.`` (members by type), with the
   document analysed.
@@ -76,7 +76,7 @@ async def run_size(lines: int, edits: int, requests: int, debounce: float | None
     text = gen.generate(lines, checked=True)
     # a workflow's task body to complete in, and a member access to complete after
     mid = _near(text, "// Task", len(text) // 2)
-    comment_end = text.index("\n", mid)
+    typed_at = text.index('description: "', mid) + len('description: "')
     task_at = text.index("    agent:", mid)
     result_at = _near(text, ".result.", len(text) // 2) + len(".result.")
 
@@ -93,10 +93,10 @@ async def run_size(lines: int, edits: int, requests: int, debounce: float | None
 
     diag_ms: list[float] = []
     version = 1
-    at = _pos(text, comment_end)
+    at = _pos(text, typed_at)
     for k in range(edits):
         version += 1
-        if k % 2 == 0:  # type a character at the end of the comment, then delete it
+        if k % 2 == 0:  # type a character into a task's description, then delete it
             change = lsp.TextDocumentContentChangePartial(range=lsp.Range(at, at), text="x")
         else:
             end = lsp.Position(at.line, at.character + 1)

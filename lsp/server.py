@@ -32,6 +32,7 @@ import twdsl.ide as ide
 from twdsl import __version__
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Diagnostic
+from twdsl.ide.incremental import IncrementalParser
 from twdsl.lsp.convert import Converter
 from twdsl.source import SourceFile
 
@@ -72,6 +73,8 @@ class TwdslServer(LanguageServer):
         self.debounce = 0.02  # seconds after the last change before analysing
         self.push = True  # False when the client pulls (textDocument/diagnostic)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twdsl-analysis")
+        #: used on the analysis thread only (one worker): pieces of each file, by text
+        self.parser = IncrementalParser()
         self._configs: dict[Path, tuple[float, Config]] = {}
         self._config_errors: set[str] = set()
 
@@ -199,10 +202,8 @@ class TwdslServer(LanguageServer):
                 return None
 
         def run() -> dict[str, ide.Snapshot]:
-            snaps = ide.analyze_documents(sources, load, lambda p: configs.get(p, DEFAULT))
-            for snap in snaps.values():
-                snap.checker  # noqa: B018  built here, off the request path of completion
-            return snaps
+            return ide.analyze_documents(sources, load, lambda p: configs.get(p, DEFAULT),
+                                         self.parser)
 
         loop = asyncio.get_running_loop()
         try:
@@ -224,6 +225,8 @@ class TwdslServer(LanguageServer):
             self.analysed[u] = version
             if self.push:
                 self.publish(u, snap, version)
+        # The declaration tables completion reads, built now, off its request path.
+        loop.run_in_executor(self.executor, _prebuild, [snaps[self.path_of(u)] for u in uris])
 
     def _busy(self) -> bool:
         return any(not t.done() for t in self.running.values() if t is not asyncio.current_task())
@@ -247,6 +250,11 @@ class TwdslServer(LanguageServer):
 
 
 server = TwdslServer()
+
+
+def _prebuild(snaps: list[ide.Snapshot]) -> None:
+    for snap in snaps:
+        snap.checker  # noqa: B018  (a cached property: built once)
 
 
 def safe(default: Callable[[], Any]) -> Callable[[F], F]:
@@ -340,6 +348,7 @@ def did_close(ls: TwdslServer, params: lsp.DidCloseTextDocumentParams) -> None:
         timer.cancel()
     ls.snapshots.pop(uri, None)
     ls.analysed.pop(uri, None)
+    ls.executor.submit(ls.parser.forget, ls.path_of(uri))
     if ls.push:
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 
