@@ -105,33 +105,43 @@ def _names(cls: type) -> tuple[str, ...]:
 def _moved(result: ParseResult, d: int, dl: int) -> ParseResult:
     """A copy of a piece's parse, ``d`` characters and ``dl`` lines further on (the piece
     starts a line, so columns stay).  A copy, not an update: older snapshots share nodes."""
+    new_span = Span
+    node_type = A.Node
+    new_object = object.__new__
 
     def span(s: Span) -> Span:
-        return Span(s.file, s.start + d, s.end + d, s.line + dl, s.column, s.end_line + dl,
-                    s.end_column)
+        return new_span(s.file, s.start + d, s.end + d, s.line + dl, s.column, s.end_line + dl,
+                        s.end_column)
 
-    def move(v: Any) -> Any:
-        if isinstance(v, A.Node):
-            cls = type(v)
-            new = object.__new__(cls)
-            for name in _names(cls):
-                setattr(new, name, move(getattr(v, name)))
-            return new
+    def node(v: Any) -> Any:
+        cls = v.__class__
+        new = new_object(cls)
+        for name in _FIELDS.get(cls) or _names(cls):
+            x = getattr(v, name)
+            if x.__class__ is new_span:
+                x = span(x)
+            elif isinstance(x, node_type):
+                x = node(x)
+            elif x.__class__ is list and x:
+                x = [node(y) if isinstance(y, node_type) else
+                     [node(z) for z in y] if y.__class__ is list else y for y in x]
+            setattr(new, name, x)
+        return new
+
+    def other(v: Any) -> Any:  # diagnostics and what they hold (frozen dataclasses)
         if isinstance(v, Span):
             return span(v)
-        if isinstance(v, list):
-            return [move(x) for x in v]
         if isinstance(v, tuple):
-            return tuple(move(x) for x in v)
+            return tuple(other(x) for x in v)
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
-            return dataclasses.replace(v, **{n: move(getattr(v, n)) for n in _names(type(v))
+            return dataclasses.replace(v, **{n: other(getattr(v, n)) for n in _names(type(v))
                                              if n in _init_names(type(v))})
         return v
 
     with deep_recursion(), gc_paused():
-        module = move(result.module)
+        module = node(result.module)
         comments = [Comment(c.text, span(c.span)) for c in result.comments]
-        diags = [move(x) for x in result.diagnostics]
+        diags = [other(x) for x in result.diagnostics]
     module.comments = comments
     return ParseResult(module, comments, diags, result.source, [])
 
