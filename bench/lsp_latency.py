@@ -19,6 +19,7 @@ a table on stderr.
 
     python bench/lsp_latency.py                    # 200, 2000, 10000 lines
     python bench/lsp_latency.py --sizes 2000 --edits 40 --requests 100
+    python bench/lsp_latency.py --full-parse       # the server parsing whole files
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ async def _wait_version(client, uri: str, version: int) -> list[lsp.Diagnostic]:
 
 
 async def run_size(lines: int, edits: int, requests: int, debounce: float | None,
-                   folder: Path) -> list[dict[str, object]]:
+                   folder: Path, full_parse: bool = False) -> list[dict[str, object]]:
     text = gen.generate(lines, checked=True)
     # a workflow's task body to complete in, and a member access to complete after
     mid = _near(text, "// Task", len(text) // 2)
@@ -82,9 +83,14 @@ async def run_size(lines: int, edits: int, requests: int, debounce: float | None
 
     client = make_test_lsp_client()
     await client.start_io(sys.executable, "-m", "twdsl.cli", "lsp")
-    options = {"debounceMs": debounce} if debounce is not None else None
+    options: dict[str, object] = {}
+    if debounce is not None:
+        options["debounceMs"] = debounce
+    if full_parse:
+        options["incrementalParse"] = False
     await client.initialize_session(lsp.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"), initialization_options=options))
+        capabilities=client_capabilities("visual-studio-code"),
+        initialization_options=options or None))
     uri = (folder / f"bench{lines}.twdsl").as_uri()
     client.text_document_did_open(lsp.DidOpenTextDocumentParams(
         lsp.TextDocumentItem(uri, "twdsl", 1, text)))
@@ -133,7 +139,8 @@ async def run_size(lines: int, edits: int, requests: int, debounce: float | None
 
     real = text.count("\n") + 1
     common = {"bench": "lsp_latency", "lines": real, "commit": _commit(),
-              "debounce_ms": debounce if debounce is not None else 20}
+              "debounce_ms": debounce if debounce is not None else 20,
+              "parse": "full" if full_parse else "incremental"}
     return [
         {**common, "what": "diagnostics", "n": len(diag_ms),
          "p50_ms": round(statistics.median(diag_ms), 1), "p95_ms": round(_pct(diag_ms, 95), 1),
@@ -150,16 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edits", type=int, default=30)
     ap.add_argument("--requests", type=int, default=60)
     ap.add_argument("--debounce-ms", type=float, default=None)
+    ap.add_argument("--full-parse", action="store_true",
+                    help="the server parses whole files (the baseline of incremental parsing)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             edits = args.edits if size < 10000 else max(6, args.edits // 3)
             rows = asyncio.run(run_size(size, edits, args.requests, args.debounce_ms,
-                                        Path(tmp)))
+                                        Path(tmp), args.full_parse))
             for row in rows:
                 print(json.dumps(row), flush=True)
-                print(f"{row['lines']:>6} lines  {row['what']:<11}  p50 {row['p50_ms']:>7} ms"
-                      f"  p95 {row['p95_ms']:>7} ms  (n={row['n']})", file=sys.stderr)
+                print(f"{row['lines']:>6} lines  {row['parse']:<11} {row['what']:<11}  "
+                      f"p50 {row['p50_ms']:>7} ms  p95 {row['p95_ms']:>7} ms  (n={row['n']})",
+                      file=sys.stderr)
     return 0
 
 

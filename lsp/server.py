@@ -74,7 +74,7 @@ class TwdslServer(LanguageServer):
         self.push = True  # False when the client pulls (textDocument/diagnostic)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twdsl-analysis")
         #: used on the analysis thread only (one worker): pieces of each file, by text
-        self.parser = IncrementalParser()
+        self.parser: IncrementalParser | None = IncrementalParser()
         self._configs: dict[Path, tuple[float, Config]] = {}
         self._config_errors: set[str] = set()
 
@@ -298,7 +298,7 @@ def _empty() -> list[Any]:
 @safe(_none)
 def initialize(ls: TwdslServer, params: lsp.InitializeParams) -> None:
     """Push diagnostics unless the client pulls them; ``initializationOptions`` may say
-    ``{"pushDiagnostics": bool, "debounceMs": number}``."""
+    ``{"pushDiagnostics": bool, "debounceMs": number, "incrementalParse": bool}``."""
     caps = params.capabilities
     ls.push = not (caps.text_document is not None and caps.text_document.diagnostic is not None)
     options = params.initialization_options
@@ -307,6 +307,8 @@ def initialize(ls: TwdslServer, params: lsp.InitializeParams) -> None:
             ls.push = bool(options["pushDiagnostics"])
         if "debounceMs" in options:
             ls.debounce = max(0.0, float(options["debounceMs"]) / 1000)
+        if options.get("incrementalParse") is False:  # for measurements: parse whole files
+            ls.parser = None
 
 
 @server.feature(lsp.INITIALIZED)
@@ -348,7 +350,8 @@ def did_close(ls: TwdslServer, params: lsp.DidCloseTextDocumentParams) -> None:
         timer.cancel()
     ls.snapshots.pop(uri, None)
     ls.analysed.pop(uri, None)
-    ls.executor.submit(ls.parser.forget, ls.path_of(uri))
+    if ls.parser is not None:
+        ls.executor.submit(ls.parser.forget, ls.path_of(uri))
     if ls.push:
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
 

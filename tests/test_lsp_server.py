@@ -3,8 +3,12 @@ driven by pytest-lsp with the bundled VS Code and Neovim client capabilities."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -417,3 +421,78 @@ async def test_out_of_range_and_unknown_documents_get_empty_answers(
         is None
     )
     assert errors_logged(vscode) == []
+
+
+def _frame(message: dict) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def _read(sock: socket.socket) -> dict:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, rest = data.split(b"\r\n\r\n", 1)
+    length = int(head.split(b"Content-Length:")[1].split(b"\r\n")[0])
+    while len(rest) < length:
+        rest += sock.recv(4096)
+    return json.loads(rest[:length])
+
+
+def test_the_server_listens_on_tcp(tmp_path: Path) -> None:
+    """`twdsl lsp --tcp --port N`: a real socket, initialize, shutdown and exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twdsl.cli",
+            "lsp",
+            "--tcp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):  # the server binds once Python has imported pygls
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("the server did not listen")
+        with sock:
+            sock.sendall(
+                _frame(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "initialize",
+                        "params": {"processId": None, "capabilities": {}},
+                    }
+                )
+            )
+            reply = _read(sock)
+            assert reply["id"] == 1
+            caps = reply["result"]["capabilities"]
+            assert caps["textDocumentSync"]["change"] == 2  # incremental
+            assert caps["completionProvider"]["triggerCharacters"] == [".", ":", "[", "(", " ", '"']
+            assert caps["renameProvider"] is True  # prepareRename only for clients that say so
+            assert reply["result"]["serverInfo"]["name"] == "twdsl"
+            sock.sendall(_frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
+            while (msg := _read(sock)).get("id") != 2:
+                pass
+            assert msg["result"] is None
+            sock.sendall(_frame({"jsonrpc": "2.0", "method": "exit"}))
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
