@@ -496,3 +496,27 @@ def test_the_server_listens_on_tcp(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def misconfigured(lsp_client: LanguageClient):
+    """A client passing an option the server cannot read: its handler fails."""
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            initialization_options={"debounceMs": "soon"},
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_failing_handler_is_logged_and_the_server_goes_on(
+    misconfigured: LanguageClient, tmp_path: Path
+) -> None:
+    errors = errors_logged(misconfigured)
+    assert len(errors) == 1
+    assert errors[0].startswith("twdsl: initialize failed:\nTraceback")
+    assert "ValueError: could not convert string to float: 'soon'" in errors[0]
+    u = open_doc(misconfigured, tmp_path / "w.twdsl", "workflow W { version: }")
+    assert [d.code for d in await diagnostics(misconfigured, u, 1)] == ["TW110"]
