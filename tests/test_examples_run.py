@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.twdsl"))
+EXAMPLES = sorted((ROOT / "examples").glob("[!.]*.twdsl"))
 
 EXPECTED = {
     "create_full_stack_app.twdsl": {

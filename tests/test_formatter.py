@@ -16,7 +16,7 @@ from twdsl.syntax.lexer import tokenize
 ROOT = Path(__file__).resolve().parent.parent
 FORMAT = ROOT / "tests" / "fixtures" / "format"
 GOLDEN = sorted(FORMAT.glob("*.input.twdsl"))
-CORPUS = sorted({*ROOT.glob("examples/*.twdsl"), *ROOT.glob("tests/fixtures/syntax/*.twdsl"),
+CORPUS = sorted({*ROOT.glob("examples/[!.]*.twdsl"), *ROOT.glob("tests/fixtures/syntax/*.twdsl"),
                  *GOLDEN})
 
 

@@ -19,7 +19,7 @@ from twdsl.ir.schema import render as render_schema
 from twdsl.ir.validate import IRInvariantError, problems_of, validate
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.twdsl"))
+EXAMPLES = sorted((ROOT / "examples").glob("[!.]*.twdsl"))
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "passes").glob("*/*.twdsl"))
 
 

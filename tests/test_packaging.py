@@ -78,6 +78,9 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
                  ["packages"])
-    found = {"twdsl." + ".".join(p.parent.relative_to(ROOT / "twdsl").parts)
-             for p in (ROOT / "twdsl").rglob("__init__.py")} - {"twdsl."}
-    assert found | {"twdsl", "twdsl.grammar", "twdsl.lsp", "twdsl.runtime"} == listed
+    found = {"twdsl", "twdsl.grammar"}
+    for folder, package in ((ROOT / "twdsl", "twdsl"), (ROOT / "lsp", "twdsl.lsp"),
+                            (ROOT / "runtime", "twdsl.runtime")):
+        for p in folder.rglob("__init__.py"):
+            found.add(".".join([package, *p.parent.relative_to(folder).parts]))
+    assert found == listed

@@ -37,7 +37,7 @@ from twdsl.syntax.lexer import tokenize
 from twdsl.syntax.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = sorted([*ROOT.glob("examples/*.twdsl"), *ROOT.glob("tests/fixtures/syntax/*.twdsl")])
+FILES = sorted([*ROOT.glob("examples/[!.]*.twdsl"), *ROOT.glob("tests/fixtures/syntax/*.twdsl")])
 SEED = ROOT / "examples" / "create_full_stack_app.seed.twdsl"
 DEADLINE = 2.0
 PATH = "r.twdsl"
