@@ -69,7 +69,6 @@ class TwdslServer(LanguageServer):
         self.analysed: dict[str, int] = {}  # uri -> document version of that analysis
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.running: dict[str, asyncio.Future[None]] = {}
-        self.published: dict[str, str] = {}  # uri -> result id of what the client has
         self.debounce = 0.02  # seconds after the last change before analysing
         self.push = True  # False when the client pulls (textDocument/diagnostic)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twdsl-analysis")
@@ -225,8 +224,15 @@ class TwdslServer(LanguageServer):
             self.analysed[u] = version
             if self.push:
                 self.publish(u, snap, version)
+        if not self.push and len(uris) > 1 and self._refresh_support():
+            self.workspace_diagnostic_refresh(None)  # importers changed: pull them again
         # The declaration tables completion reads, built now, off its request path.
         loop.run_in_executor(self.executor, _prebuild, [snaps[self.path_of(u)] for u in uris])
+
+    def _refresh_support(self) -> bool:
+        ws = self.client_capabilities.workspace
+        return bool(ws is not None and ws.diagnostics is not None and
+                    ws.diagnostics.refresh_support)
 
     def _busy(self) -> bool:
         return any(not t.done() for t in self.running.values() if t is not asyncio.current_task())
@@ -327,12 +333,7 @@ def did_open(ls: TwdslServer, params: lsp.DidOpenTextDocumentParams) -> None:
 @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
 @safe(_none)
 def did_change(ls: TwdslServer, params: lsp.DidChangeTextDocumentParams) -> None:
-    uri = params.text_document.uri
-    ls.schedule(uri)
-    path = ls.path_of(uri)
-    for other, snap in ls.snapshots.items():  # importers of this file see the change too
-        if other != uri and path in snap.modules and other in ls.workspace.text_documents:
-            ls.schedule(other)
+    ls.schedule(params.text_document.uri)  # its open importers are analysed with it
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)

@@ -3,6 +3,7 @@ driven by pytest-lsp with the bundled VS Code and Neovim client capabilities."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
@@ -520,3 +521,42 @@ async def test_a_failing_handler_is_logged_and_the_server_goes_on(
     assert "ValueError: could not convert string to float: 'soon'" in errors[0]
     u = open_doc(misconfigured, tmp_path / "w.twdsl", "workflow W { version: }")
     assert [d.code for d in await diagnostics(misconfigured, u, 1)] == ["TW110"]
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def puller(lsp_client: LanguageClient):
+    """Neovim's capabilities, plus support for workspace/diagnostic/refresh."""
+    caps = client_capabilities("neovim")
+    assert caps.workspace is not None
+    caps.workspace.diagnostics = lsp.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=caps))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_pulling_client_is_asked_to_pull_again_when_an_import_changes(
+    puller: LanguageClient, project: Path
+) -> None:
+    lib_text = (project / "lib.twdsl").read_text()
+    main = open_doc(puller, project / "main.twdsl")
+    assert await diagnostics(puller, main, 1) == []
+    lib = open_doc(puller, project / "lib.twdsl")
+    assert await diagnostics(puller, lib, 1) == []
+    start = puller.diagnostic_refresh_count
+    puller.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=lib, version=2),
+            content_changes=[
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(at(lib_text, "path: string"), at(lib_text, "path: string", 4)),
+                    text="dir",
+                )
+            ],
+        )
+    )
+    for _ in range(3000):  # a request from the server: the client counts them
+        if puller.diagnostic_refresh_count > start:
+            break
+        await asyncio.sleep(0.01)
+    assert puller.diagnostic_refresh_count == start + 1
+    assert [d.code for d in await diagnostics(puller, main, 1)] == ["TW302"]
