@@ -286,3 +286,24 @@ def test_events_go_to_a_jsonl_file_and_unbound_agents_get_a_did_you_mean(
         "twdsl: no agent is bound for 'Wrok' (did you mean 'Work'?) in "
         f"{project / 'twdsl.toml'}; bind each under [agents.NAME] in twdsl.toml "
         "(see docs/agents.md)")
+
+
+def test_watch_follows_a_run_from_another_process_until_it_ends(project: Path) -> None:
+    proc = start(project, "run", "batch.twdsl", "-i", "n=6", "-i", "sleep=0.2",
+                 "--log-format", "json")
+    wait_for(lambda: _running(project))
+    run = only_run(project)
+    r = twdsl(project, "runs", "watch", run.id, "--format", "json")
+    assert proc.wait(timeout=20) == 0
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    types = [e["type"] for e in events]
+    assert types[0] == "workflow.started" and types[-1] == "workflow.completed"
+    assert sorted(e["key"] for e in events if e["type"] == "task.completed") == \
+        [f"work[{i}]" for i in range(6)]
+    assert {e["run_id"] for e in events} == {run.id}
+    text = twdsl(project, "runs", "watch", run.id)  # a finished run: its events, then exit
+    assert text.returncode == 0
+    lines = text.stdout.splitlines()
+    assert lines[0].endswith(f"run {run.id} of Batch started")
+    assert lines[-1].endswith(f"run {run.id} completed")
