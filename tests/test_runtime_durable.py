@@ -162,6 +162,8 @@ def test_a_run_killed_at_a_random_moment_resumes_without_rerunning_completed_wor
     proc.wait(timeout=10)
     before = {c["key"] for c in calls(project)}
     run = only_run(project)
+    listed = json.loads(twdsl(project, "runs", "list", "--format", "json").stdout)
+    assert [x["status"] for x in listed] == ["interrupted"]
     with store(project) as s:
         recorded = set(s.completed_results(run.id))
     assert recorded <= before  # a recorded completion was really done
