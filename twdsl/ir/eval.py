@@ -107,6 +107,35 @@ class _Scope:
         return self.parent.task_field(node, field)
 
 
+#: A let's value before its first read.
+_UNSET: Any = object()
+
+
+class _Let:
+    """A :class:`~twdsl.ir.expr.Let`'s name in front of the names around it, evaluated on its
+    first read and remembered (X.Let: lazy, at most once).  ``compute`` evaluates the value
+    among the names around the let (``parent``), never among its own."""
+
+    __slots__ = ("parent", "name", "compute", "value")
+
+    def __init__(self, parent: Env, name: str, compute: Fn) -> None:
+        self.parent = parent
+        self.name = name
+        self.compute = compute
+        self.value = _UNSET
+
+    def lookup(self, name: str) -> Any:
+        if name == self.name:
+            v = self.value
+            if v is _UNSET:  # an error leaves it unset: a later read raises it again
+                v = self.value = self.compute(self.parent)
+            return v
+        return self.parent.lookup(name)
+
+    def task_field(self, node: str, field: str) -> Any:
+        return self.parent.task_field(node, field)
+
+
 class _NoNames:
     """The names a constant expression sees: none."""
 
@@ -640,14 +669,24 @@ _LAMBDA_WEIGHT = 5
 
 def depth(expr: X.Expr) -> int:
     """How deeply ``expr`` nests in Python frames when compiled (a leaf is 1; a lambda counts
-    :data:`_LAMBDA_WEIGHT`), counted without recursion."""
-    deepest, stack = 0, [(expr, 1)]
+    :data:`_LAMBDA_WEIGHT`), counted without recursion.  A let counts its body's depth plus its
+    value's: the value is evaluated where the body reads the name, possibly at its deepest."""
+    height: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(expr, False)]
     while stack:
-        e, d = stack.pop()
-        deepest = max(deepest, d)
-        step = _LAMBDA_WEIGHT if e.k == "lambda" else 1
-        stack.extend((c, d + step) for c in X.children(e))
-    return deepest
+        e, ready = stack.pop()
+        if not ready:
+            if id(e) not in height:
+                stack.append((e, True))
+                stack.extend((c, False) for c in X.children(e))
+            continue
+        kids = [height[id(c)] for c in X.children(e)]
+        if e.k == "let":
+            height[id(e)] = 1 + kids[0] + kids[1]
+        else:
+            step = _LAMBDA_WEIGHT if e.k == "lambda" else 1
+            height[id(e)] = (step + max(kids)) if kids else 1
+    return height[id(expr)]
 
 
 def compile_expr(expr: X.Expr) -> Fn:
@@ -745,6 +784,9 @@ def _compile(e: Any) -> Fn:  # noqa: C901 - one case per kind of node
     if k == "lambda":
         params, body = tuple(e.params), _compile(e.body)
         return lambda env: Closure(params, body, env)
+    if k == "let":
+        let_name, value, let_body = e.name, _compile(e.value), _compile(e.body)
+        return lambda env: let_body(_Let(env, let_name, value))
     raise EvalError(f"unknown kind of expression '{k}'")
 
 
@@ -813,7 +855,8 @@ _EVAL, _APPLY, _METHOD, _SHORT = range(4)
 
 def interpret(expr: X.Expr, env: Env) -> Any:
     """Evaluate ``expr`` by walking the tree with an explicit stack: any depth, no recursion
-    (except into lambdas called by methods).  Same semantics as :func:`compile_expr`.
+    (except into lambdas called by methods, and into a let's value on its first read).  Same
+    semantics as :func:`compile_expr`.
 
     >>> from twdsl.ir.expr import Str, Lit
     >>> interpret(Str(parts=["n = ", Lit(v=2.0)]), _NoNames())
@@ -873,6 +916,8 @@ def _interpret(expr: Any, env: Env) -> Any:  # noqa: C901 - one case per kind of
             vals.append(_task(env, e.node, e.field))
         elif k == "lambda":
             vals.append(Closure(tuple(e.params), functools.partial(_interpret, e.body), env))
+        elif k == "let":  # the value is interpreted (by a call of its own) when first read
+            push((_EVAL, e.body, _Let(env, e.name, functools.partial(_interpret, e.value))))
         elif k == "method":
             push((_METHOD, e, env))
             push((_EVAL, e.obj, env))
@@ -936,8 +981,8 @@ def evaluate(expr: X.Expr, env: Env) -> Any:
 # -- constant folding ---------------------------------------------------------------------
 
 def is_constant(expr: X.Expr) -> bool:
-    """Whether ``expr`` reads nothing of a run: no name but its own lambdas' parameters, no
-    task (``env``, ``context`` and ``current_time`` are names: not constant).
+    """Whether ``expr`` reads nothing of a run: no name but its own lambdas' parameters and
+    lets' names, no task (``env``, ``context`` and ``current_time`` are names: not constant).
 
     >>> from twdsl.ir.expr import Lambda, Var
     >>> is_constant(Lambda(params=["x"], body=Var(name="x"))), is_constant(Var(name="env"))
@@ -953,6 +998,9 @@ def is_constant(expr: X.Expr) -> bool:
             return False
         elif e.k == "lambda":
             stack.append((e.body, bound | set(e.params)))
+        elif e.k == "let":
+            stack.append((e.value, bound))
+            stack.append((e.body, bound | {e.name}))
         else:
             stack.extend((c, bound) for c in X.children(e))
     return True
@@ -1000,12 +1048,19 @@ def fold(expr: X.Expr) -> X.Expr:
     run, where it is reported with its task), so do lambdas (their constant parts are folded)
     and datetimes (they have no literal).  ``true || x`` is ``true``, ``false && x`` is
     ``false``, ``null ?? x`` is ``x``, a non-null literal ``?? x`` is the literal, a method of
-    ``null`` is ``null``; constant interpolations join the text around them.  No recursion.
+    ``null`` is ``null``; constant interpolations join the text around them.  A let whose
+    body does not read its name is its body; one whose value folds to a scalar literal, or
+    whose body reads it once outside any lambda, is substituted into its body.  No recursion
+    (but for a let substituted: its body is folded again).
 
     >>> from twdsl.ir.expr import Binary, Lit, Var
     >>> fold(Binary(op="+", l=Binary(op="*", l=Lit(v=2), r=Lit(v=3)), r=Var(name="n")))
     Binary(k='bin', op='+', l=Lit(k='lit', v=6), r=Var(k='var', name='n'))
     """
+    return _fold(expr).expr  # type: ignore[no-any-return]
+
+
+def _fold(expr: Any) -> _Folded:
     done: dict[int, _Folded] = {}
     stack: list[tuple[Any, bool]] = [(expr, False)]
     while stack:
@@ -1015,13 +1070,13 @@ def fold(expr: X.Expr) -> X.Expr:
         elif id(e) not in done:
             stack.append((e, True))
             stack.extend((c, False) for c in X.children(e))
-    return done[id(expr)].expr  # type: ignore[no-any-return]
+    return done[id(expr)]
 
 
 def _rebuild(e: Any, f: Callable[[Any], Any]) -> Any:
     """``e`` with each child ``c`` replaced by ``f(c)`` (the same object when none changes)."""
     k = e.k
-    if k in ("get", "index", "method", "un", "bin", "lambda"):
+    if k in ("get", "index", "method", "un", "bin", "lambda", "let"):
         update = {name: f(getattr(e, name)) for name in _CHILD_FIELDS[k]}
         if k in ("method",):
             update["args"] = [f(a) for a in e.args]
@@ -1040,7 +1095,7 @@ def _rebuild(e: Any, f: Callable[[Any], Any]) -> Any:
 
 
 _CHILD_FIELDS = {"get": ("obj",), "index": ("obj", "index"), "method": ("obj",), "un": ("e",),
-                 "bin": ("l", "r"), "lambda": ("body",)}
+                 "bin": ("l", "r"), "lambda": ("body",), "let": ("value", "body")}
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -1065,6 +1120,8 @@ def _fold_node(e: Any, done: dict[int, _Folded]) -> _Folded:  # noqa: C901 - one
         return _Folded(e, free, False, True)
     if k == "lambda":
         return _Folded(e, free - set(e.params), task, False, any(c.too_deep for c in kids))
+    if k == "let":
+        return _fold_let(e, kids)
     if k in ("array", "object") and all(c.literal for c in kids) and \
             (k == "array" or len({key for key, _ in e.entries}) == len(e.entries)):
         return _Folded(e, free, task, True)
@@ -1091,6 +1148,85 @@ def _fold_node(e: Any, done: dict[int, _Folded]) -> _Folded:  # noqa: C901 - one
         if lit is not None:
             return _Folded(lit, frozenset(), False, True)
     return _Folded(e, free, task, False)
+
+
+def _fold_let(e: Any, kids: list[_Folded]) -> _Folded:
+    """A let after its value and body were folded (:func:`fold`)."""
+    value, body = kids
+    reads, in_lambda = _reads(e.body, e.name)
+    if reads == 0:
+        return body  # the value is never evaluated: nothing observable goes with it
+    if (value.literal and e.value.k in ("lit", "dur")) or (
+            reads == 1 and not in_lambda and not value.free & _let_names(e.body)):
+        # a literal has no effect, and a single read outside lambdas evaluates the value
+        # where and when the let would (lazily, at that read), at most once; unless a let
+        # between would bind one of the value's names to something else
+        return _fold(_substitute(e.body, e.name, e.value))
+    free = value.free | (body.free - {e.name})
+    task, too_deep = value.task or body.task, value.too_deep or body.too_deep
+    if too_deep or free or task:
+        return _Folded(e, free, task, False, too_deep)
+    try:
+        v = compile_expr(e)(_NoNames())
+    except (_TooDeep, RecursionError):
+        return _Folded(e, free, task, False, True)
+    except EvalError:
+        return _Folded(e, free, task, False)
+    lit = _literal(v, [_MAX_FOLDED_NODES])
+    return _Folded(e, free, task, False) if lit is None else _Folded(lit, free, task, True)
+
+
+def _let_names(e: Any) -> set[str]:
+    return {x.name for x in X.walk(e) if x.k == "let"}
+
+
+def _scoped_children(e: Any, name: str) -> list[Any]:
+    """The children of ``e`` in which ``name`` still means what it means at ``e``."""
+    if e.k == "lambda":
+        return [] if name in e.params else [e.body]
+    if e.k == "let" and e.name == name:
+        return [e.value]
+    return X.children(e)
+
+
+def _reads(e: Any, name: str) -> tuple[int, bool]:
+    """How many times ``e`` reads the free name ``name``, and whether one read is inside a
+    lambda (evaluated once per call)."""
+    count, in_lambda = 0, False
+    stack: list[tuple[Any, bool]] = [(e, False)]
+    while stack:
+        x, inside = stack.pop()
+        if x.k == "var":
+            if x.name == name:
+                count += 1
+                in_lambda = in_lambda or inside
+            continue
+        inside = inside or x.k == "lambda"
+        stack.extend((c, inside) for c in _scoped_children(x, name))
+    return count, in_lambda
+
+
+def _substitute(expr: Any, name: str, by: Any) -> Any:
+    """``expr`` with each free read of ``name`` replaced by ``by`` (no recursion)."""
+    done: dict[int, Any] = {}
+    stack: list[tuple[Any, bool]] = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if not ready:
+            if id(e) not in done:
+                stack.append((e, True))
+                stack.extend((c, False) for c in _scoped_children(e, name))
+            continue
+        if e.k == "var":
+            done[id(e)] = by if e.name == name else e
+        elif e.k == "lambda" and name in e.params:
+            done[id(e)] = e
+        elif e.k == "let" and e.name == name:  # its body sees its own name
+            v = done[id(e.value)]
+            done[id(e)] = e if v is e.value else e.model_copy(update={"value": v})
+        else:
+            done[id(e)] = _rebuild(e, lambda c: done[id(c)])
+    return done[id(expr)]
 
 
 def _is_lit(e: Any, v: Any) -> bool:

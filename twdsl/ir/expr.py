@@ -4,7 +4,9 @@ Names are resolved by the compiler: a :class:`Var` is an input, a loop variable,
 parameter, a template parameter or a builtin name (``env``, ``context``, ``result``,
 ``error``, ``item``…); a :class:`TaskField` reads a field of a task by its node id (the
 evaluator picks the current iteration's value inside the task's loop, the array of all
-iterations outside it: docs/language.md, Q5).
+iterations outside it: docs/language.md, Q5).  A :class:`Let` is made by the optimizer
+(twdsl.passes.cse), never by the user: its names start with :data:`COMPILER_PREFIX`, which no
+TWDSL name can (a name is ``[A-Za-z_][A-Za-z0-9_]*``), so they never shadow a user's name.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: The first character of the names the compiler invents (a :class:`Let`'s): no TWDSL name can
+#: start with it.
+COMPILER_PREFIX = "%"
 
 
 class _E(BaseModel):
@@ -118,18 +124,33 @@ class Lambda(_E):
     body: Expr
 
 
+class Let(_E):
+    """``name`` bound to ``value`` in ``body``, lazily and once: ``value`` is evaluated the
+    first time ``body`` reads ``Var(name)``, and that value serves every later read; a body
+    that never reads it never evaluates it.  Laziness keeps sharing safe: a value hoisted from
+    the right of ``&&``, ``||``, ``??`` or from the arguments of a method on ``null`` is still
+    not evaluated (no error, no work) where the original expression did not evaluate it.
+    ``value`` sees the names around the let, not ``name`` itself."""
+
+    k: Literal["let"] = "let"
+    name: str
+    value: Expr
+    body: Expr
+
+
 Expr = Annotated[
     Lit | Dur | Var | TaskField | Get | Index | Call | Method | Unary | Binary | Array | Object
-    | Str | Lambda,
+    | Str | Lambda | Let,
     Field(discriminator="k"),
 ]
 
-for _cls in (Get, Index, Call, Method, Unary, Binary, Array, Object, Str, Lambda):
+for _cls in (Get, Index, Call, Method, Unary, Binary, Array, Object, Str, Lambda, Let):
     _cls.model_rebuild()
 
 
 def children(e: Any) -> list[Any]:
-    """The sub-expressions of ``e``, in evaluation order."""
+    """The sub-expressions of ``e``, in evaluation order (a let's value first, though it is
+    evaluated only when its body reads it)."""
     match e:
         case Get(obj=o) | Index(obj=o, index=None):
             return [o]
@@ -151,6 +172,8 @@ def children(e: Any) -> list[Any]:
             return [p for p in ps if not isinstance(p, str)]
         case Lambda(body=b):
             return [b]
+        case Let(value=v, body=b):
+            return [v, b]
     return []
 
 
@@ -165,5 +188,25 @@ def walk(e: Any) -> list[Any]:
 
 
 def task_reads(e: Any) -> set[str]:
-    """The task node ids that ``e`` reads."""
+    """The task node ids that ``e`` may read (a let's value counts, read or not)."""
     return {x.node for x in walk(e) if isinstance(x, TaskField)}
+
+
+def free_names(e: Any) -> set[str]:
+    """The names ``e`` reads from its surroundings: every :class:`Var` not bound inside ``e``
+    by a lambda's parameter or a let (without recursion)."""
+    out: set[str] = set()
+    stack: list[tuple[Any, frozenset[str]]] = [(e, frozenset())]
+    while stack:
+        x, bound = stack.pop()
+        if isinstance(x, Var):
+            if x.name not in bound:
+                out.add(x.name)
+        elif isinstance(x, Lambda):
+            stack.append((x.body, bound | set(x.params)))
+        elif isinstance(x, Let):
+            stack.append((x.value, bound))
+            stack.append((x.body, bound | {x.name}))
+        else:
+            stack.extend((c, bound) for c in children(x))
+    return out

@@ -68,6 +68,9 @@ def expr_text(e: Any, prec: int = 0) -> str:
             head = ps[0] if len(ps) == 1 else "(" + ", ".join(ps) + ")"
             text = f"{head} => {expr_text(b)}"
             return f"({text})" if prec > 0 else text
+        case X.Let(name=n, value=v, body=b):  # the optimizer's: not the language's syntax
+            text = f"let {n} = {expr_text(v)} in {expr_text(b)}"
+            return f"({text})" if prec > 0 else text
     return repr(e)
 
 

@@ -137,6 +137,27 @@ def _exprs(owner: str, exprs: list[X.Expr], nodes: dict[str, M.Node], out: list[
         for x in X.walk(e):
             if isinstance(x, X.TaskField) and not isinstance(nodes.get(x.node), M.TaskNode):
                 out.append(f"{owner}: an expression reads task '{x.node}', which is not a task")
+        _lets(owner, e, out)
+
+
+def _lets(owner: str, e: X.Expr, out: list[str]) -> None:
+    """A name the compiler invented (X.COMPILER_PREFIX) is read only inside the let that
+    binds it, and a let binds only such names (so it never shadows a user's name)."""
+    stack: list[tuple[X.Expr, frozenset[str]]] = [(e, frozenset())]
+    while stack:
+        x, bound = stack.pop()
+        if isinstance(x, X.Var):
+            if x.name.startswith(X.COMPILER_PREFIX) and x.name not in bound:
+                out.append(f"{owner}: an expression reads '{x.name}', which no enclosing let "
+                           "binds")
+        elif isinstance(x, X.Let):
+            if not x.name.startswith(X.COMPILER_PREFIX):
+                out.append(f"{owner}: a let binds '{x.name}', which does not start with "
+                           f"'{X.COMPILER_PREFIX}' (it could shadow a name of the workflow)")
+            stack.append((x.value, bound))
+            stack.append((x.body, bound | {x.name}))
+        else:
+            stack.extend((c, bound) for c in X.children(x))
 
 
 def _positive(owner: str, what: str, value: float | None, out: list[str]) -> None:
