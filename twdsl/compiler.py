@@ -19,7 +19,7 @@ from twdsl.ir.validate import validate
 from twdsl.lowering import lower_workflow
 from twdsl.passes import run_passes
 from twdsl.project import Project
-from twdsl.recursion import deep_recursion
+from twdsl.recursion import deep_recursion, gc_paused
 from twdsl.syntax import ast as A
 
 
@@ -57,13 +57,15 @@ def compile_source(text: str, path: str, workflow: str | None = None, optimize: 
     if not analysis.ok:
         return Compilation(None, diags, names)
     decl = _choose(module, path, workflow, names)
-    with deep_recursion():
+    # the collector paused throughout, as for the parse: lowering and the passes allocate
+    # many objects that all stay alive, and each collection would walk the whole AST
+    with deep_recursion(), gc_paused():
         program, errors = lower_workflow(module, analysis.source, decl,
                                          project.imports[path][0], project.lent(path))
-    if program is None:
-        return Compilation(None, sort_diagnostics(diags + errors), names)
-    validate(program, after="lowering")
-    program = run_passes(program, optimize)
+        if program is None:
+            return Compilation(None, sort_diagnostics(diags + errors), names)
+        validate(program, after="lowering")
+        program = run_passes(program, optimize)
     return Compilation(program, diags, names)
 
 

@@ -67,27 +67,52 @@ class _Scope:
 def lower_workflow(module: A.Module, source: SourceFile, workflow: A.WorkflowDecl,
                    imports: Imports | None = None,
                    lent: dict[str, Signature | T.Type] | None = None,
+                   context: FileContext | None = None,
                    ) -> tuple[M.Program | None, list[Diagnostic]]:
     """The IR of ``workflow`` (a declaration of ``module``), or None and the errors.
-    ``imports``/``lent`` are what the project resolved for the file (twdsl.project)."""
-    lowerer = _Lowerer(module, source, imports, lent)
-    try:
-        with gc_paused():  # like the parse and the checks: the AST is large and all alive
+    ``imports``/``lent`` are what the project resolved for the file (twdsl.project).
+    ``context``: the file's shared tables (:class:`FileContext`), when the caller lowers
+    several workflows of one file (else they are built here, for this workflow alone)."""
+    with gc_paused():  # like the parse and the checks: the AST is large and all alive
+        if context is None:
+            context = FileContext(module, source, imports, lent)
+        lowerer = _Lowerer(context)
+        try:
             program = lowerer.workflow(workflow)
-    except _Abort as e:
-        return None, [Diagnostic("TW402" if e.message.startswith("blocks") else "TW403",
-                                 Severity.ERROR, e.message, e.node.span)]
+        except _Abort as e:
+            return None, [Diagnostic("TW402" if e.message.startswith("blocks") else "TW403",
+                                     Severity.ERROR, e.message, e.node.span)]
     if lowerer.diags:
         return None, lowerer.diags
     return program, []
 
 
-class _Lowerer:
+def lower_workflows(module: A.Module, source: SourceFile,
+                    workflows: Iterable[A.WorkflowDecl], imports: Imports | None = None,
+                    lent: dict[str, Signature | T.Type] | None = None,
+                    ) -> list[tuple[M.Program | None, list[Diagnostic]]]:
+    """:func:`lower_workflow` of each of ``workflows`` (declarations of ``module``), sharing
+    one :class:`FileContext`: the file's declarations are resolved once, not once per
+    workflow, so lowering every workflow of a file costs time linear in the file."""
+    with gc_paused():
+        context = FileContext(module, source, imports, lent)
+        return [lower_workflow(module, source, w, imports, lent, context) for w in workflows]
+
+
+class FileContext:
+    """What every workflow of one file shares when it is lowered: the declarations in scope,
+    the agents' resolved signatures, the templates' expanded statements, the source's hash.
+
+    Building it walks the whole file (every declaration, every agent's signature), so it is
+    built once per file: built per workflow, it made lowering a file's workflows cost time
+    quadratic in the file's size.  It holds only what does not depend on a workflow; the IR
+    models it keeps (an agent's :class:`~twdsl.ir.model.AgentInfo`) are never edited once
+    made (the passes edit copies of nodes, never agents)."""
+
     def __init__(self, module: A.Module, source: SourceFile, imports: Imports | None,
                  lent: dict[str, Signature | T.Type] | None) -> None:
         self.module = module
         self.source = source
-        self.path = source.path
         decls: dict[str, A.Decl] = {}
         if imports is not None:
             decls.update({n: d for n, (_, d) in imports.decls.items()})
@@ -97,12 +122,42 @@ class _Lowerer:
                                     if isinstance(d, A.TemplateDecl)})
         self.checker = Checker(module, lent)
         self.lent = lent or {}
+        self.sha256 = hashlib.sha256(source.text.encode()).hexdigest()
+        self.agents: dict[str, M.AgentInfo] = {}  # declared agents' IR entries, by name
+        self.template_stmts: dict[str, list[A.Stmt]] = {}  # template → effective statements
+        #: template → its statements' tasks and aliased instances (alias → task names)
+        self.template_scans: dict[str, _Scan] = {}
+
+
+@dataclass(slots=True)
+class _Scan:
+    """The tasks and the aliased template instances (alias → the template's task names)
+    among some statements, at any depth: what a scope is made of."""
+
+    tasks: list[A.TaskStmt]
+    instances: dict[str, list[str]]
+
+    def instance_ids(self, prefix: str) -> dict[str, dict[str, str]]:
+        return {alias: {t: f"{prefix}{alias}.{t}" for t in tasks}
+                for alias, tasks in self.instances.items()}
+
+
+class _Lowerer:
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+        self.source = context.source
+        self.path = context.source.path
+        self.agent_decls = context.agent_decls
+        self.templates = context.templates
+        self.checker = context.checker
+        self.lent = context.lent
         self.nodes: dict[str, M.Node] = {}
         self.counts: dict[str, int] = {}
         self.edges: list[tuple[str, str, A.Node]] = []  # (before, after, why) node ids
         self.agents: dict[str, M.AgentInfo] = {}
         self.diags: list[Diagnostic] = []
         self.default_retry: M.RetryPolicy | None = None
+        self.reads: list[str] = []  # the tasks read by the expression being lowered
 
     # ------------------------------------------------------------------ helpers
     def src(self, node: A.Node) -> M.SourceRef:
@@ -122,9 +177,10 @@ class _Lowerer:
     # ------------------------------------------------------------------ the workflow
     def workflow(self, decl: A.WorkflowDecl) -> M.Program:
         body = decl.body
-        tasks = {t.name.name: t.name.name for t in _tasks_of(body.items)}
-        self.task_stmts = {t.name.name: t for t in _tasks_of(body.items)}
-        scope = _Scope(tasks, self._instances(body.items, ""))
+        scan = self.scan(body.items)
+        tasks = {t.name.name: t.name.name for t in scan.tasks}
+        self.task_stmts = {t.name.name: t for t in scan.tasks}
+        scope = _Scope(tasks, scan.instance_ids(""))
         fields = {f.key.name: f for f in body.fields()}
         if "retry" in fields:
             self.default_retry = self.retry(fields["retry"].value, scope)
@@ -159,7 +215,7 @@ class _Lowerer:
             version=self.string(fields.get("version")),
             description=self.string(fields.get("description")),
             source=self.path,
-            source_sha256=hashlib.sha256(self.source.text.encode()).hexdigest(),
+            source_sha256=self.context.sha256,
             inputs=inputs, outputs=outputs,
             agents=dict(sorted(self.agents.items())),
             timeout=self.duration(fields["timeout"].value, scope) if "timeout" in fields
@@ -169,16 +225,18 @@ class _Lowerer:
             on_error=on_error, on_success=on_success, root=root,
             nodes=self.nodes)
 
-    def _instances(self, items: Iterable[A.Node], prefix: str) -> dict[str, dict[str, str]]:
-        """Aliased template instances among ``items`` (at any depth): alias → its tasks."""
-        out: dict[str, dict[str, str]] = {}
+    def scan(self, items: Iterable[A.Node]) -> _Scan:
+        """The tasks and aliased template instances among ``items``, at any depth."""
+        tasks: list[A.TaskStmt] = []
+        instances: dict[str, list[str]] = {}
         for node in _walk_stmts(items):
-            if isinstance(node, A.UseStmt) and node.alias is not None:
+            if isinstance(node, A.TaskStmt):
+                tasks.append(node)
+            elif isinstance(node, A.UseStmt) and node.alias is not None:
                 eff = self.templates.effective(node.template.dotted)
                 if eff is not None:
-                    alias = node.alias.name
-                    out[alias] = {t: f"{prefix}{alias}.{t}" for t in eff.tasks}
-        return out
+                    instances[node.alias.name] = list(eff.tasks)
+        return _Scan(tasks, instances)
 
     # ------------------------------------------------------------------ statements
     def block(self, items: Iterable[A.Node], scope: _Scope, parent: str | None, role: str,
@@ -327,8 +385,11 @@ class _Lowerer:
                                         reader=bid)
             consts[pname] = value
         statements = self.template_statements(name)
-        tasks = {t.name.name: f"{prefix}{t.name.name}" for t in _tasks_of(statements)}
-        inner = _Scope(tasks, self._instances(statements, prefix), frozenset(eff.params),
+        scan = self.context.template_scans.get(name)
+        if scan is None:
+            scan = self.context.template_scans[name] = self.scan(statements)
+        tasks = {t.name.name: f"{prefix}{t.name.name}" for t in scan.tasks}
+        inner = _Scope(tasks, scan.instance_ids(prefix), frozenset(eff.params),
                        consts, prefix)
         node = M.BlockNode(id=bid, parent=parent, role="use", src=self.src(s),
                            bindings=bindings, label=label or name)
@@ -344,7 +405,13 @@ class _Lowerer:
 
     def template_statements(self, name: str, seen: frozenset[str] = frozenset()) -> list[A.Stmt]:
         """A template's effective statements: its parents' (in order), then its own, a task of
-        its own replacing an inherited task of the same name in place."""
+        its own replacing an inherited task of the same name in place (made once per file)."""
+        done = self.context.template_stmts.get(name)
+        if done is None:
+            done = self.context.template_stmts[name] = self._template_statements(name, seen)
+        return done
+
+    def _template_statements(self, name: str, seen: frozenset[str]) -> list[A.Stmt]:
         decl = self.templates.decls[name]
         if name in seen:
             raise _Abort(f"template '{name}' extends itself", decl.name)
@@ -422,11 +489,14 @@ class _Lowerer:
         if name not in self.agents:
             if sig is None:
                 self.agents[name] = M.AgentInfo(name=name, declared=False)
+            elif name in self.context.agents:
+                self.agents[name] = self.context.agents[name]
             else:
                 lent = self.lent.get(name)
-                s = lent if isinstance(lent, Signature) else self.checker.signature(sig)
+                s = lent if isinstance(lent, Signature) else self.checker.agents.get(name) \
+                    or self.checker.signature(sig)
                 pure = {x.key.name: x.value for x in sig.body.fields()}.get("pure")
-                self.agents[name] = M.AgentInfo(
+                self.agents[name] = self.context.agents[name] = M.AgentInfo(
                     name=name, declared=True,
                     pure=isinstance(pure, A.BoolLit) and pure.value,
                     input=self.type_ref(s.inputs) if s.inputs.fields else None,
@@ -598,20 +668,27 @@ class _Lowerer:
     def expr(self, e: A.Expr | A.Block, scope: _Scope, reader: str | None = None) -> X.Expr:
         if isinstance(e, A.Block):
             return self.expr_or_block(e, scope, reader or "")
+        outer, self.reads = self.reads, []
         out = self._expr(e, scope)
         if reader is not None:
-            for target in X.task_reads(out):
+            # the tasks ``out`` reads, as X.task_reads(out) gives them (a set, in its order),
+            # recorded while it was built instead of by walking it again
+            for target in set(self.reads):
                 self.edges.append((target, reader, e))
+        outer.extend(self.reads)
+        self.reads = outer
         return out
 
     def _expr(self, e: A.Expr, scope: _Scope) -> X.Expr:  # noqa: C901 - one case per node
         if isinstance(e, A.Name):
             if e.name not in scope.locals and e.name in scope.tasks:
+                self.reads.append(scope.tasks[e.name])
                 return X.TaskField(node=scope.tasks[e.name], field="result")
             return X.Var(name=e.name)
         if isinstance(e, A.Member):
             target = self.task_of_expr(e.obj, scope)
             if target is not None:
+                self.reads.append(target)
                 return X.TaskField(node=target, field=e.name.name)
             return X.Get(obj=self._expr(e.obj, scope), name=e.name.name)
         if isinstance(e, A.StringLit):
@@ -764,12 +841,20 @@ def _find_cycle(after: dict[str, list[str]]) -> list[str]:
 
 
 def _walk_stmts(items: Iterable[A.Node]) -> Iterator[A.Node]:
-    for item in items:
-        if isinstance(item, A.Stmt):
-            yield from item.walk()
+    """The statements among ``items`` and every node below them that may hold one, depth
+    first in source order.  Expressions are not entered (they hold no statement), except
+    objects and arrays, whose fields may be blocks (``on_error: { fallback { … } }``): a
+    task's input is most of a file's nodes, and walking it once per workflow for nothing
+    was the bulk of lowering's time."""
+    stack: list[A.Node] = [i for i in reversed(list(items)) if isinstance(i, A.Stmt)]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(c for c in reversed(list(node.children()))
+                     if not isinstance(c, _LEAVES))
 
 
-def _tasks_of(items: Iterable[A.Node]) -> list[A.TaskStmt]:
-    return [n for n in _walk_stmts(items) if isinstance(n, A.TaskStmt)]
-
-
+#: Nodes below which no statement can be: expressions but objects and arrays, names, types.
+_LEAVES = (A.Name, A.StringLit, A.NumberLit, A.DurationLit, A.BoolLit, A.NullLit, A.Member,
+           A.Index, A.Call, A.Unary, A.Binary, A.Lambda, A.Ident, A.Ref, A.NamedType,
+           A.RecordType, A.OptionalType)
