@@ -309,3 +309,18 @@ def test_watch_follows_a_run_from_another_process_until_it_ends(project: Path) -
     lines = text.stdout.splitlines()
     assert lines[0].endswith(f"run {run.id} of Batch started")
     assert lines[-1].endswith(f"run {run.id} completed")
+
+
+def test_run_names_an_interrupted_run_of_the_same_inputs(project: Path) -> None:
+    from twdsl.runtime.store import this_host
+
+    (project / ".twdsl").mkdir()
+    with store(project) as s:
+        s.create_run("20261101-000000-abcdef", "Gated", inputs={}, status="running",
+                     pid=2**22 + 12345, host=this_host())  # no such process
+        s.create_run("20261101-000001-abcdef", "Gated", inputs={"other": 1}, status="paused")
+    r = twdsl(project, "run", "gated.twdsl", "--log-format", "json")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "twdsl: run 20261101-000000-abcdef of Gated with the same inputs was interrupted; "
+        "`twdsl runs resume 20261101-000000-abcdef` continues it")
