@@ -19,6 +19,7 @@ from twdsl.ir.eval import (
     Closure,
     EvalError,
     compile_expr,
+    depth,
     evaluate,
     fold,
     interpret,
@@ -32,6 +33,7 @@ from twdsl.ir.expr import (
     Get,
     Index,
     Lambda,
+    Let,
     Lit,
     Method,
     Object,
@@ -767,3 +769,162 @@ def _has_closure(v: Any) -> bool:
 
 def _too_big(v: Any) -> bool:
     return len(repr(v)) > 2000
+
+
+# -- let: lazy, at most once --------------------------------------------------------------
+
+class Counting(Names):
+    """An Env that counts the reads of task fields (what a let saves)."""
+
+    def __init__(self, names: dict[str, Any] | None = None,
+                 tasks: dict[tuple[str, str], Any] | None = None) -> None:
+        super().__init__(names, tasks)
+        self.reads = 0
+
+    def task_field(self, node: str, field: str) -> Any:
+        self.reads += 1
+        return super().task_field(node, field)
+
+
+def let(name: str, value: Any, body: Any) -> Let:
+    return Let(name=name, value=value, body=body)
+
+
+ITEMS = Get(obj=TaskField(node="t", field="result"), name="items")
+BOOM = B("/", L(1), L(0))  # raises "division by zero: 1 / 0"
+
+
+def _both(e: Any, names: dict[str, Any] | None = None,
+          result: Any = None) -> list[tuple[str, Any, int]]:
+    """(outcome, value or message, task reads) compiled and interpreted, each with a fresh
+    env; they must agree."""
+    out = []
+    for how in (compile_expr(e), lambda en: interpret(e, en)):
+        env = Counting(names, {("t", "result"): result})
+        try:
+            out.append(("value", how(env), env.reads))
+        except EvalError as err:
+            out.append(("error", err.message, env.reads))
+    assert out[0][0] == out[1][0] and out[0][2] == out[1][2], out
+    assert (out[0][1] == out[1][1]) if out[0][0] == "error" else same(out[0][1], out[1][1])
+    return out
+
+
+def test_let_value_is_computed_once_however_often_read() -> None:
+    e = let("%v", ITEMS, B("+", M(V("%v"), "length"), Index(obj=V("%v"), index=L(0))))
+    assert _both(e, result={"items": [5, 6]})[0] == ("value", 7, 1)
+    original = B("+", M(ITEMS, "length"), Index(obj=ITEMS, index=L(0)))
+    assert _both(original, result={"items": [5, 6]})[0] == ("value", 7, 2)
+
+
+def test_let_read_inside_a_lambda_is_computed_once_for_every_call() -> None:
+    e = let("%v", Get(obj=TaskField(node="t", field="result"), name="k"),
+            M(V("xs"), "map", lam("x", B("+", V("x"), V("%v")))))
+    assert _both(e, {"xs": [1, 2, 3]}, {"k": 10})[0] == ("value", [11, 12, 13], 1)
+    empty = _both(e, {"xs": []}, {"k": 10})[0]
+    assert empty == ("value", [], 0)  # no call: never read
+
+
+@pytest.mark.parametrize(("title", "body", "names", "expected"), [
+    ("never read", L(5), {}, 5),
+    ("right of a false &&", B("&&", V("ok"), B("==", V("%v"), V("%v"))), {"ok": False}, False),
+    ("right of a true ||", B("||", V("ok"), B("==", V("%v"), V("%v"))), {"ok": True}, True),
+    ("right of a non-null ??", B("??", V("s"), V("%v")), {"s": "x"}, "x"),
+    ("arguments of a method on null", M(V("o"), "contains", V("%v")), {"o": None}, None),
+    ("a lambda never called", M(V("xs"), "map", lam("x", V("%v"))), {"xs": []}, []),
+])
+def test_a_let_value_not_reached_is_not_evaluated(title: str, body: Any,
+                                                   names: dict[str, Any], expected: Any) -> None:
+    e = let("%v", B("+", ITEMS, BOOM), body)
+    assert _both(e, names, {"items": 1})[0] == ("value", expected, 0)
+
+
+def test_a_let_value_that_raises_raises_where_it_is_read() -> None:
+    e = let("%v", BOOM, B("||", V("ok"), B("==", V("%v"), L(1))))
+    assert _both(e, {"ok": False})[0] == ("error", "division by zero: 1 / 0", 0)
+    # the same error, at the same point, as the expression without the let
+    assert _both(B("||", V("ok"), B("==", BOOM, L(1))), {"ok": False})[0] == \
+        ("error", "division by zero: 1 / 0", 0)
+
+
+def test_let_scopes() -> None:
+    # a let's value sees the names around it; the body sees the let's name; nested lets
+    e = let("%a", B("+", V("n"), L(1)), let("%b", B("*", V("%a"), L(10)),
+                                            B("-", V("%b"), V("%a"))))
+    assert _both(e, {"n": 1})[0] == ("value", 18, 0)
+    # an inner let of the same name hides the outer one in its body, not in its value
+    e = let("%a", L(1), let("%a", B("+", V("%a"), L(1)), B("*", V("%a"), L(10))))
+    assert _both(e)[0] == ("value", 20, 0)
+    # a let's name is not bound outside it, nor in its own value
+    with pytest.raises(EvalError, match="^the name '%a' has no value here$"):
+        run(let("%a", V("%a"), V("%a")))
+    with pytest.raises(EvalError, match="^the name '%b' has no value here$"):
+        run(B("+", let("%b", L(1), V("%b")), V("%b")))
+
+
+def test_deep_lets_are_interpreted_with_the_same_laziness() -> None:
+    deep = let("%v", B("+", _chain(MAX_COMPILED_DEPTH), ITEMS),
+               B("+", V("%v"), B("&&", L(False), V("%v"))))
+    assert compile_expr(deep).func is interpret  # type: ignore[attr-defined]
+    with pytest.raises(EvalError, match="^'\\+' cannot combine number and boolean$"):
+        run(deep, Counting(tasks={("t", "result"): {"items": 1}}))
+    reads = let("%v", ITEMS, B("+", V("%v"), B("+", _chain(MAX_COMPILED_DEPTH), V("%v"))))
+    assert _both(reads, result={"items": 1})[0] == ("value", MAX_COMPILED_DEPTH + 3, 1)
+
+
+def test_depth_counts_a_lets_value_below_its_body() -> None:
+    """The value is evaluated where the body reads it: both depths add up."""
+    half = MAX_COMPILED_DEPTH // 2 + 1
+    e = let("%v", _chain(half), B("+", _chain(half), V("%v")))
+    assert depth(e) == 1 + (half + 1) + (half + 2)
+    assert compile_expr(e).func is interpret  # type: ignore[attr-defined]
+    assert run(e) == 2 * (half + 1)
+
+
+FOLD_LET = [
+    ("unread: the body alone", let("%v", BOOM, V("n")), V("n")),
+    ("unread value that reads a task", let("%v", ITEMS, L(1)), L(1)),
+    ("a literal value is substituted", let("%v", L(2), B("*", V("%v"), B("+", V("%v"), V("n")))),
+     B("*", L(2), B("+", L(2), V("n")))),
+    ("substituted, then folded", let("%v", B("+", L(1), L(2)), B("*", V("%v"), V("%v"))), L(9)),
+    ("read once: inlined", let("%v", ITEMS, B("+", V("%v"), L(1))), B("+", ITEMS, L(1))),
+    ("read twice: kept", let("%v", ITEMS, B("+", V("%v"), V("%v"))),
+     let("%v", ITEMS, B("+", V("%v"), V("%v")))),
+    ("read once in a lambda: kept (once per call otherwise)",
+     let("%v", ITEMS, M(V("xs"), "map", lam("x", V("%v")))),
+     let("%v", ITEMS, M(V("xs"), "map", lam("x", V("%v"))))),
+    ("a value that raises, read twice, stays", let("%v", BOOM, B("+", V("%v"), V("%v"))),
+     let("%v", BOOM, B("+", V("%v"), V("%v")))),
+    ("its parts fold", let("%v", B("+", ITEMS, B("*", L(2), L(3))),
+                           B("==", V("%v"), B("-", V("%v"), L(0)))),
+     let("%v", B("+", ITEMS, L(6)), B("==", V("%v"), B("-", V("%v"), L(0))))),
+    ("a constant array read twice folds whole",
+     let("%v", Array(items=[L(1), L(2)]), B("+", M(V("%v"), "length"), Index(obj=V("%v"),
+                                                                               index=L(0)))),
+     L(3)),
+    ("a shadowing inner let keeps its own", let("%v", L(1), let("%v", V("n"),
+                                                                B("+", V("%v"), V("%v")))),
+     let("%v", V("n"), B("+", V("%v"), V("%v")))),
+]
+
+
+@pytest.mark.parametrize(("title", "before", "after"), FOLD_LET, ids=[f[0] for f in FOLD_LET])
+def test_fold_let(title: str, before: Any, after: Any) -> None:
+    folded = fold(before)
+    assert folded.model_dump() == after.model_dump()
+    tasks = {("t", "result"): {"items": 3}}
+    for names in ({"n": 4, "xs": [1]}, {"n": 0, "xs": []}):
+        was = _outcome(lambda e=before, n=names: run(e, Counting(n, tasks)))
+        now = _outcome(lambda e=folded, n=names: run(e, Counting(n, tasks)))
+        assert was == now
+
+
+@pytest.mark.parametrize(("e", "constant"), [
+    (let("%v", L(1), V("%v")), True),
+    (let("%v", V("n"), V("%v")), False),
+    (let("%v", L(1), V("n")), False),
+    (let("%v", ITEMS, L(1)), False),
+    (let("%v", lam("x", V("x")), M(Array(items=[]), "map", V("%v"))), True),
+])
+def test_is_constant_let(e: Any, constant: bool) -> None:
+    assert is_constant(e) is constant
