@@ -34,6 +34,7 @@ from twdsl.semantics.templates import Templates
 from twdsl.semantics.typecheck import Checker, Signature
 from twdsl.source import SourceFile, Span
 from twdsl.syntax import ast as A
+from twdsl.syntax.fields import CONTAINERS
 
 _KINDS = ("timeout", "agent", "transient", "validation", "cancelled")
 
@@ -842,19 +843,25 @@ def _find_cycle(after: dict[str, list[str]]) -> list[str]:
 
 def _walk_stmts(items: Iterable[A.Node]) -> Iterator[A.Node]:
     """The statements among ``items`` and every node below them that may hold one, depth
-    first in source order.  Expressions are not entered (they hold no statement), except
-    objects and arrays, whose fields may be blocks (``on_error: { fallback { … } }``): a
-    task's input is most of a file's nodes, and walking it once per workflow for nothing
-    was the bulk of lowering's time."""
+    first in source order.  In a module that checked (the only kind lowered), statements
+    are only in statement bodies and in the block-valued fields (``on_error``, ``fallback``…:
+    TW122 rejects them anywhere else), so nothing else is entered: not a task's input, which
+    holds most of a file's nodes (walking every node of every workflow, several times, was
+    most of lowering's time)."""
     stack: list[A.Node] = [i for i in reversed(list(items)) if isinstance(i, A.Stmt)]
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(c for c in reversed(list(node.children()))
-                     if not isinstance(c, _LEAVES))
+        stack.extend(c for c in reversed(list(node.children())) if _may_hold_stmts(c))
 
 
-#: Nodes below which no statement can be: expressions but objects and arrays, names, types.
-_LEAVES = (A.Name, A.StringLit, A.NumberLit, A.DurationLit, A.BoolLit, A.NullLit, A.Member,
-           A.Index, A.Call, A.Unary, A.Binary, A.Lambda, A.Ident, A.Ref, A.NamedType,
-           A.RecordType, A.OptionalType)
+#: The fields whose value may be a block of statements (on_error, on_success, fallback…).
+_BLOCK_FIELDS = frozenset(f.name for c in CONTAINERS.values() for f in c.fields if f.block)
+
+
+def _may_hold_stmts(node: A.Node) -> bool:
+    if isinstance(node, (A.Stmt, A.Block, A.CaseClause)):
+        return True
+    if isinstance(node, A.Field):
+        return node.key.name in _BLOCK_FIELDS
+    return isinstance(node, A.ObjectLit)  # a handler's value: `on_error: { fallback … }`

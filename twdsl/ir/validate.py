@@ -16,18 +16,28 @@ class IRInvariantError(Exception):
     """A compiler bug: the IR does not hold one of its invariants."""
 
 
-def validate(program: M.Program, after: str = "lowering") -> None:
+#: What the checks of one expression found, by ``id`` of the expression (which the entry
+#: keeps alive, so the id is not reused): the task ids it reads, in order, and its problems
+#: that do not depend on the program (see :func:`_facts`).
+Memo = dict[int, tuple[X.Expr, list[str], list[str]]]
+
+
+def validate(program: M.Program, after: str = "lowering", memo: Memo | None = None) -> None:
     """Raise :class:`IRInvariantError` naming every broken invariant (``after``: the stage
-    that produced ``program``, for the message)."""
-    problems = problems_of(program)
+    that produced ``program``, for the message).  ``memo``: shared by the checks of
+    successive versions of one program (twdsl.passes.run_passes), whose expressions are
+    mostly the same frozen objects, so that each is walked once, not after every pass."""
+    problems = problems_of(program, memo)
     if problems:
         raise IRInvariantError(
             f"internal compiler error: the IR is invalid after {after} (a bug in twdsl; "
             "please report it with the workflow):\n  " + "\n  ".join(problems))
 
 
-def problems_of(program: M.Program) -> list[str]:
+def problems_of(program: M.Program, memo: Memo | None = None) -> list[str]:
     nodes = program.nodes
+    if memo is None:
+        memo = {}
     out: list[str] = []
 
     def ref(owner: str, what: str, nid: str | None, kind: type | None = None) -> None:
@@ -46,10 +56,10 @@ def problems_of(program: M.Program) -> list[str]:
     _handler("program", program.on_error, ref, out)
     for d in program.inputs:
         if d.default is not None:
-            _exprs(f"input {d.name}", [d.default], nodes, out)
+            _exprs(f"input {d.name}", [d.default], nodes, out, memo)
     for o in program.outputs:
         if o.value is not None:
-            _exprs(f"output {o.name}", [o.value], nodes, out)
+            _exprs(f"output {o.name}", [o.value], nodes, out, memo)
     children_of: dict[str, str] = {}
     for node in nodes.values():
         owner = f"{node.kind} '{node.id}'"
@@ -76,11 +86,11 @@ def problems_of(program: M.Program) -> list[str]:
             if node.max_concurrency is not None and node.max_concurrency < 1:
                 out.append(f"{owner}: max_concurrency {node.max_concurrency} < 1")
             _positive(owner, "timeout", node.timeout, out)
-            _exprs(owner, list(node.bindings.values()), nodes, out)
+            _exprs(owner, list(node.bindings.values()), nodes, out, memo)
         elif isinstance(node, M.TaskNode):
-            _exprs(owner, [e for e in (node.input, node.when) if e is not None], nodes, out)
+            _exprs(owner, [e for e in (node.input, node.when) if e is not None], nodes, out, memo)
             if node.cache is not None and node.cache.key is not None:
-                _exprs(owner, [node.cache.key], nodes, out)
+                _exprs(owner, [node.cache.key], nodes, out, memo)
             _positive(owner, "timeout", node.timeout, out)
             _retry(owner, node.retry, out)
             ref(owner, "on_success", node.on_success, M.BlockNode)
@@ -90,18 +100,18 @@ def problems_of(program: M.Program) -> list[str]:
         elif isinstance(node, M.IfNode):
             for b in node.branches:
                 ref(owner, "branch", b.body, M.BlockNode)
-            _exprs(owner, [b.cond for b in node.branches], nodes, out)
+            _exprs(owner, [b.cond for b in node.branches], nodes, out, memo)
             ref(owner, "else", node.otherwise, M.BlockNode)
         elif isinstance(node, M.SwitchNode):
             for case in node.cases:
                 ref(owner, "case", case.body, M.BlockNode)
-                _exprs(owner, case.values, nodes, out)
-            _exprs(owner, [node.subject], nodes, out)
+                _exprs(owner, case.values, nodes, out, memo)
+            _exprs(owner, [node.subject], nodes, out, memo)
             ref(owner, "default", node.default, M.BlockNode)
         elif isinstance(node, (M.ForeachNode, M.WhileNode)):
             ref(owner, "body", node.body, M.BlockNode)
             _exprs(owner, [node.items if isinstance(node, M.ForeachNode) else node.cond],
-                   nodes, out)
+                   nodes, out, memo)
             if isinstance(node, M.WhileNode) and node.max_iterations < 1:
                 out.append(f"{owner}: max_iterations {node.max_iterations} < 1")
             if isinstance(node, M.ForeachNode) and node.max_concurrency is not None and \
@@ -132,15 +142,30 @@ def _reachability(program: M.Program, out: list[str]) -> None:
             out.append(f"node '{nid}' is not reachable from the program's root")
 
 
-def _exprs(owner: str, exprs: list[X.Expr], nodes: dict[str, M.Node], out: list[str]) -> None:
+def _exprs(owner: str, exprs: list[X.Expr], nodes: dict[str, M.Node], out: list[str],
+           memo: Memo) -> None:
     for e in exprs:
-        for x in X.walk(e):
-            if isinstance(x, X.TaskField) and not isinstance(nodes.get(x.node), M.TaskNode):
-                out.append(f"{owner}: an expression reads task '{x.node}', which is not a task")
-        _lets(owner, e, out)
+        reads, problems = _facts(e, memo)
+        for t in reads:
+            if not isinstance(nodes.get(t), M.TaskNode):
+                out.append(f"{owner}: an expression reads task '{t}', which is not a task")
+        out.extend(f"{owner}: {p}" for p in problems)
 
 
-def _lets(owner: str, e: X.Expr, out: list[str]) -> None:
+def _facts(e: X.Expr, memo: Memo) -> tuple[list[str], list[str]]:
+    """The tasks ``e`` reads (one per read, in order) and its problems that hold whatever the
+    program around it (its lets), from ``memo`` when ``e`` was checked before."""
+    known = memo.get(id(e))
+    if known is not None:
+        return known[1], known[2]
+    reads = [x.node for x in X.walk(e) if isinstance(x, X.TaskField)]
+    problems: list[str] = []
+    _lets(e, problems)
+    memo[id(e)] = (e, reads, problems)
+    return reads, problems
+
+
+def _lets(e: X.Expr, out: list[str]) -> None:
     """A name the compiler invented (X.COMPILER_PREFIX) is read only inside the let that
     binds it, and a let binds only such names (so it never shadows a user's name)."""
     stack: list[tuple[X.Expr, frozenset[str]]] = [(e, frozenset())]
@@ -148,11 +173,10 @@ def _lets(owner: str, e: X.Expr, out: list[str]) -> None:
         x, bound = stack.pop()
         if isinstance(x, X.Var):
             if x.name.startswith(X.COMPILER_PREFIX) and x.name not in bound:
-                out.append(f"{owner}: an expression reads '{x.name}', which no enclosing let "
-                           "binds")
+                out.append(f"an expression reads '{x.name}', which no enclosing let binds")
         elif isinstance(x, X.Let):
             if not x.name.startswith(X.COMPILER_PREFIX):
-                out.append(f"{owner}: a let binds '{x.name}', which does not start with "
+                out.append(f"a let binds '{x.name}', which does not start with "
                            f"'{X.COMPILER_PREFIX}' (it could shadow a name of the workflow)")
             stack.append((x.value, bound))
             stack.append((x.body, bound | {x.name}))

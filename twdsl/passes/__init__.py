@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from twdsl.ir.model import Change, Program
 from twdsl.ir.tree import copy_program
-from twdsl.ir.validate import validate
+from twdsl.ir.validate import Memo, validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +41,12 @@ def run_passes(program: Program, level: int = 1) -> Program:
     ``optimization`` recorded."""
     changes: list[Change] = []
     program = copy_program(program)  # the caller's program stays as it was
+    memo: Memo = {}  # expressions are frozen: most are checked once, not after every pass
     for p in _registry():
         if p.level > level:
             continue
         program, found = p.run(program)
-        validate(program, after=f"the '{p.name}' pass")
+        validate(program, after=f"the '{p.name}' pass", memo=memo)
         changes.extend(found)
     program.optimization = level
     program.changes = changes
