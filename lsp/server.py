@@ -74,6 +74,7 @@ class TwdslServer(LanguageServer):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twdsl-analysis")
         #: used on the analysis thread only (one worker): pieces of each file, by text
         self.parser: IncrementalParser | None = IncrementalParser()
+        self._view: ide.Workspace | None = None
         self._configs: dict[Path, tuple[float, Config]] = {}
         self._config_errors: set[str] = set()
 
@@ -141,7 +142,10 @@ class TwdslServer(LanguageServer):
             return None
 
     def workspace_view(self) -> ide.Workspace:
-        return ide.Workspace(self.snapshots.values())
+        """The open files' snapshots, indexed once per analysis (not once per request)."""
+        if self._view is None:
+            self._view = ide.Workspace(self.snapshots.values())
+        return self._view
 
     # ------------------------------------------------------------------ analysis
     def schedule(self, uri: str) -> None:
@@ -222,6 +226,7 @@ class TwdslServer(LanguageServer):
                 continue  # stale: the document changed while it was analysed
             self.snapshots[u] = snap
             self.analysed[u] = version
+            self._view = None
             if self.push:
                 self.publish(u, snap, version)
         if not self.push and len(uris) > 1 and self._refresh_support():
@@ -351,6 +356,7 @@ def did_close(ls: TwdslServer, params: lsp.DidCloseTextDocumentParams) -> None:
         timer.cancel()
     ls.snapshots.pop(uri, None)
     ls.analysed.pop(uri, None)
+    ls._view = None
     if ls.parser is not None:
         ls.executor.submit(ls.parser.forget, ls.path_of(uri))
     if ls.push:

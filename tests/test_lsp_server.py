@@ -15,11 +15,33 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types as lsp
+from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures" / "lsp"
-SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "twdsl.cli", "lsp"])
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's test client, also keeping every publishDiagnostics in arrival order
+    (waiting for the next notification could miss one that arrived with another)."""
+    client = LanguageClient(converter_factory=default_converter)
+    client.published = []  # type: ignore[attr-defined]
+
+    def publish(client: LanguageClient, params: lsp.PublishDiagnosticsParams) -> None:
+        client.diagnostics[params.uri] = params.diagnostics
+        client.published.append(params)  # type: ignore[attr-defined]
+
+    register_lsp_features(
+        client, {**DEFAULT_CLIENT_FEATURES, lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish}
+    )
+    return client
+
+
+SERVER = ClientServerConfig(
+    server_command=[sys.executable, "-m", "twdsl.cli", "lsp"], client_factory=make_client
+)
 
 
 @pytest_lsp.fixture(config=SERVER, params=["visual-studio-code", "neovim"])
@@ -82,8 +104,11 @@ def rng(a: tuple[int, int], b: tuple[int, int]) -> lsp.Range:
     return lsp.Range(lsp.Position(*a), lsp.Position(*b))
 
 
-async def diagnostics(client: LanguageClient, u: str, version: int) -> list[lsp.Diagnostic]:
-    """The diagnostics of ``u`` at ``version``, pushed or pulled as the client does."""
+async def diagnostics(
+    client: LanguageClient, u: str, version: int, since: int = 0
+) -> list[lsp.Diagnostic]:
+    """The diagnostics of ``u`` at ``version``, pulled if the client pulls, else the first
+    published after the ``since``-th publication."""
     if (
         client.capabilities is not None
         and client.capabilities.text_document is not None
@@ -94,10 +119,13 @@ async def diagnostics(client: LanguageClient, u: str, version: int) -> list[lsp.
         )
         assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport)
         return list(report.items)
-    while True:
-        params = await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        if params.uri == u and params.version == version:
-            return list(params.diagnostics)
+    published = client.published  # type: ignore[attr-defined]
+    for _ in range(6000):  # a bounded wait for the server's notification
+        for params in published[since:]:
+            if params.uri == u and params.version == version:
+                return list(params.diagnostics)
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"no diagnostics for {u} at version {version}")
 
 
 def errors_logged(client: LanguageClient) -> list[str]:
@@ -158,6 +186,7 @@ async def test_editing_an_imported_file_republishes_its_importer(
     lib = open_doc(vscode, project / "lib.twdsl")
     assert await diagnostics(vscode, lib, 1) == []
     # rename the agent's output `path` to `dir`: main reads build.result.path
+    since = len(vscode.published)  # type: ignore[attr-defined]
     vscode.text_document_did_change(
         lsp.DidChangeTextDocumentParams(
             lsp.VersionedTextDocumentIdentifier(uri=lib, version=2),
@@ -169,8 +198,11 @@ async def test_editing_an_imported_file_republishes_its_importer(
             ],
         )
     )
-    assert await diagnostics(vscode, lib, 2) == []  # lib first, then its importer
-    got = await diagnostics(vscode, main, 1)
+    assert await diagnostics(vscode, lib, 2, since) == []
+    published = vscode.published  # type: ignore[attr-defined]
+    # the importer is analysed with it, and published right after it
+    after = next(i for i, p in enumerate(published) if p.uri == lib and p.version == 2)
+    got = await diagnostics(vscode, main, 1, after + 1)
     assert [(d.code, d.message, d.range) for d in got] == [
         ("TW302", "{ dir: string, size: number } has no field 'path'", rng((11, 33), (11, 37)))
     ]
