@@ -35,9 +35,13 @@ def analyze_project(sources: dict[str, str], load: Callable[[str], str | None] |
 class Project:
     """Files parsed and their imports resolved: what analysis and the compiler share."""
 
-    def __init__(self, sources: dict[str, str], load: Callable[[str], str | None] | None):
+    def __init__(self, sources: dict[str, str], load: Callable[[str], str | None] | None,
+                 parse_source: Callable[[str, str], ParseResult] = parse):
+        """``parse_source(text, path)`` parses the files of ``sources`` (the language server
+        gives its incremental parser); files reached through imports are parsed plainly."""
         self.sources = sources
-        self.parsed: dict[str, ParseResult] = {p: parse(t, p) for p, t in sources.items()}
+        self.parsed: dict[str, ParseResult] = {p: parse_source(t, p)
+                                               for p, t in sources.items()}
         self.modules: dict[str, A.Module | None] = {p: r.module for p, r in self.parsed.items()}
         queue = list(self.parsed)
         while queue:  # follow imports to files outside the map

@@ -15,12 +15,12 @@ from twdsl.config import DEFAULT, Config
 from twdsl.ide.incremental import IncrementalParser
 from twdsl.project import Project
 from twdsl.recursion import deep_recursion, gc_paused
-from twdsl.semantics.modules import Imports, import_cycles, resolve_imports, target_path
+from twdsl.semantics.modules import Imports
 from twdsl.semantics.typecheck import Checker, Signature
 from twdsl.semantics.types import Type
 from twdsl.source import SourceFile
 from twdsl.syntax import ast as A
-from twdsl.syntax.parser import ParseResult, parse
+from twdsl.syntax.parser import ParseResult
 
 
 @dataclass(slots=True)
@@ -94,39 +94,9 @@ def analyze_documents(sources: dict[str, str], load: Callable[[str], str | None]
 
 def _project(sources: dict[str, str], load: Callable[[str], str | None] | None,
              parser: IncrementalParser) -> Project:
-    """:class:`twdsl.project.Project` with the open files parsed incrementally: its
-    constructor's steps, with ``parser.parse`` for the files of ``sources``.  (A ``parse``
-    argument of Project would make this copy unnecessary.)"""
-    project = Project.__new__(Project)
-    project.sources = sources
+    """:class:`twdsl.project.Project` with the open files parsed incrementally."""
     with gc_paused():
-        project.parsed = {p: parser.parse(t, p) for p, t in sources.items()}
-    project.modules = {p: r.module for p, r in project.parsed.items()}
-    queue = list(project.parsed)
-    while queue:  # follow imports to files outside the map
-        path = queue.pop()
-        module = project.modules[path]
-        if module is None:
-            continue
-        for imp in module.items:
-            if isinstance(imp, A.ImportDecl):
-                target = target_path(path, imp.path.value or "")
-                if target in project.modules:
-                    continue
-                text = load(target) if load is not None else None
-                if text is None:
-                    project.modules[target] = None
-                else:
-                    project.parsed[target] = parse(text, target)
-                    project.modules[target] = project.parsed[target].module
-                    queue.append(target)
-    broken = frozenset(p for p, r in project.parsed.items() if not r.ok)
-    project.imports = {p: resolve_imports(p, r.module, project.modules, broken)
-                       for p, r in project.parsed.items()}
-    project.cycles = import_cycles(project.modules)
-    project._checkers = {}
-    project._busy = set()
-    return project
+        return Project(sources, load, parser.parse)
 
 
 def snapshot(text: str, path: str = "<string>", config: Config = DEFAULT) -> Snapshot:
