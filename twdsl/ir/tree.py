@@ -11,20 +11,23 @@ from twdsl.ir import model as M
 
 def owned(node: M.Node) -> list[str]:
     """The ids of the nodes ``node`` holds directly: a block's children, a branch's or a
-    loop's body, a task's handler blocks, in the order they are written."""
-    out: list[str | None] = []
-    match node:
-        case M.BlockNode():
-            out = [*node.children]
-        case M.TaskNode():
-            h = node.on_error
-            out = [node.on_success, h.fallback, h.compensate, h.body]
-        case M.IfNode():
-            out = [*(b.body for b in node.branches), node.otherwise]
-        case M.SwitchNode():
-            out = [*(c.body for c in node.cases), node.default]
-        case M.ForeachNode() | M.WhileNode():
-            out = [node.body]
+    loop's body, a task's handler blocks, in the order they are written.  (Dispatched on
+    ``kind``, not by class patterns: validation calls it for every node after every pass.)"""
+    kind = node.kind
+    if kind == "block":
+        return list(node.children)  # type: ignore[union-attr]
+    out: list[str | None]
+    if kind == "task":
+        h = node.on_error  # type: ignore[union-attr]
+        out = [node.on_success, h.fallback, h.compensate, h.body]  # type: ignore[union-attr]
+    elif kind == "if":
+        out = [*(b.body for b in node.branches), node.otherwise]  # type: ignore[union-attr]
+    elif kind == "switch":
+        out = [*(c.body for c in node.cases), node.default]  # type: ignore[union-attr]
+    elif kind in ("foreach", "while"):
+        out = [node.body]  # type: ignore[union-attr]
+    else:
+        return []
     return [x for x in out if x is not None]
 
 

@@ -126,8 +126,9 @@ def _reachability(program: M.Program, out: list[str]) -> None:
     from the program's roots; a held node names its holder as parent."""
     nodes = program.nodes
     held: dict[str, str] = {}
+    owns = {nid: tree.owned(node) for nid, node in nodes.items()}
     for node in nodes.values():
-        for c in tree.owned(node):
+        for c in owns[node.id]:
             if c in held and held[c] != node.id:
                 out.append(f"'{c}' is held by both '{held[c]}' and '{node.id}'")
             held[c] = node.id
@@ -136,7 +137,13 @@ def _reachability(program: M.Program, out: list[str]) -> None:
     for r in tree.program_roots(program):
         if r in held:
             out.append(f"'{r}' is a root of the program but held by '{held[r]}'")
-    seen = set(tree.order(program))
+    seen: set[str] = set()  # what tree.order(program) reaches, with each owned list made once
+    stack = tree.program_roots(program)
+    while stack:
+        nid = stack.pop()
+        if nid in nodes and nid not in seen:
+            seen.add(nid)
+            stack.extend(owns[nid])
     for nid in nodes:
         if nid not in seen:
             out.append(f"node '{nid}' is not reachable from the program's root")
