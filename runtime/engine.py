@@ -585,7 +585,6 @@ class Engine:
         key = instance_key(n.id, frame.loops)
         rec = TaskRecord()
         self.records[(n.id, path)] = rec
-        line = n.src.line if n.src else None
         ev = {"key": key, "task": n.name, "node": n.id}
         frame = frame.child({"task_id": key, "retry_count": 0})
         if key in self.opt.reuse:
@@ -614,24 +613,28 @@ class Engine:
             hit = self.opt.cache.cache_get(ckey, now=self.opt.clock())
             if hit is not None:
                 rec.result = hit.result
-                self._set(rec, TaskStatus.COMPLETED, key)
-                self.emit("task.cached", status="completed",
-                          data={"result": rec.result, "cache_key": ckey}, **ev)
-                if n.on_success is not None:
-                    await self.block(n.on_success, frame.child({"result": rec.result}))
+                await self.succeeded(n, rec, frame, ev, "task.cached",
+                                     {"result": rec.result, "cache_key": ckey})
                 return
-        err = await self.attempts(n, rec, payload, frame, ev, n.retry, line)
+        err = await self.attempts(n, rec, payload, frame, ev, n.retry)
         if err is None and ckey is not None:
             self.opt.cache.cache_put(ckey, rec.result, workflow=self.p.workflow, task=n.name,
                                      ttl=n.cache.ttl if n.cache else None, now=self.opt.clock())
         if err is None:
-            self._set(rec, TaskStatus.COMPLETED, key)
-            self.emit("task.completed", status="completed", attempt=rec.attempts,
-                      data={"result": rec.result, "duration": _dur(rec)}, **ev)
-            if n.on_success is not None:
-                await self.block(n.on_success, frame.child({"result": rec.result}))
+            await self.succeeded(n, rec, frame, ev)
             return
         await self.fail(n, rec, err, frame, ev, payload)
+
+    async def succeeded(self, n: M.TaskNode, rec: TaskRecord, frame: Frame,
+                        ev: dict[str, Any], event: str = "task.completed",
+                        data: dict[str, Any] | None = None) -> None:
+        """The task has its result: record it, then run its on_success block."""
+        self._set(rec, TaskStatus.COMPLETED, ev["key"])
+        self.emit(event, status="completed",
+                  attempt=rec.attempts if event == "task.completed" else None,
+                  data=data or {"result": rec.result, "duration": _dur(rec)}, **ev)
+        if n.on_success is not None:
+            await self.block(n.on_success, frame.child({"result": rec.result}))
 
     async def fail(self, n: M.TaskNode, rec: TaskRecord, err: TaskError, frame: Frame,
                    ev: dict[str, Any], payload: Any = None) -> None:
@@ -640,14 +643,9 @@ class Engine:
         h = n.on_error
         applies = h.action == "handle" and (h.when is None or err.kind.value in h.when)
         if applies and h.retry is not None and payload is not None:
-            again = await self.attempts(n, rec, payload, frame, ev, h.retry,
-                                        n.src.line if n.src else None, extra=True)
+            again = await self.attempts(n, rec, payload, frame, ev, h.retry, extra=True)
             if again is None:
-                self._set(rec, TaskStatus.COMPLETED, key)
-                self.emit("task.completed", status="completed", attempt=rec.attempts,
-                          data={"result": rec.result, "duration": _dur(rec)}, **ev)
-                if n.on_success is not None:
-                    await self.block(n.on_success, frame.child({"result": rec.result}))
+                await self.succeeded(n, rec, frame, ev)
                 return
             err = again
         rec.error = {"kind": err.kind.value, "message": err.message, "task": n.name}
@@ -674,7 +672,7 @@ class Engine:
             raise failed
 
     async def attempts(self, n: M.TaskNode, rec: TaskRecord, payload: Any, frame: Frame,
-                       ev: dict[str, Any], policy: M.RetryPolicy | None, line: int | None,
+                       ev: dict[str, Any], policy: M.RetryPolicy | None,
                        extra: bool = False) -> TaskError | None:
         """Attempts under ``policy``; None when one succeeded, else the last error."""
         try:
