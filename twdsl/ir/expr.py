@@ -150,31 +150,29 @@ for _cls in (Get, Index, Call, Method, Unary, Binary, Array, Object, Str, Lambda
 
 def children(e: Any) -> list[Any]:
     """The sub-expressions of ``e``, in evaluation order (a let's value first, though it is
-    evaluated only when its body reads it)."""
-    match e:
-        case Get(obj=o) | Index(obj=o, index=None):
-            return [o]
-        case Index(obj=o, index=i):
-            return [o, i]
-        case Call(args=a):
-            return list(a)
-        case Method(obj=o, args=a):
-            return [o, *a]
-        case Unary(e=x):
-            return [x]
-        case Binary(l=a, r=b):
-            return [a, b]
-        case Array(items=a):
-            return list(a)
-        case Object(entries=es):
-            return [v for _, v in es]
-        case Str(parts=ps):
-            return [p for p in ps if not isinstance(p, str)]
-        case Lambda(body=b):
-            return [b]
-        case Let(value=v, body=b):
-            return [v, b]
+    evaluated only when its body reads it).  Dispatched on ``k``: every pass, the validator and
+    the folder call this for every node, so it is kept cheap."""
+    return _CHILDREN[e.k](e)
+
+
+def _no_children(e: Any) -> list[Any]:
     return []
+
+
+_CHILDREN: dict[str, Any] = {
+    "lit": _no_children, "dur": _no_children, "var": _no_children, "task": _no_children,
+    "get": lambda e: [e.obj],
+    "index": lambda e: [e.obj] if e.index is None else [e.obj, e.index],
+    "call": lambda e: list(e.args),
+    "method": lambda e: [e.obj, *e.args],
+    "un": lambda e: [e.e],
+    "bin": lambda e: [e.l, e.r],
+    "array": lambda e: list(e.items),
+    "object": lambda e: [v for _, v in e.entries],
+    "str": lambda e: [p for p in e.parts if not isinstance(p, str)],
+    "lambda": lambda e: [e.body],
+    "let": lambda e: [e.value, e.body],
+}
 
 
 def walk(e: Any) -> list[Any]:

@@ -88,14 +88,18 @@ def eliminate(expr: X.Expr) -> tuple[X.Expr, list[tuple[X.Expr, int]]]:
     """``expr`` with its repeated sub-trees shared, and each shared sub-tree with the number
     of places it occupied.  No recursion: any depth."""
     shared: list[tuple[X.Expr, int]] = []
-    taken = {x.name for x in X.walk(expr) if x.k in ("var", "let")}
+    taken: set[str] | None = None
     counter = 0
+    if not _maybe_repeated(expr):
+        return expr, shared
     while True:
-        facts = _facts(expr)
-        best = _best(expr, facts)
+        facts, repeated = _facts(expr)
+        best = _best(expr, facts) if repeated else None
         if best is None:
             return expr, shared
         sub, count = best
+        if taken is None:
+            taken = {x.name for x in X.walk(expr) if x.k in ("var", "let")}
         counter += 1
         while f"{PREFIX}{counter}" in taken:
             counter += 1
@@ -104,6 +108,33 @@ def eliminate(expr: X.Expr) -> tuple[X.Expr, list[tuple[X.Expr, int]]]:
         body = _replace(expr, facts[id(sub)].key, X.Var(name=name), facts)
         expr = X.Let(name=name, value=sub, body=body)
         shared.append((sub, count))
+
+
+#: The own fields that tell nodes of a kind worth a let apart, by kind.
+_SIGNATURE: dict[str, Any] = {
+    "get": lambda e: e.name, "method": lambda e: e.name, "call": lambda e: e.fn,
+    "bin": lambda e: e.op, "index": lambda e: None, "str": lambda e: None,
+    "array": lambda e: None, "object": lambda e: None,
+}
+
+
+def _maybe_repeated(expr: X.Expr) -> bool:
+    """False when no two nodes of a kind worth a let have the same kind and name (then no
+    sub-tree worth a let repeats): most expressions stop here, for a cheap walk."""
+    seen: set[tuple[str, Any]] = set()
+    signature, children = _SIGNATURE, X.children
+    stack: list[Any] = [expr]
+    while stack:
+        e = stack.pop()
+        k = e.k
+        f = signature.get(k)
+        if f is not None:
+            sig = (k, f(e))
+            if sig in seen:
+                return True
+            seen.add(sig)
+        stack.extend(children(e))
+    return False
 
 
 class _Fact:
@@ -121,38 +152,63 @@ class _Fact:
 _EMPTY: frozenset[str] = frozenset()
 
 
-def _facts(expr: X.Expr) -> dict[int, _Fact]:
-    """A :class:`_Fact` per sub-tree object of ``expr`` (by ``id``), bottom-up: structures
-    are numbered by hash-consing (a node's kind, its own fields and its children's numbers),
-    so comparing two trees is comparing two ints."""
+def _facts(expr: X.Expr) -> tuple[dict[int, _Fact], bool]:
+    """A :class:`_Fact` per sub-tree object of ``expr`` (by ``id``), bottom-up, and whether
+    two sub-trees worth a let are equal (else there is nothing to share).  Structures are
+    numbered by hash-consing (a node's kind, its own fields and its children's numbers), so
+    comparing two trees is comparing two ints.  Every expression of a program goes through
+    here, most with nothing to share: it is kept cheap."""
     numbers: dict[tuple[Any, ...], int] = {}
     facts: dict[int, _Fact] = {}
-    stack: list[tuple[Any, bool]] = [(expr, False)]
+    worth_keys: set[int] = set()
+    repeated = False
+    children = X.children
+    stack: list[tuple[Any, Any]] = [(expr, None)]
     while stack:
-        e, ready = stack.pop()
-        if not ready:
-            if id(e) not in facts:
-                stack.append((e, True))
-                stack.extend((c, False) for c in X.children(e))
-            continue
-        kids = [facts[id(c)] for c in X.children(e)]
-        shape = (*_own(e), *(c.key for c in kids))
-        key = numbers.setdefault(shape, len(numbers))
+        e, kids = stack.pop()
+        if kids is None:
+            seen = facts.get(id(e))
+            if seen is not None:  # one object at two places: _best counts places
+                repeated = repeated or seen.size > 1
+                continue
+            kids = children(e)
+            if kids:
+                stack.append((e, kids))
+                stack.extend([(c, None) for c in kids])
+                continue
         k = e.k
-        if k == "var":
-            free = frozenset([e.name])
-        elif kids:
-            free = frozenset().union(*(c.free for c in kids))
-            if k == "lambda":
-                free = free - set(e.params)
-            elif k == "let":
-                free = kids[0].free | (kids[1].free - {e.name})
-        else:
-            free = _EMPTY
-        task = k == "task" or any(c.task for c in kids)
-        worth = _worth(e) and (bool(free) or task) and "current_time" not in free
-        facts[id(e)] = _Fact(key, 1 + sum(c.size for c in kids), free, task, worth)
-    return facts
+        if not kids:  # a leaf
+            if k == "var":
+                shape: tuple[Any, ...] = ("var", e.name)
+                free, task = frozenset([e.name]), False
+            elif k == "task":
+                shape, free, task = ("task", e.node, e.field), _EMPTY, True
+            elif k == "lit":
+                shape, free, task = ("lit", repr(e.v)), _EMPTY, False  # 1, 1.0, true differ
+            else:
+                shape, free, task = _own(e), _EMPTY, False
+            facts[id(e)] = _Fact(numbers.setdefault(shape, len(numbers)), 1, free, task,
+                                 False)
+            continue
+        fs = [facts[id(c)] for c in kids]
+        shape = (*_own(e), *[f.key for f in fs])
+        key = numbers.setdefault(shape, len(numbers))
+        free, task, size = _EMPTY, False, 1
+        for f in fs:
+            if f.free:
+                free = f.free if not free else free | f.free
+            task = task or f.task
+            size += f.size
+        if free and k in ("lambda", "let"):
+            free = free - set(e.params) if k == "lambda" else \
+                fs[0].free | (fs[1].free - {e.name})
+        worth = (bool(free) or task) and _worth(e) and "current_time" not in free
+        if worth:
+            if key in worth_keys:
+                repeated = True
+            worth_keys.add(key)
+        facts[id(e)] = _Fact(key, size, free, task, worth)
+    return facts, repeated
 
 
 def _own(e: Any) -> tuple[Any, ...]:
