@@ -77,6 +77,40 @@ async def raw(shape: str, n: Any) -> None:
             await asyncio.gather(*(noop(None) for _ in range(width)))
 
 
+def dask_local(shape: str, n: Any) -> float | None:
+    """The same graph of no-op calls on Dask's local threaded scheduler (a peer, when dask
+    is installed: `pip install dask`; not a dependency of twdsl)."""
+    try:
+        import dask
+    except ImportError:
+        return None
+
+    def op(*_: Any) -> None:
+        return None
+
+    graph: dict[Any, Any] = {}
+    if shape == "foreach":
+        graph = {("t", i): (op, i) for i in range(n)}
+        keys = list(graph)
+    elif shape == "chain":
+        graph = {("t", 0): (op,)}
+        for i in range(1, n):
+            graph[("t", i)] = (op, ("t", i - 1))
+        keys = [("t", n - 1)]
+    else:
+        layers, width = n
+        for layer in range(layers):
+            deps = [("t", layer - 1, w) for w in range(width)] if layer else []
+            for w in range(width):
+                graph[("t", layer, w)] = (op, *deps)
+        keys = [("t", layers - 1, w) for w in range(width)]
+    t0 = time.perf_counter()
+    import dask.threaded
+
+    dask.threaded.get(graph, keys)
+    return time.perf_counter() - t0
+
+
 def run_twdsl(program: Any, store_path: Path | None) -> float:
     sinks: list[Any] = []
     store = None
@@ -112,6 +146,9 @@ def bench_shape(shape: str, n: Any, tasks: int, repeat: int) -> dict[str, Any]:
         return time.perf_counter() - t0
 
     t_raw = median_of(raw_once, repeat)
+    t_dask = None
+    if dask_local(shape, n) is not None:
+        t_dask = median_of(lambda: dask_local(shape, n) or 0.0, repeat)
     t_off = median_of(lambda: run_twdsl(program, None), repeat)
     t_on = median_of(with_store, repeat)
     us = 1e6 / tasks
@@ -119,6 +156,7 @@ def bench_shape(shape: str, n: Any, tasks: int, repeat: int) -> dict[str, Any]:
             "raw_asyncio_us_per_task": round(t_raw * us, 2),
             "twdsl_no_store_us_per_task": round(t_off * us, 2),
             "twdsl_store_us_per_task": round(t_on * us, 2),
+            "dask_local_us_per_task": round(t_dask * us, 2) if t_dask else None,
             "ratio_store_vs_raw": round(t_on / t_raw, 1),
             "ratio_store_vs_no_store": round(t_on / t_off, 2)}
 
