@@ -92,9 +92,13 @@ def eliminate(expr: X.Expr) -> tuple[X.Expr, list[tuple[X.Expr, int]]]:
     counter = 0
     if not _maybe_repeated(expr):
         return expr, shared
+    facts: dict[int, _Fact] = {}
+    numbers: dict[tuple[Any, ...], int] = {}
+    keep = [expr]  # every tree seen stays alive, so no id in ``facts`` is reused
+    if not _facts(expr, facts, numbers):
+        return expr, shared
     while True:
-        facts, repeated = _facts(expr)
-        best = _best(expr, facts) if repeated else None
+        best = _best(expr, facts)
         if best is None:
             return expr, shared
         sub, count = best
@@ -107,6 +111,8 @@ def eliminate(expr: X.Expr) -> tuple[X.Expr, list[tuple[X.Expr, int]]]:
         taken.add(name)
         body = _replace(expr, facts[id(sub)].key, X.Var(name=name), facts)
         expr = X.Let(name=name, value=sub, body=body)
+        keep.append(expr)
+        _facts(expr, facts, numbers)  # only the new nodes: the rebuilt path and the let
         shared.append((sub, count))
 
 
@@ -152,14 +158,11 @@ class _Fact:
 _EMPTY: frozenset[str] = frozenset()
 
 
-def _facts(expr: X.Expr) -> tuple[dict[int, _Fact], bool]:
-    """A :class:`_Fact` per sub-tree object of ``expr`` (by ``id``), bottom-up, and whether
-    two sub-trees worth a let are equal (else there is nothing to share).  Structures are
-    numbered by hash-consing (a node's kind, its own fields and its children's numbers), so
-    comparing two trees is comparing two ints.  Every expression of a program goes through
-    here, most with nothing to share: it is kept cheap."""
-    numbers: dict[tuple[Any, ...], int] = {}
-    facts: dict[int, _Fact] = {}
+def _facts(expr: X.Expr, facts: dict[int, _Fact], numbers: dict[tuple[Any, ...], int]) -> bool:
+    """Adds a :class:`_Fact` per sub-tree object of ``expr`` (by ``id``) not in ``facts`` yet,
+    bottom-up; whether two sub-trees worth a let may be equal (else there is nothing to
+    share).  Structures are numbered by hash-consing (a node's kind, its own fields and its
+    children's numbers: ``numbers``), so comparing two trees is comparing two ints."""
     worth_keys: set[int] = set()
     repeated = False
     children = X.children
@@ -208,7 +211,7 @@ def _facts(expr: X.Expr) -> tuple[dict[int, _Fact], bool]:
                 repeated = True
             worth_keys.add(key)
         facts[id(e)] = _Fact(key, size, free, task, worth)
-    return facts, repeated
+    return repeated
 
 
 def _own(e: Any) -> tuple[Any, ...]:
