@@ -6,7 +6,8 @@ benchmark's mix, semantically valid) it times, per repetition and in this order:
 * ``parse``: ``twdsl.parse`` (the collector paused, as twdsl pauses it);
 * ``check``: ``twdsl.analysis.analyze_parsed`` on that parse (names, types, graph, lint);
 * ``lower``: ``twdsl.lowering.lower_workflows`` of every workflow of the file (one shared
-  set-up per file), then ``twdsl.ir.validate.validate`` of each program;
+  set-up per file), then ``twdsl.ir.validate.validate`` of each program (its memo of the
+  expressions checked handed on to the passes' checks, as ``twdsl.compiler`` does);
 * ``passes``: ``twdsl.passes.run_passes(program, 1)`` of each (every -O1 pass, each followed
   by the invariant check, as ``twdsl compile`` runs them).
 
@@ -36,7 +37,7 @@ from typing import Any
 
 import twdsl
 from twdsl.analysis import analyze_parsed
-from twdsl.ir.validate import validate
+from twdsl.ir.validate import Memo, validate
 from twdsl.lowering import lower_workflows
 from twdsl.passes import run_passes
 from twdsl.recursion import deep_recursion, gc_paused
@@ -61,14 +62,16 @@ def once(text: str) -> tuple[dict[str, float], dict[str, int]]:
     assert analysis.ok, [d.message for d in analysis.diagnostics][:3]
     decls = [d for d in parsed.module.items if isinstance(d, A.WorkflowDecl)]
     programs = []
+    memos: list[Memo] = []
     c3 = time.process_time()
     with deep_recursion(), gc_paused():  # as twdsl.compiler runs them
         for program, errors in lower_workflows(parsed.module, parsed.source, decls):
             assert program is not None, [e.message for e in errors]
-            validate(program)
+            memos.append({})
+            validate(program, memo=memos[-1])
             programs.append(program)
         c4 = time.process_time()
-        optimized = [run_passes(p, 1) for p in programs]
+        optimized = [run_passes(p, 1, m) for p, m in zip(programs, memos, strict=True)]
         c5 = time.process_time()
     t = {"parse": c1 - c0, "check": c2 - c1, "lower": c4 - c3, "passes": c5 - c4}
     size = {"workflows": len(decls),

@@ -15,7 +15,7 @@ from twdsl.analysis import Analysis
 from twdsl.config import DEFAULT, Config
 from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
 from twdsl.ir.model import Program
-from twdsl.ir.validate import validate
+from twdsl.ir.validate import Memo, validate
 from twdsl.lowering import lower_workflow
 from twdsl.passes import run_passes
 from twdsl.project import Project
@@ -64,8 +64,9 @@ def compile_source(text: str, path: str, workflow: str | None = None, optimize: 
                                          project.imports[path][0], project.lent(path))
         if program is None:
             return Compilation(None, sort_diagnostics(diags + errors), names)
-        validate(program, after="lowering")
-        program = run_passes(program, optimize)
+        memo: Memo = {}  # each expression checked once, not after every pass
+        validate(program, after="lowering", memo=memo)
+        program = run_passes(program, optimize, memo)
     return Compilation(program, diags, names)
 
 

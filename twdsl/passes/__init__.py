@@ -36,12 +36,14 @@ def _registry() -> list[Pass]:
     return registry.PASSES
 
 
-def run_passes(program: Program, level: int = 1) -> Program:
+def run_passes(program: Program, level: int = 1, memo: Memo | None = None) -> Program:
     """``program`` after every pass of ``level`` (0: none), with ``changes`` and
-    ``optimization`` recorded."""
+    ``optimization`` recorded.  ``memo``: the one ``validate(program, memo=…)`` filled
+    after lowering, if any, so that the expressions no pass changes are not checked again."""
     changes: list[Change] = []
     program = copy_program(program)  # the caller's program stays as it was
-    memo: Memo = {}  # expressions are frozen: most are checked once, not after every pass
+    if memo is None:  # expressions are frozen: most are checked once, not after every pass
+        memo = {}
     for p in _registry():
         if p.level > level:
             continue
