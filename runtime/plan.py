@@ -48,7 +48,8 @@ def _render(e: X.Expr | None, env: _Env) -> str:
         return json.dumps(to_json(evaluate(e, env)), sort_keys=True)
     except (EvalError, KeyError):
         reads = sorted(X.task_reads(e))
-        vars_ = sorted({x.name for x in X.walk(e) if isinstance(x, X.Var)} - set(env.vars))
+        vars_ = sorted(n for n in X.free_names(e) - set(env.vars)
+                       if not n.startswith(X.COMPILER_PREFIX))
         known = [f"results of {', '.join(reads)}"] if reads else []
         known += [f"{', '.join(vars_)}"] if vars_ else []
         return "(known at run time: " + "; ".join(known or ["values"]) + ")"

@@ -38,7 +38,8 @@ def workflows(draw: st.DrawFn) -> str:
     def value() -> str:
         choices = ["1", "2 + 3", '"s"', "len([1, 2, 3])", "n"]
         if names:
-            choices += [f"{draw(st.sampled_from(names))}.result.v ?? 0"]
+            n = draw(st.sampled_from(names))
+            choices += [f"{n}.result.v ?? 0", f"({n}.result.v ?? 0) + ({n}.result.v ?? 0)"]
         return draw(st.sampled_from(choices))
 
     def task(depth: int) -> str:

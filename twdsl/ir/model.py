@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from twdsl.ir.expr import Expr
 
 #: Bumped on every change that an older executor could misread.
-IR_VERSION = 1
+IR_VERSION = 2
 
 
 class _Model(BaseModel):
