@@ -324,3 +324,20 @@ def test_run_names_an_interrupted_run_of_the_same_inputs(project: Path) -> None:
     assert r.stderr.splitlines()[0] == (
         "twdsl: run 20261101-000000-abcdef of Gated with the same inputs was interrupted; "
         "`twdsl runs resume 20261101-000000-abcdef` continues it")
+
+
+def test_a_compiled_program_runs_and_an_old_ir_version_is_refused(project: Path) -> None:
+    assert twdsl(project, "compile", "gated.twdsl", "-o", "gated.json").returncode == 0
+    r = twdsl(project, "run", "gated.json", "--no-state")
+    assert (r.returncode, json.loads(r.stdout)) == (0, {"a": 2})
+    data = json.loads((project / "gated.json").read_text())
+    data["ir_version"] = 1
+    (project / "old.json").write_text(json.dumps(data))
+    r = twdsl(project, "run", "old.json")
+    assert (r.returncode, r.stderr.strip()) == (
+        2, "twdsl: old.json is a program of IR version 1; this twdsl runs version 2: compile "
+           "it again with `twdsl compile`")
+    (project / "junk.json").write_text('{"workflow": 3}')
+    r = twdsl(project, "run", "junk.json")
+    assert r.returncode == 2
+    assert r.stderr.startswith("twdsl: junk.json is not a compiled TWDSL program: ")

@@ -53,6 +53,11 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
         raise _Stop(EXIT_USAGE, f"twdsl: cannot read {file}: "
                     f"{getattr(e, 'strerror', None) or e}") from None
     if path.suffix == ".json":
+        version = _version_of(text)
+        if version is not None and version != IR_VERSION:
+            raise _Stop(EXIT_USAGE, f"twdsl: {file} is a program of IR version {version}; this "
+                        f"twdsl runs version {IR_VERSION}: compile it again with "
+                        "`twdsl compile`")
         try:
             program = Program.from_json(text)
         except ValidationError as e:
