@@ -204,6 +204,11 @@ def _retry(owner: str, p: M.RetryPolicy | None, out: list[str]) -> None:
 
 
 def _handler(owner: str, h: M.ErrorHandler, ref, out: list[str]) -> None:  # type: ignore[no-untyped-def]
+    if h.fallback is None and h.compensate is None and h.body is None and h.retry is None:
+        # most tasks': nothing to resolve (a quick path: this runs for every task, every pass)
+        if h.action != "handle" and h.when:
+            out.append(f"{owner}: on_error '{h.action}' carries handler parts")
+        return
     for what in ("fallback", "compensate", "body"):
         ref(owner, what, getattr(h, what), M.BlockNode)
     _retry(owner, h.retry, out)
@@ -213,6 +218,7 @@ def _handler(owner: str, h: M.ErrorHandler, ref, out: list[str]) -> None:  # typ
 
 def _cycle(after: dict[str, list[str]]) -> list[str]:
     seen: dict[str, int] = {}
+    sibling_deps: dict[str, list[str]] = {}  # made once per node, not once per step past it
     for start in after:
         if seen.get(start):
             continue
@@ -223,7 +229,9 @@ def _cycle(after: dict[str, list[str]]) -> list[str]:
             if i == 0:
                 seen[node] = 1
                 path.append(node)
-            deps = [d for d in after.get(node, []) if d in after]
+            deps = sibling_deps.get(node)
+            if deps is None:
+                deps = sibling_deps[node] = [d for d in after.get(node, []) if d in after]
             if i < len(deps):
                 stack.append((node, i + 1))
                 d = deps[i]
