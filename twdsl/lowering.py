@@ -672,9 +672,9 @@ class _Lowerer:
         outer, self.reads = self.reads, []
         out = self._expr(e, scope)
         if reader is not None:
-            # the tasks ``out`` reads, as X.task_reads(out) gives them (a set, in its order),
-            # recorded while it was built instead of by walking it again
-            for target in set(self.reads):
+            # the tasks ``out`` reads, in the order first read (recorded while it was built);
+            # never a set's order, which changes with the hash seed
+            for target in dict.fromkeys(self.reads):
                 self.edges.append((target, reader, e))
         outer.extend(self.reads)
         self.reads = outer
