@@ -341,3 +341,17 @@ def test_a_compiled_program_runs_and_an_old_ir_version_is_refused(project: Path)
     r = twdsl(project, "run", "junk.json")
     assert r.returncode == 2
     assert r.stderr.startswith("twdsl: junk.json is not a compiled TWDSL program: ")
+
+
+def test_ctrl_c_cancels_cleanly_and_records_it(project: Path) -> None:
+    proc = start(project, "run", "batch.twdsl", "-i", "n=20", "-i", "sleep=0.5",
+                 "--log-format", "json")
+    wait_for(lambda: _running(project))
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 1
+    stderr = proc.stderr.read() if proc.stderr else ""
+    run = only_run(project)
+    assert run.status == "cancelled"
+    assert stderr.strip().splitlines()[-1] == (
+        f"twdsl: run {run.id} cancelled: cancelled: the run was cancelled")
+    assert "Traceback" not in stderr
