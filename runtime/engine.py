@@ -469,7 +469,8 @@ class Engine:
         signal = NONE
         try:
             while ready or running:
-                while ready and len(running) < limit and not failures and signal == NONE:
+                while ready and len(running) < limit and signal == NONE and not (
+                        failures and b.fail_fast):
                     c = ready.pop(0)
                     running[asyncio.ensure_future(self.node(c, frame))] = c
                 if not running:
@@ -490,7 +491,7 @@ class Engine:
                         waiting[d].discard(c)
                         if not waiting[d]:
                             ready.append(d)
-                if (failures or signal != NONE) and not running:
+                if signal != NONE and not running:
                     break
         finally:
             for t in running:

@@ -547,3 +547,23 @@ def test_an_input_that_is_not_data_fails_the_task_as_validation() -> None:
     assert result.error["kind"] == "validation"
     assert result.error["message"].startswith("input: ")
     assert agents.calls == []
+
+
+def test_without_fail_fast_children_not_yet_started_still_run() -> None:
+    src = '''
+    workflow W {
+      version: "1"
+      parallel {
+        fail_fast: false
+        max_concurrency: 1
+        task bad { agent: "Bad" }
+        task after { agent: "Echo" input: { x: bad.result } }
+        task one { agent: "Echo" }
+        task two { agent: "Echo" }
+      }
+    }'''
+    agents = Recorder(Bad=failing(ErrorKind.AGENT))
+    result, _ = run(src, agents)
+    assert result.status is RunStatus.FAILED
+    assert agents.tasks() == ["bad", "one", "two"]  # `after` waits for a task that failed
+    assert "after" not in result.tasks
