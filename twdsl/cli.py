@@ -116,7 +116,7 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="twdsl", message="%(prog)s %(version)s")
 def main() -> None:
-    """twdsl: check, format and (soon) compile and run TWDSL workflows."""
+    """twdsl: check, format, compile and run TWDSL workflows, and steer their runs."""
 
 
 # ------------------------------------------------------------------------ check
