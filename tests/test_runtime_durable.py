@@ -355,3 +355,16 @@ def test_ctrl_c_cancels_cleanly_and_records_it(project: Path) -> None:
     assert stderr.strip().splitlines()[-1] == (
         f"twdsl: run {run.id} cancelled: cancelled: the run was cancelled")
     assert "Traceback" not in stderr
+
+
+def test_a_state_file_that_is_not_a_database_is_a_usage_error(project: Path) -> None:
+    (project / ".twdsl").mkdir()
+    (project / ".twdsl" / "state.db").write_text("not a database")
+    r = twdsl(project, "run", "gated.twdsl")
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        f"twdsl: {project / '.twdsl' / 'state.db'} is not a usable twdsl state database: file "
+        "is not a database (pass --state PATH for another file, or --no-state)")
+    r = twdsl(project, "runs", "list")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"twdsl: {project / '.twdsl' / 'state.db'} is not a usable")

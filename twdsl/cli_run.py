@@ -272,8 +272,13 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
     recorder = None
     if not no_state:
         from twdsl.runtime.recording import Recorder, open_store
+        from twdsl.runtime.store import StoreError
 
-        store = open_store(_state_path(state_path, config, Path(file)))
+        try:
+            store = open_store(_state_path(state_path, config, Path(file)))
+        except StoreError as e:
+            raise _Stop(EXIT_USAGE, f"twdsl: {e} (pass --state PATH for another file, or "
+                        "--no-state)") from None
         _interrupted_hint(store, program, inputs)
         recorder = Recorder.new_run(store, program, inputs)
     return execute(program, inputs, registry, recorder, log_format,
