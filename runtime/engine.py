@@ -527,6 +527,8 @@ class Engine:
                     self.iterations[(n.id, path)] = i + 1
                     break
             return
+        if not items:
+            return
         limit = min(len(items), n.max_concurrency or self.slots_limit())
         indexes = iter(range(len(items)))
         failures: list[Failed] = []
@@ -542,7 +544,7 @@ class Engine:
                     if n.fail_fast:
                         raise
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(max(limit, 0))]
+        workers = [asyncio.ensure_future(worker()) for _ in range(limit)]
         try:
             if n.fail_fast:
                 done, pending = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)

@@ -567,3 +567,22 @@ def test_without_fail_fast_children_not_yet_started_still_run() -> None:
     assert result.status is RunStatus.FAILED
     assert agents.tasks() == ["bad", "one", "two"]  # `after` waits for a task that failed
     assert "after" not in result.tasks
+
+
+def test_a_parallel_foreach_over_nothing_runs_nothing() -> None:
+    src = '''
+    workflow W {
+      version: "1"
+      input { items: array<number> }
+      output { n: number = len(t.result) }
+      foreach x in items {
+        parallel: true
+        task t { agent: "Echo" input: { x: x } }
+      }
+      task after { agent: "Echo" }
+    }'''
+    agents = Recorder()
+    result, _ = run(src, agents, {"items": []})
+    assert result.status is RunStatus.COMPLETED, result.error
+    assert result.outputs == {"n": 0}
+    assert agents.tasks() == ["after"]
