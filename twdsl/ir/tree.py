@@ -3,7 +3,7 @@ renderers share (which node owns which, every expression of a node, removing a s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
@@ -83,6 +83,40 @@ def node_exprs(node: M.Node) -> Iterator[tuple[str, X.Expr]]:
             yield "items", node.items
         case M.WhileNode():
             yield "condition", node.cond
+
+
+def map_exprs(program: M.Program, f: Callable[[object, str, X.Expr], X.Expr]) -> None:
+    """Replace every expression of the program by ``f(owner, what, expr)``, in place:
+    inputs' defaults, outputs, then each node's (``what`` names the place for people)."""
+    for d in program.inputs:
+        if d.default is not None:
+            d.default = f(d, f"default of input {d.name}", d.default)
+    for o in program.outputs:
+        if o.value is not None:
+            o.value = f(o, f"output {o.name}", o.value)
+    for node in program.nodes.values():
+        match node:
+            case M.TaskNode():
+                if node.input is not None:
+                    node.input = f(node, "input", node.input)
+                if node.when is not None:
+                    node.when = f(node, "when", node.when)
+                if node.cache is not None and node.cache.key is not None:
+                    node.cache.key = f(node, "cache key", node.cache.key)
+            case M.BlockNode():
+                node.bindings = {k: f(node, f"argument {k}", v)
+                                 for k, v in node.bindings.items()}
+            case M.IfNode():
+                for b in node.branches:
+                    b.cond = f(node, "condition", b.cond)
+            case M.SwitchNode():
+                node.subject = f(node, "subject", node.subject)
+                for c in node.cases:
+                    c.values = [f(node, "case value", v) for v in c.values]
+            case M.ForeachNode():
+                node.items = f(node, "items", node.items)
+            case M.WhileNode():
+                node.cond = f(node, "condition", node.cond)
 
 
 def program_exprs(program: M.Program) -> Iterator[X.Expr]:

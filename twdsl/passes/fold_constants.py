@@ -13,6 +13,7 @@ from twdsl.ir import model as M
 from twdsl.ir.eval import fold
 from twdsl.ir.model import Change, Program
 from twdsl.ir.render import expr_text
+from twdsl.ir.tree import map_exprs
 from twdsl.passes import change
 
 NAME = "fold-constants"
@@ -26,38 +27,12 @@ def run(program: Program) -> tuple[Program, list[Change]]:
         if new != e:
             changes.append(change(NAME, owner, f"{what}: {expr_text(e)} folded to "
                                                  f"{expr_text(new)}"))
+        if what == "when" and new == X.Lit(v=True):
+            changes.append(change(NAME, owner, "when is always true: dropped"))
         return new
 
-    for d in program.inputs:
-        if d.default is not None:
-            d.default = f(d, f"default of input {d.name}", d.default)
-    for o in program.outputs:
-        if o.value is not None:
-            o.value = f(o, f"output {o.name}", o.value)
+    map_exprs(program, f)
     for node in program.nodes.values():
-        match node:
-            case M.TaskNode():
-                if node.input is not None:
-                    node.input = f(node, "input", node.input)
-                if node.when is not None:
-                    node.when = f(node, "when", node.when)
-                    if node.when == X.Lit(v=True):
-                        node.when = None
-                        changes.append(change(NAME, node, "when is always true: dropped"))
-                if node.cache is not None and node.cache.key is not None:
-                    node.cache.key = f(node, "cache key", node.cache.key)
-            case M.BlockNode():
-                node.bindings = {k: f(node, f"argument {k}", v)
-                                 for k, v in node.bindings.items()}
-            case M.IfNode():
-                for b in node.branches:
-                    b.cond = f(node, "condition", b.cond)
-            case M.SwitchNode():
-                node.subject = f(node, "subject", node.subject)
-                for c in node.cases:
-                    c.values = [f(node, "case value", v) for v in c.values]
-            case M.ForeachNode():
-                node.items = f(node, "items", node.items)
-            case M.WhileNode():
-                node.cond = f(node, "condition", node.cond)
+        if isinstance(node, M.TaskNode) and node.when == X.Lit(v=True):
+            node.when = None  # the change was recorded by f, in its place
     return program, changes
