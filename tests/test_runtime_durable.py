@@ -368,3 +368,60 @@ def test_a_state_file_that_is_not_a_database_is_a_usage_error(project: Path) -> 
     r = twdsl(project, "runs", "list")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith(f"twdsl: {project / '.twdsl' / 'state.db'} is not a usable")
+
+
+CACHED = '''
+workflow Cached {
+  version: "1.0.0"
+  output {
+    a: number = first.result.n
+  }
+  task first {
+    agent: "Work"
+    input: { n: 4 }
+    cache: 1h
+  }
+}
+'''
+
+
+def test_stats_cache_clear_and_bad_outlet_flags(project: Path) -> None:
+    (project / "fail.flag").write_text("")
+    assert twdsl(project, "run", "gated.twdsl").returncode == 1
+    (project / "fail.flag").unlink()
+    assert twdsl(project, "run", "gated.twdsl").returncode == 0
+    stats = json.loads(twdsl(project, "stats", "--format", "json").stdout)
+    (wf,) = stats["workflows"]
+    assert (wf["workflow"], wf["runs"], wf["success_rate"]) == ("Gated", 2, 0.5)
+    assert wf["failures"] == [{"reason": "agent: RuntimeError: the flag is set", "count": 1}]
+    assert {t["task"]: (t["runs"], t["success_rate"]) for t in wf["tasks"]} == {
+        "first": (2, 1.0), "second": (2, 0.5), "third": (1, 1.0)}
+    text = twdsl(project, "stats", "Gated").stdout.splitlines()
+    assert text[0].startswith("Gated: 2 runs, 50.0% succeeded, mean ")
+    assert text[1] == "    1x agent: RuntimeError: the flag is set"
+
+    (project / "cached.twdsl").write_text(CACHED)
+    for _ in range(2):
+        assert twdsl(project, "run", "cached.twdsl").returncode == 0
+    assert [c["key"] for c in calls(project)].count("first") == 3  # 2 gated runs + 1 miss
+    cleared = twdsl(project, "cache", "clear")
+    assert cleared.stdout.strip() == "removed 1 cached result"
+    assert twdsl(project, "run", "cached.twdsl").returncode == 0
+    assert [c["key"] for c in calls(project)].count("first") == 4
+
+    r = twdsl(project, "run", "gated.twdsl", "--webhook", "ftp://x")
+    assert (r.returncode, r.stderr.strip()) == (
+        2, "twdsl: --webhook 'ftp://x': expected an http:// or https:// URL")
+    r = twdsl(project, "run", "gated.twdsl", "--webhook", "http://127.0.0.1:9",
+              "--webhook-header", "no colon")
+    assert (r.returncode, r.stderr.strip()) == (
+        2, "twdsl: --webhook-header 'no colon': write 'Name: value'")
+    (project / "plain").write_text("")
+    r = twdsl(project, "run", "gated.twdsl", "--events-file", "plain/events.jsonl")
+    assert (r.returncode, r.stderr.strip()) == (
+        2, "twdsl: --events-file plain/events.jsonl: cannot write it (plain: File exists)")
+    with store(project) as s:  # flags refused before the run are not recorded; after, it fails
+        runs = s.list_runs()
+    assert len(runs) == 6
+    assert (runs[0].status, runs[0].error["message"]) == (
+        "failed", "twdsl: --events-file plain/events.jsonl: cannot write it (plain: File exists)")

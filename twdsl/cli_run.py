@@ -140,10 +140,9 @@ class Outlets:
     types: tuple[str, ...] = ()
     metrics_port: int | None = None
 
-    def open(self, sinks: list[Any], run_id: str | None) -> list[Any]:
-        """Add the sinks; return what closes them.  A bad value is a usage error."""
-        closers: list[Any] = []
-        types = list(self.types) or None
+    def headers_checked(self) -> dict[str, str]:
+        """The webhook headers; a malformed flag is a usage error (checked before anything
+        is recorded)."""
         headers: dict[str, str] = {}
         for h in self.headers:
             name, sep, value = h.partition(":")
@@ -154,14 +153,22 @@ class Outlets:
             if not url.startswith(("http://", "https://")):
                 raise _Stop(EXIT_USAGE, f"twdsl: --webhook {url!r}: expected an http:// or "
                             "https:// URL")
+        return headers
+
+    def open(self, sinks: list[Any], run_id: str | None) -> list[Any]:
+        """Add the sinks; return what closes them.  A bad value is a usage error."""
+        closers: list[Any] = []
+        types = list(self.types) or None
+        headers = self.headers_checked()
         if self.events_file is not None:
             from twdsl.runtime.sinks import JsonlSink
 
             try:
                 j = JsonlSink(self.events_file, correlation_id=run_id, types=types)
             except OSError as e:
-                raise _Stop(EXIT_USAGE, f"twdsl: --events-file {self.events_file}: "
-                            f"{e.strerror}") from None
+                where = f"{e.filename}: " if e.filename else ""
+                raise _Stop(EXIT_USAGE, f"twdsl: --events-file {self.events_file}: cannot "
+                            f"write it ({where}{e.strerror})") from None
             sinks.append(j)
             closers.append(j.close)
         for url in self.webhooks:
@@ -242,6 +249,7 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
     """Run a workflow: FILE is a .twdsl source or a compiled .json program."""
     try:
         outlets = Outlets(events_file, webhooks, webhook_headers, event_types, metrics_port)
+        outlets.headers_checked()
         code = _run(file, pairs, inputs_file, workflow, optimize, config_path, state_path,
                     no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets)
     except _Stop as stop:
@@ -349,7 +357,14 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
         sinks.append(TextLog(sys.stderr))
     if recorder is not None:
         sinks.append(recorder)  # the durable record first
-    closers = (outlets or Outlets()).open(sinks, recorder.run_id if recorder else None)
+    try:
+        closers = (outlets or Outlets()).open(sinks, recorder.run_id if recorder else None)
+    except _Stop as stop:  # the run was recorded: it ends as failed, saying why
+        if recorder is not None:
+            recorder.store.update_run(recorder.run_id, status="failed",
+                                      error={"kind": "validation", "message": stop.message})
+            recorder.close()
+        raise
     options = RunOptions(max_concurrency=max_concurrency, seed=seed,
                          run_id=recorder.run_id if recorder else None, reuse=reuse or {},
                          cache=recorder.store if recorder is not None and cache else None,
