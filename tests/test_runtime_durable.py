@@ -147,6 +147,13 @@ def test_an_uninterrupted_run_is_recorded(project: Path) -> None:
     assert shown["tasks"][0]["line"] == 14
     listed = json.loads(twdsl(project, "runs", "list", "--format", "json").stdout)
     assert [(x["id"], x["status"]) for x in listed] == [(run.id, "completed")]
+    text = twdsl(project, "runs", "show", run.id).stdout.splitlines()
+    assert text[0] == f"run {run.id}  Batch 1.0.0  completed"
+    assert text[4] == '  outputs  {"total": 30}'
+    rows = [line.split() for line in text if "work[" in line]
+    assert sorted(r[1] for r in rows) == [f"work[{i}]" for i in range(6)]
+    assert {tuple(r[2:3] + r[4:]) for r in rows} == {("completed", "attempts", "1", "(line",
+                                                      "14)")}
 
 
 @pytest.mark.parametrize("trial", range(4))
