@@ -93,8 +93,7 @@ def test_client_uses_the_manifest_default_and_the_documented_module() -> None:
     server_ts = (EXT / "src" / "server.ts").read_text(encoding="utf-8")
     assert 'DEFAULT_COMMAND: readonly string[] = ["twdsl", "lsp"];' in server_ts
     assert 'args: ["-m", "twdsl.cli", "lsp"]' in server_ts
-    cli = Path(twdsl.__file__).with_name("cli.py").read_text(encoding="utf-8")
-    assert 'if __name__ == "__main__":' in cli
+    assert (Path(twdsl.__file__).parent / "cli" / "__main__.py").is_file()
     extension_ts = (EXT / "src" / "extension.ts").read_text(encoding="utf-8")
     assert 'registerCommand("twdsl.restartServer"' in extension_ts
     assert 'from "vscode-languageclient/node"' in extension_ts

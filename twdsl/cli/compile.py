@@ -8,26 +8,24 @@ usage error (exit 2); a broken IR invariant is a bug in twdsl (exit 3).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import click
 
-from twdsl.cli import (
+from twdsl.cli.common import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_USAGE,
+    Configs,
     UsageError,
-    _colour,
-    _Configs,
-    _fail,
-    _internal,
-    _load,
-    _read,
+    colour,
+    fail,
+    internal_error,
+    load_import,
+    read_input,
+    write_output,
 )
 from twdsl.compiler import Compilation, WorkflowChoiceError, compile_source
 from twdsl.config import ConfigError
@@ -43,24 +41,24 @@ _LEVEL = click.IntRange(0, 1, clamp=True)
 def _compile(path: str, workflow: str | None, level: int, config_path: str | None) -> Program:
     """The optimized program of ``path``, or exit with the errors / usage problem."""
     try:
-        f = _read(path)
-        config = _Configs(config_path).for_file(path)
+        f = read_input(path)
+        config = Configs(config_path).for_file(path)
     except (UsageError, ConfigError) as e:
-        _fail(str(e))
+        fail(str(e))
     try:
-        c: Compilation = compile_source(f.text, f.path, workflow, level, config, _load)
+        c: Compilation = compile_source(f.text, f.path, workflow, level, config, load_import)
     except WorkflowChoiceError as e:
-        _fail(str(e))
+        fail(str(e))
     except IRInvariantError as e:
         click.echo(f"twdsl: {e}", err=True)
         sys.exit(EXIT_INTERNAL)
     except Exception as exc:  # a bug: say so, exit 3
-        _internal(path, exc)
+        internal_error(path, exc)
     if c.program is None:
         source = SourceFile(f.path, f.text)
         errors = [d for d in c.diagnostics if d.severity is Severity.ERROR]
         for d in errors:
-            click.echo(_colour(render_text(d, source if d.span.file == f.path else None),
+            click.echo(colour(render_text(d, source if d.span.file == f.path else None),
                                d.severity), err=True)
         n = len(errors)
         click.echo(f"{f.path}: {n} error{'s' if n != 1 else ''}; nothing compiled", err=True)
@@ -69,19 +67,11 @@ def _compile(path: str, workflow: str | None, level: int, config_path: str | Non
 
 
 def _write(path: str, data: bytes) -> None:
-    """Write ``path`` in one step (a temporary file renamed over it): never half a file."""
-    target = Path(path)
+    """Write an output file safely (``write_output``), or exit 2 saying why not."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+        write_output(path, data)
     except OSError as e:
-        _fail(f"cannot write '{path}': {e.strerror}")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        _fail(f"cannot write '{path}': {e.strerror}")
+        fail(f"cannot write '{path}': {e.strerror or e}")
 
 
 def explain_lines(program: Program) -> list[str]:
@@ -151,7 +141,7 @@ def graph_command(file: str, fmt: str, output: str | None, level: int, workflow:
     """
     dot_program = shutil.which("dot") if fmt in ("svg", "png") else None
     if fmt in ("svg", "png") and dot_program is None:
-        _fail(f"--format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
+        fail(f"--format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
               "graphviz (e.g. apt install graphviz, brew install graphviz), or use "
               "--format dot and render it elsewhere", EXIT_USAGE)
     program = _compile(file, workflow, level, config_path)

@@ -18,7 +18,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from twdsl.cli import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SUFFIX
+from twdsl.cli.common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SUFFIX
 from twdsl.compiler import WorkflowChoiceError, compile_source
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Severity, render_text
@@ -27,21 +27,21 @@ from twdsl.ir.validate import IRInvariantError, validate
 from twdsl.source import SourceFile
 
 
-class _Stop(Exception):
+class Stop(Exception):
     def __init__(self, code: int, message: str | None = None) -> None:
         super().__init__(message or "")
         self.code = code
         self.message = message
 
 
-def _config(file: Path, forced: str | None) -> Config:
+def config_for(file: Path, forced: str | None) -> Config:
     try:
         if forced is not None:
             return load_config(Path(forced))
         found = find_config(file)
         return load_config(found) if found is not None else DEFAULT
     except ConfigError as e:
-        raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
 
 
 def load_program(file: str, workflow: str | None, optimize: int, config: Config) -> Program:
@@ -50,12 +50,12 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise _Stop(EXIT_USAGE, f"twdsl: cannot read {file}: "
+        raise Stop(EXIT_USAGE, f"twdsl: cannot read {file}: "
                     f"{getattr(e, 'strerror', None) or e}") from None
     if path.suffix == ".json":
         version = _version_of(text)
         if version is not None and version != IR_VERSION:
-            raise _Stop(EXIT_USAGE, f"twdsl: {file} is a program of IR version {version}; this "
+            raise Stop(EXIT_USAGE, f"twdsl: {file} is a program of IR version {version}; this "
                         f"twdsl runs version {IR_VERSION}: compile it again with "
                         "`twdsl compile`")
         try:
@@ -64,16 +64,16 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
             version = _version_of(text)
             hint = (f" (it is IR version {version}; this twdsl runs version {IR_VERSION})"
                     if version not in (None, IR_VERSION) else "")
-            raise _Stop(EXIT_USAGE, f"twdsl: {file} is not a compiled TWDSL program{hint}: "
+            raise Stop(EXIT_USAGE, f"twdsl: {file} is not a compiled TWDSL program{hint}: "
                         f"{e.errors()[0]['msg']} at {'.'.join(map(str, e.errors()[0]['loc']))}"
                         ) from None
         try:
             validate(program, after=f"loading {file}")
         except IRInvariantError as e:
-            raise _Stop(EXIT_USAGE, f"twdsl: {file}: {e}") from None
+            raise Stop(EXIT_USAGE, f"twdsl: {file}: {e}") from None
         return program
     if path.suffix != SUFFIX:
-        raise _Stop(EXIT_USAGE, f"twdsl: {file}: expected a {SUFFIX} source or a compiled "
+        raise Stop(EXIT_USAGE, f"twdsl: {file}: expected a {SUFFIX} source or a compiled "
                     ".json program")
 
     def load(p: str) -> str | None:
@@ -85,13 +85,13 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
     try:
         comp = compile_source(text, file, workflow, optimize, config, load)
     except WorkflowChoiceError as e:
-        raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
     errors = [d for d in comp.diagnostics if d.severity is Severity.ERROR]
     if comp.program is None:
         source = SourceFile(file, text)
         for d in errors:
             click.echo(render_text(d, source if d.span.file == file else None), err=True)
-        raise _Stop(EXIT_USAGE, f"twdsl: {file}: {len(errors)} error"
+        raise Stop(EXIT_USAGE, f"twdsl: {file}: {len(errors)} error"
                     f"{'s' if len(errors) != 1 else ''}; nothing was run")
     return comp.program
 
@@ -112,12 +112,12 @@ def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -
         try:
             data = json.loads(Path(inputs_file).read_text(encoding="utf-8"))
         except OSError as e:
-            raise _Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
+            raise Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
         except json.JSONDecodeError as e:
-            raise _Stop(EXIT_USAGE, f"twdsl: {inputs_file}:{e.lineno}:{e.colno}: not valid "
+            raise Stop(EXIT_USAGE, f"twdsl: {inputs_file}:{e.lineno}:{e.colno}: not valid "
                         f"JSON: {e.msg}") from None
         if not isinstance(data, dict):
-            raise _Stop(EXIT_USAGE, f"twdsl: {inputs_file}: expected a JSON object of inputs")
+            raise Stop(EXIT_USAGE, f"twdsl: {inputs_file}: expected a JSON object of inputs")
         given.update(data)
     try:
         given.update(parse_cli(program, list(pairs)))
@@ -125,7 +125,7 @@ def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -
     except InputError as e:
         for p in e.problems:
             click.echo(f"twdsl: {p}", err=True)
-        raise _Stop(EXIT_USAGE, f"twdsl: the inputs of {program.workflow} do not fit its "
+        raise Stop(EXIT_USAGE, f"twdsl: the inputs of {program.workflow} do not fit its "
                     "declaration; nothing was run") from None
 
 
@@ -147,11 +147,11 @@ class Outlets:
         for h in self.headers:
             name, sep, value = h.partition(":")
             if not sep or not name.strip():
-                raise _Stop(EXIT_USAGE, f"twdsl: --webhook-header {h!r}: write 'Name: value'")
+                raise Stop(EXIT_USAGE, f"twdsl: --webhook-header {h!r}: write 'Name: value'")
             headers[name.strip()] = value.strip()
         for url in self.webhooks:
             if not url.startswith(("http://", "https://")):
-                raise _Stop(EXIT_USAGE, f"twdsl: --webhook {url!r}: expected an http:// or "
+                raise Stop(EXIT_USAGE, f"twdsl: --webhook {url!r}: expected an http:// or "
                             "https:// URL")
         return headers
 
@@ -167,7 +167,7 @@ class Outlets:
                 j = JsonlSink(self.events_file, correlation_id=run_id, types=types)
             except OSError as e:
                 where = f"{e.filename}: " if e.filename else ""
-                raise _Stop(EXIT_USAGE, f"twdsl: --events-file {self.events_file}: cannot "
+                raise Stop(EXIT_USAGE, f"twdsl: --events-file {self.events_file}: cannot "
                             f"write it ({where}{e.strerror})") from None
             sinks.append(j)
             closers.append(j.close)
@@ -185,21 +185,21 @@ class Outlets:
             try:
                 stop = serve_metrics(self.metrics_port, m.registry)
             except OSError as e:
-                raise _Stop(EXIT_USAGE, f"twdsl: --metrics-port {self.metrics_port}: "
+                raise Stop(EXIT_USAGE, f"twdsl: --metrics-port {self.metrics_port}: "
                             f"{e.strerror}") from None
             sinks.append(m)
             closers.append(stop)
         return closers
 
 
-def _inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
+def inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
     """The inputs a run was started with, validated again (they are stored as JSON)."""
     from twdsl.runtime.inputs import InputError, validate_inputs
 
     try:
         return validate_inputs(program, dict(recorded or {}))
     except InputError as e:
-        raise _Stop(EXIT_USAGE, "twdsl: the recorded inputs no longer fit: "
+        raise Stop(EXIT_USAGE, "twdsl: the recorded inputs no longer fit: "
                     + "; ".join(e.problems)) from None
 
 
@@ -252,7 +252,7 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
         outlets.headers_checked()
         code = _run(file, pairs, inputs_file, workflow, optimize, config_path, state_path,
                     no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets)
-    except _Stop as stop:
+    except Stop as stop:
         if stop.message:
             click.echo(stop.message, err=True)
         sys.exit(stop.code)
@@ -266,7 +266,7 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
          optimize: int, config_path: str | None, state_path: str | None, no_state: bool,
          no_cache: bool, dry_run: bool, log_format: str, max_concurrency: int | None,
          seed: int | None, outlets: Outlets | None = None) -> int:
-    config = _config(Path(file), config_path)
+    config = config_for(Path(file), config_path)
     program = load_program(file, workflow, optimize, config)
     inputs = _inputs(program, pairs, inputs_file)
     from twdsl.runtime.plan import plan
@@ -285,7 +285,7 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
         try:
             store = open_store(_state_path(state_path, config, Path(file)))
         except StoreError as e:
-            raise _Stop(EXIT_USAGE, f"twdsl: {e} (pass --state PATH for another file, or "
+            raise Stop(EXIT_USAGE, f"twdsl: {e} (pass --state PATH for another file, or "
                         "--no-state)") from None
         _interrupted_hint(store, program, inputs)
         recorder = Recorder.new_run(store, program, inputs)
@@ -307,14 +307,14 @@ def agent_registry(program: Program, config: Config) -> Any:
         for name in sorted(set(program.agents) - set(missing)):
             registry.get(name)
     except ConfigurationError as e:
-        raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
     if missing:
         where = f" in {config.path}" if config.path else " (no twdsl.toml was found)"
         def named(m: str) -> str:
             hint = registry.suggestion(m)
             return f"'{m}'" + (f" (did you mean '{hint}'?)" if hint else "")
 
-        raise _Stop(EXIT_USAGE, "twdsl: no agent is bound for " +
+        raise Stop(EXIT_USAGE, "twdsl: no agent is bound for " +
                     ", ".join(named(m) for m in missing) + where +
                     "; bind each under [agents.NAME] in twdsl.toml (see docs/agents.md)")
     return registry
@@ -359,7 +359,7 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
         sinks.append(recorder)  # the durable record first
     try:
         closers = (outlets or Outlets()).open(sinks, recorder.run_id if recorder else None)
-    except _Stop as stop:  # the run was recorded: it ends as failed, saying why
+    except Stop as stop:  # the run was recorded: it ends as failed, saying why
         if recorder is not None:
             recorder.store.update_run(recorder.run_id, status="failed",
                                       error={"kind": "validation", "message": stop.message})

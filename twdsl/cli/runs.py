@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from twdsl.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from twdsl.cli_run import _config, _inputs_from_record, _Stop, agent_registry, execute
+from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from twdsl.cli.run import Stop, agent_registry, config_for, execute, inputs_from_record
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 
 _STATE_HELP = ("The state store (default: $TWDSL_STATE, else .twdsl/state.db beside the "
@@ -37,7 +37,7 @@ def _store_path(flag: str | None) -> Path:
         try:
             config = load_config(found)
         except ConfigError as e:
-            raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+            raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
     if "state" in config.run:
         return config.folder / config.run["state"]
     return (found.parent if found else Path.cwd()) / ".twdsl" / "state.db"
@@ -48,12 +48,12 @@ def _open(flag: str | None, must_exist: bool = True) -> Any:
 
     path = _store_path(flag)
     if must_exist and not path.exists():
-        raise _Stop(EXIT_USAGE, f"twdsl: no state store at {path}: nothing has run here yet "
+        raise Stop(EXIT_USAGE, f"twdsl: no state store at {path}: nothing has run here yet "
                     "(or pass --state PATH / set TWDSL_STATE)")
     try:
         return SQLiteStore(path)
     except StoreError as e:
-        raise _Stop(EXIT_USAGE, f"twdsl: {e}") from None
+        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
 
 
 def _run_or_stop(store: Any, run_id: str) -> Any:
@@ -62,22 +62,22 @@ def _run_or_stop(store: Any, run_id: str) -> Any:
     try:
         run = store.get_run(run_id)
     except StoreError as e:
-        raise _Stop(EXIT_FINDINGS, f"twdsl: {e}") from None
+        raise Stop(EXIT_FINDINGS, f"twdsl: {e}") from None
     if run is None:
-        raise _Stop(EXIT_FINDINGS, f"twdsl: no run {run_id!r} in {store.path} "
+        raise Stop(EXIT_FINDINGS, f"twdsl: no run {run_id!r} in {store.path} "
                     "(`twdsl runs list` shows the runs)")
     return run
 
 
 def _guard(fn: Any) -> Any:
-    """Turn _Stop into its message and exit code."""
+    """Turn Stop into its message and exit code."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             code = fn(*args, **kwargs)
-        except _Stop as stop:
+        except Stop as stop:
             if stop.message:
                 click.echo(stop.message, err=True)
             sys.exit(stop.code)
@@ -245,13 +245,13 @@ def _program(store: Any, run: Any) -> Any:
 
     text = store.program(run.id)
     if text is None:
-        raise _Stop(EXIT_FINDINGS, f"twdsl: run {run.id} has no stored program to run again")
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} has no stored program to run again")
     return Program.from_json(text)
 
 
 def _config_for(run: Any, config_path: str | None) -> Config:
     source = Path(run.source_path) if run.source_path else Path.cwd() / "x.twdsl"
-    return _config(source, config_path)
+    return config_for(source, config_path)
 
 
 @runs_group.command("resume")
@@ -270,16 +270,16 @@ def runs_resume(run_id: str, config_path: str | None, log_format: str,
     store = _open(state)
     run = _run_or_stop(store, run_id)
     if run.status in ("completed", "failed"):
-        raise _Stop(EXIT_FINDINGS, f"twdsl: run {run.id} {run.status}; only an interrupted, "
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} {run.status}; only an interrupted, "
                     "paused, cancelled or timed-out run can be resumed"
                     + (" (`twdsl runs retry` starts it again)" if run.status == "failed"
                        else ""))
     if run.status == "running" and process_alive(run.pid, run.host) is not False:
-        raise _Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is still running (process {run.pid} "
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is still running (process {run.pid} "
                     f"on {run.host}); `twdsl runs pause {run.id}` first")
     program = _program(store, run)
     config = _config_for(run, config_path)
-    inputs = _inputs_from_record(program, run.inputs)
+    inputs = inputs_from_record(program, run.inputs)
     registry = agent_registry(program, config)
     reuse = store.completed_results(run.id)
     store.mark_resumed(run.id)
@@ -306,10 +306,10 @@ def runs_retry(run_id: str, failed_only: bool, config_path: str | None, log_form
     store = _open(state)
     run = _run_or_stop(store, run_id)
     if run.status in ("running", "pending"):
-        raise _Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is {run.status}; retry a finished run")
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is {run.status}; retry a finished run")
     program = _program(store, run)
     config = _config_for(run, config_path)
-    inputs = _inputs_from_record(program, run.inputs)
+    inputs = inputs_from_record(program, run.inputs)
     registry = agent_registry(program, config)
     reuse = store.completed_results(run.id) if failed_only else {}
     recorder = Recorder.new_run(store, program, inputs, parent_id=run.id)
@@ -325,7 +325,7 @@ def _control(run_id: str, command: str, state: str | None) -> int:
     store = _open(state)
     run = _run_or_stop(store, run_id)
     if run.status != "running" or process_alive(run.pid, run.host) is False:
-        raise _Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is {_status(run)}, not running")
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is {_status(run)}, not running")
     store.request_control(run.id, command)
     click.echo(f"twdsl: asked run {run.id} to {command}")
     return EXIT_OK

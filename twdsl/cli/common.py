@@ -1,0 +1,168 @@
+"""What every command of the command line shares: exit codes, reading the files named,
+finding each file's configuration, reporting a bug, and writing output files safely.
+
+Exit codes follow docs/cli.md: a user's mistake is reported in words, never as a Python
+traceback; a traceback means a bug in twdsl and exits 3 with a request to report it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
+from twdsl.diagnostics import Severity
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+SUFFIX = ".twdsl"
+
+
+class UsageError(Exception):
+    """A bad path or argument: reported in one line, exit 2."""
+
+
+@dataclass(slots=True)
+class InputFile:
+    path: str  # as shown to the user
+    text: str
+    crlf: bool = False
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``twdsl: error: MESSAGE`` and exit (2 unless told otherwise)."""
+    click.echo(f"twdsl: error: {message}", err=True)
+    sys.exit(code)
+
+
+def collect(paths: tuple[str, ...]) -> list[str]:
+    """Files named, and ``*.twdsl`` files under folders named, in a stable order."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(str(f) for f in path.rglob(f"*{SUFFIX}") if f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
+            out.extend(found)
+        elif path.is_file():
+            out.append(p)
+        elif not path.exists():
+            raise UsageError(f"'{p}' does not exist")
+        else:
+            raise UsageError(f"'{p}' is not a file or folder")
+    return out
+
+
+def read_input(path: str) -> InputFile:
+    """A source file as text (UTF-8, a BOM dropped, CRLF noted and normalised)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read '{path}': {e.strerror}") from e
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise UsageError(f"'{path}' is not UTF-8 text (invalid byte at line {line}); "
+                         "save it as UTF-8") from e
+    crlf = "\r\n" in text
+    return InputFile(path, text.replace("\r\n", "\n") if crlf else text, crlf)
+
+
+def load_import(path: str) -> str | None:
+    """A file an import names, read from disk (None: it cannot be read)."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def internal_error(path: str, exc: BaseException) -> NoReturn:
+    """A bug in twdsl: say so, with the trace to report, and exit 3."""
+    click.echo(f"twdsl: internal error while processing {path}: {exc!r}\n"
+               "This is a bug in twdsl, not in your file; please report it with the file "
+               "and this trace:", err=True)
+    click.echo("".join(traceback.format_exception(exc)), err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
+def colour(text: str, severity: Severity) -> str:
+    """The first line of a rendered diagnostic in its severity's colour (unless NO_COLOR)."""
+    if os.environ.get("NO_COLOR"):
+        return text
+    head, sep, rest = text.partition("\n")
+    hue = {"error": "red", "warning": "yellow"}.get(severity.value, "cyan")
+    return click.style(head, fg=hue, bold=True) + sep + rest
+
+
+class Configs:
+    """The configuration of each file: --config, or the nearest file above it (cached)."""
+
+    def __init__(self, forced: str | None) -> None:
+        self.forced = Path(forced) if forced else None
+        self.loaded: dict[Path | None, Config] = {None: DEFAULT}
+
+    def for_file(self, path: str) -> Config:
+        where = self.forced or find_config(Path(path))
+        if where not in self.loaded:
+            if self.forced is not None and not self.forced.is_file():
+                raise ConfigError(f"{self.forced}: no such configuration file")
+            self.loaded[where] = load_config(where)  # type: ignore[arg-type]
+        return self.loaded[where]
+
+
+def write_output(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` the way a user expects of any Unix tool.
+
+    * a symlink is written through (the file it points to changes; the link stays);
+    * a device, a pipe or a socket (``/dev/null``, ``/dev/stdout``, a FIFO) is written to
+      directly, never replaced;
+    * a regular file is replaced in one step (a temporary file beside it renamed over it,
+      so an interruption never leaves half a file) and keeps its permission bits;
+    * a new file gets the permissions the umask allows, as ``open()`` would give it.
+
+    Raises OSError with the operating system's reason.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory", path)
+        with open(target, "wb") as out:  # a device or a pipe: write, never replace
+            out.write(data)
+        return
+    if st is not None:
+        mode = stat.S_IMODE(st.st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, mode)
+        if st is not None and os.geteuid() == 0:
+            try:  # root replacing a user's file keeps the owner
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str, text: str, crlf: bool = False) -> None:
+    """``write_output`` of UTF-8 text, with CRLF line ends if the file had them."""
+    write_output(path, (text.replace("\n", "\r\n") if crlf else text).encode("utf-8"))
