@@ -65,7 +65,7 @@ def once(text: str) -> tuple[dict[str, float], dict[str, int]]:
     memos: list[Memo] = []
     c3 = time.process_time()
     with deep_recursion(), gc_paused():  # as twdsl.compiler runs them
-        for program, errors in lower_workflows(parsed.module, parsed.source, decls):
+        for program, errors in lower_workflows(analysis.scope, parsed.source, decls):
             assert program is not None, [e.message for e in errors]
             memos.append({})
             validate(program, memo=memos[-1])

@@ -38,7 +38,7 @@ from typing import Any
 
 from twdsl.ir.eval import compile_expr, evaluate, interpret
 from twdsl.ir.expr import Get, Object, Str, TaskField, Var
-from twdsl.ir.values import render
+from twdsl.lang.values import render
 
 INPUT = Object(entries=[
     ("id", Get(obj=Var(name="item"), name="id")),

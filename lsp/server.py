@@ -231,8 +231,6 @@ class TwdslServer(LanguageServer):
                 self.publish(u, snap, version)
         if not self.push and len(uris) > 1 and self._refresh_support():
             self.workspace_diagnostic_refresh(None)  # importers changed: pull them again
-        # The declaration tables completion reads, built now, off its request path.
-        loop.run_in_executor(self.executor, _prebuild, [snaps[self.path_of(u)] for u in uris])
 
     def _refresh_support(self) -> bool:
         ws = self.client_capabilities.workspace
@@ -261,11 +259,6 @@ class TwdslServer(LanguageServer):
 
 
 server = TwdslServer()
-
-
-def _prebuild(snaps: list[ide.Snapshot]) -> None:
-    for snap in snaps:
-        snap.checker  # noqa: B018  (a cached property: built once)
 
 
 def safe(default: Callable[[], Any]) -> Callable[[F], F]:

@@ -35,7 +35,8 @@ from typing import Any
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.ir.eval import EvalError, compile_expr
-from twdsl.ir.values import Duration, to_json
+from twdsl.lang.limits import reset as reset_budget
+from twdsl.lang.values import Duration, to_json
 from twdsl.runtime.agents import AgentCall
 from twdsl.runtime.errors import ErrorKind, TaskError
 from twdsl.runtime.events import Event, EventSink, Fanout
@@ -234,6 +235,7 @@ class Engine:
         fn = self.compiled.get(id(e))
         if fn is None:
             fn = self.compiled[id(e)] = compile_expr(e)
+        reset_budget()  # each evaluation within the limits of docs/language.md
         return fn(frame)
 
     # ------------------------------------------------------------------ reading tasks

@@ -27,7 +27,7 @@ from pydantic import (
 
 from twdsl.ir import model as M
 from twdsl.ir.eval import EvalError, evaluate
-from twdsl.ir.values import Duration
+from twdsl.lang.values import Duration
 
 
 class InputError(Exception):

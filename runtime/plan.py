@@ -9,7 +9,7 @@ from typing import Any
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.ir.eval import EvalError, evaluate
-from twdsl.ir.values import to_json
+from twdsl.lang.values import to_json
 
 
 class _Env:

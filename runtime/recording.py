@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from twdsl.ir.model import Program
-from twdsl.ir.values import to_json
+from twdsl.lang.values import to_json
 from twdsl.runtime.events import Event
 from twdsl.runtime.store import SQLiteStore, Store
 from twdsl.runtime.store.base import new_run_id, this_host

@@ -1,85 +1,159 @@
-"""The layering of shared/design/architecture.md, enforced: dependencies point one way
-(syntax -> semantics -> lint/analysis -> front doors), front doors use only the public
-analysis API, and the runtime never sees the AST."""
+"""The layering of the architecture, enforced (README, Layout; docs/ir.md):
+
+* dependencies point one way: lang -> syntax -> semantics -> lint / lowering -> ir -> runtime;
+  the language's rules (:mod:`twdsl.lang`) import nothing else of twdsl, and everything may
+  import them;
+* front doors (the CLI, the language server, the editor features) use the public API (analysis,
+  project, compiler, formatter, the semantic model) and never the stages behind it;
+* the runtime runs IR only: no AST, no checker;
+* no module imports a ``_private`` name of another module, and nothing imports the bare package
+  ``twdsl`` for more than its version.
+
+``violations(root)`` is the check; the tests run it on the repository and on a copy with a
+forbidden import planted in it, so that the check itself is known to bite.
+"""
 
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# For each layer: the twdsl modules (prefixes) it may import.
-_BASE = ("twdsl.diagnostics", "twdsl.source", "twdsl.suggest", "twdsl.recursion")
-ALLOWED = {
-    "twdsl.syntax": (*_BASE, "twdsl.syntax"),
-    "twdsl.semantics": (*_BASE, "twdsl.syntax", "twdsl.semantics"),
-    "twdsl.lint": (*_BASE, "twdsl.syntax", "twdsl.semantics", "twdsl.lint", "twdsl.codes"),
-    # Front doors: the public API only, never the stages behind it.
-    # The IR is plain data: it knows nothing of the compiler that makes it.
-    "twdsl.ir": ("twdsl.ir",),
+_BASE = ("twdsl.diagnostics", "twdsl.source", "twdsl.suggest", "twdsl.recursion", "twdsl.lang")
+_PUBLIC_API = ("twdsl.analysis", "twdsl.project", "twdsl.formatter", "twdsl.config",
+               "twdsl.codes", "twdsl.policy")
+
+#: For each layer (a module or package), the modules it may import (itself always).
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "twdsl.lang": (),
+    "twdsl.diagnostics": ("twdsl.source",),
+    "twdsl.source": (),
+    "twdsl.suggest": ("twdsl.diagnostics", "twdsl.source"),
+    "twdsl.recursion": (),
+    "twdsl.syntax": (*_BASE, "twdsl.grammar"),
+    "twdsl.semantics": (*_BASE, "twdsl.syntax"),
+    "twdsl.codes": (*_BASE,),
+    "twdsl.rulesdoc": ("twdsl.codes",),
+    "twdsl.lint": (*_BASE, "twdsl.syntax", "twdsl.semantics", "twdsl.codes"),
+    "twdsl.config": (*_BASE, "twdsl.codes"),
+    "twdsl.policy": (*_BASE, "twdsl.config", "twdsl.codes", "twdsl.syntax"),
+    "twdsl.formatter": (*_BASE, "twdsl.syntax"),
+    "twdsl.analysis": (*_BASE, "twdsl.config", "twdsl.policy", "twdsl.syntax",
+                       "twdsl.semantics", "twdsl.lint"),
+    "twdsl.project": (*_BASE, "twdsl.analysis", "twdsl.config", "twdsl.syntax",
+                      "twdsl.semantics"),
+    "twdsl.fix": (*_BASE, *_PUBLIC_API, "twdsl.syntax"),
+    "twdsl.report": (*_BASE, "twdsl.codes"),
+    # The IR is plain data with its evaluator: it knows nothing of the compiler that makes it.
+    "twdsl.ir": ("twdsl.lang",),
     # Optimizer passes: IR in, IR out.
-    "twdsl.passes": ("twdsl.ir", "twdsl.passes"),
-    # Lowering reads the checked AST and writes IR.
-    "twdsl.lowering": (*_BASE, "twdsl.syntax", "twdsl.semantics", "twdsl.ir", "twdsl.lowering"),
-    # The IDE layer: editor features computed on the analysis, in core types (spans).
-    "twdsl.ide": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
-                  "twdsl.config", "twdsl.codes", "twdsl.syntax", "twdsl.semantics",
-                  "twdsl.ide"),
+    "twdsl.passes": ("twdsl.lang", "twdsl.ir"),
+    # Lowering reads the semantic model and writes IR.
+    "twdsl.lowering": (*_BASE, "twdsl.syntax", "twdsl.semantics", "twdsl.ir"),
+    "twdsl.compiler": (*_BASE, *_PUBLIC_API, "twdsl.syntax", "twdsl.semantics",
+                       "twdsl.lowering", "twdsl.passes", "twdsl.ir"),
+    # Editor features: computed on the analysis and its semantic model.
+    "twdsl.ide": (*_BASE, *_PUBLIC_API, "twdsl.syntax", "twdsl.semantics"),
     # Front doors: the public API only, never the stages behind it.
-    "twdsl.cli": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
-                  "twdsl.config", "twdsl.fix", "twdsl.report", "twdsl.codes",
-                  "twdsl.compiler", "twdsl.ir", "twdsl.runtime", "twdsl.lsp"),
-    "twdsl.lsp": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
-                  "twdsl.config", "twdsl.codes", "twdsl.ide", "twdsl.lsp"),
-    # The runtime runs IR only (twdsl.ir, once it exists): no AST, no checker.
-    "twdsl.runtime": ("twdsl.ir", "twdsl.runtime", "twdsl.diagnostics", "twdsl.source"),
+    "twdsl.cli": (*_BASE, *_PUBLIC_API, "twdsl.fix", "twdsl.report", "twdsl.compiler",
+                  "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.syntax.parser"),
+    "twdsl.lsp": (*_BASE, *_PUBLIC_API, "twdsl.ide"),
+    # The runtime runs IR only: no AST, no checker.
+    "twdsl.runtime": (*_BASE, "twdsl.ir"),
+    "twdsl": (),  # the package's own __init__: lazy names only
 }
-FOLDERS = {"twdsl.lsp": ROOT / "lsp", "twdsl.runtime": ROOT / "runtime"}
+FOLDERS = {"twdsl": ROOT / "twdsl", "twdsl.lsp": ROOT / "lsp", "twdsl.runtime": ROOT / "runtime"}
 
 
-def _modules() -> list[tuple[str, Path]]:
+def _modules(folders: dict[str, Path]) -> list[tuple[str, Path]]:
     out = []
-    for path in sorted((ROOT / "twdsl").rglob("*.py")):
-        rel = path.relative_to(ROOT).with_suffix("")
-        out.append((".".join(p for p in rel.parts if p != "__init__"), path))
-    for package, folder in FOLDERS.items():
+    for package, folder in folders.items():
         for path in sorted(folder.rglob("*.py")):
             rel = path.relative_to(folder).with_suffix("")
             out.append((".".join([package, *(p for p in rel.parts if p != "__init__")]), path))
     return out
 
 
-def _imports(path: Path) -> set[str]:
-    found = set()
+def _imports(path: Path) -> list[tuple[str, str | None, int]]:
+    """(module, imported name or None, line) of each twdsl import of the file."""
+    found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
+            found += [(a.name, None, node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return {m for m in found if m == "twdsl" or m.startswith("twdsl.")}
+            found += [(node.module, a.name, node.lineno) for a in node.names]
+    return [f for f in found if f[0] == "twdsl" or f[0].startswith("twdsl.")]
 
 
 def _layer(module: str) -> str | None:
-    return next((layer for layer in ALLOWED if module == layer or
-                 module.startswith(layer + ".")), None)
+    return max((layer for layer in ALLOWED if module == layer or
+                module.startswith(layer + ".")), key=len, default=None)
 
 
-@pytest.mark.parametrize("module, path", _modules(), ids=[m for m, _ in _modules()])
-def test_imports_follow_the_layers(module: str, path: Path) -> None:
-    layer = _layer(module)
-    if layer is None:
-        return  # the core modules (analysis, project, formatter, …) sit above the stages
-    allowed = ALLOWED[layer]
-    bad = sorted(m for m in _imports(path)
-                 if not any(m == a or m.startswith(a + ".") for a in allowed))
-    assert bad == [], f"{module} ({layer}) imports {bad}"
+def violations(folders: dict[str, Path]) -> list[str]:
+    """Every import that breaks the layering, as ``path:line: module imports x``."""
+    out = []
+    for module, path in _modules(folders):
+        layer = _layer(module)
+        where = f"{path.relative_to(path.parents[1])}"
+        if layer is None:
+            out.append(f"{where}: {module} belongs to no layer of ALLOWED")
+            continue
+        allowed = (layer, *ALLOWED[layer])
+        for target, name, line in _imports(path):
+            if name is not None and name.startswith("_") and not name.startswith("__"):
+                out.append(f"{where}:{line}: {module} imports the private name {name} of "
+                           f"{target}")
+            if target == "twdsl" and layer != "twdsl":
+                if name != "__version__":
+                    out.append(f"{where}:{line}: {module} imports {name} from the bare package "
+                               "twdsl: import it from its module")
+                continue
+            if not any(target == a or target.startswith(a + ".") for a in allowed):
+                out.append(f"{where}:{line}: {module} ({layer}) imports {target}")
+    return out
 
 
-def test_the_layers_exist() -> None:
-    """The table above names real packages (a typo would make the test vacuous)."""
-    modules = {m for m, _ in _modules()}
+def test_the_repository_follows_the_layers() -> None:
+    assert violations(FOLDERS) == []
+
+
+def test_every_layer_exists() -> None:
+    """The table names real modules (a typo would make a rule vacuous)."""
+    modules = {m for m, _ in _modules(FOLDERS)}
     for layer in ALLOWED:
-        assert layer in modules, layer
+        assert any(m == layer or m.startswith(layer + ".") for m in modules), layer
+
+
+@pytest.mark.parametrize("where, planted, expected", [
+    ("lsp/server.py", "from twdsl.runtime.engine import Engine",
+     "twdsl.lsp.server (twdsl.lsp) imports twdsl.runtime.engine"),
+    ("twdsl/ide/info.py", "from twdsl.lowering import lower_workflow",
+     "twdsl.ide.info (twdsl.ide) imports twdsl.lowering"),
+    ("twdsl/cli/check.py", "from twdsl.syntax.parser import _Driver",
+     "twdsl.cli.check imports the private name _Driver of twdsl.syntax.parser"),
+    ("twdsl/cli/run.py", "from twdsl.semantics.typecheck import Checker",
+     "twdsl.cli.run (twdsl.cli) imports twdsl.semantics.typecheck"),
+    ("runtime/engine.py", "from twdsl.syntax import ast",
+     "twdsl.runtime.engine (twdsl.runtime) imports twdsl.syntax"),
+    ("twdsl/lang/values.py", "from twdsl.ir import expr",
+     "twdsl.lang.values (twdsl.lang) imports twdsl.ir"),
+    ("twdsl/ide/completion.py", "from twdsl import analyze",
+     "imports analyze from the bare package twdsl: import it from its module"),
+])
+def test_a_planted_violation_is_caught(tmp_path: Path, where: str, planted: str,
+                                       expected: str) -> None:
+    copy = {}
+    for package, folder in FOLDERS.items():
+        target = tmp_path / folder.name
+        shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__"))
+        copy[package] = target
+    assert violations(copy) == []
+    victim = tmp_path / where
+    victim.write_text(planted + "\n" + victim.read_text())
+    found = violations(copy)
+    assert len(found) == 1 and found[0].endswith(expected), found

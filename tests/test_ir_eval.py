@@ -1,4 +1,4 @@
-"""The sandboxed evaluator of the IR (twdsl.ir.eval) and its values (twdsl.ir.values).
+"""The sandboxed evaluator of the IR (twdsl.ir.eval) and its values (twdsl.lang.values).
 
 Every case runs twice, compiled to closures and interpreted by the iterative walker, and both
 must give the same value (same types: ``2`` is not ``2.0``) or the same error message.
@@ -14,16 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from twdsl.ir.closures import depth
 from twdsl.ir.eval import (
     MAX_COMPILED_DEPTH,
     Closure,
     EvalError,
     compile_expr,
-    depth,
     evaluate,
-    fold,
     interpret,
-    is_constant,
 )
 from twdsl.ir.expr import (
     Array,
@@ -42,7 +40,8 @@ from twdsl.ir.expr import (
     Unary,
     Var,
 )
-from twdsl.ir.values import Duration, equal, hash_key, render, to_json, type_name
+from twdsl.lang.values import Duration, equal, hash_key, render, to_json, type_name
+from twdsl.passes.fold import fold, is_constant
 
 D = Duration
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -308,7 +307,7 @@ FUNCTIONS = [
     ("range", ["3"], Err("range() takes whole numbers, and this is string")),
     ("range", [], Err("range() takes 1 or 2 arguments, and was given 0")),
     ("range", [1, 2, 3], Err("range() takes 1 or 2 arguments, and was given 3")),
-    ("range", [0, 2_000_000], Err("range() would make 2000000 items; at most 1000000")),
+    ("range", [0, 2_000_000], Err("range() would make an array of 2,000,000 items; at most 1,000,000")),
     ("min", [3, 1, 2], 1), ("min", [[3, 1.5]], 1.5), ("min", [5], 5), ("max", [3, 1, 2], 3),
     ("max", [[2, 7.5, -1]], 7.5),
     ("min", [[]], Err("min() of an empty array")), ("max", [[]], Err("max() of an empty array")),

@@ -10,6 +10,7 @@ from pathlib import Path
 import twdsl
 from twdsl.ir.validate import Memo, validate
 from twdsl.lowering import lower_workflow, lower_workflows
+from twdsl.semantics.check import file_scope
 from twdsl.passes import run_passes
 from twdsl.recursion import deep_recursion
 from twdsl.syntax import ast as A
@@ -55,8 +56,9 @@ def _programs(text: str) -> tuple[list[str], list[str]]:
     parsed = twdsl.parse(text, "w.twdsl")
     decls = [d for d in parsed.module.items if isinstance(d, A.WorkflowDecl)]
     with deep_recursion():
-        alone = [lower_workflow(parsed.module, parsed.source, d) for d in decls]
-        shared = lower_workflows(parsed.module, parsed.source, decls)
+        scope = file_scope(parsed.module, "w.twdsl")
+        alone = [lower_workflow(scope, parsed.source, d) for d in decls]
+        shared = lower_workflows(scope, parsed.source, decls)
     for p, errors in alone + shared:
         assert p is not None, [e.message for e in errors]
     return ([p.to_json() for p, _ in alone if p is not None],
@@ -81,7 +83,8 @@ def test_memo_shared_with_the_passes_changes_nothing() -> None:
     parsed = twdsl.parse(generate(1000, checked=True), "bench.twdsl")
     decls = [d for d in parsed.module.items if isinstance(d, A.WorkflowDecl)]
     with deep_recursion():
-        for program, _ in lower_workflows(parsed.module, parsed.source, decls):
+        for program, _ in lower_workflows(file_scope(parsed.module, "bench.twdsl"),
+                                          parsed.source, decls):
             assert program is not None
             memo: Memo = {}
             validate(program, memo=memo)

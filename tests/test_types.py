@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from twdsl import analyze
-from twdsl.semantics import types as T
+from twdsl.lang import types as T
 
 SIGS = """agent Build { input { repo: url, branch: string = "main", flags: array<string>? }
                output { artifact: file, size: number } }

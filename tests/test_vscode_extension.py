@@ -18,7 +18,8 @@ import pytest
 
 import twdsl
 from twdsl.codes import lookup
-from twdsl.semantics.builtins import BUILTIN_FUNCTIONS, BUILTIN_VALUES
+from twdsl.lang.builtins import FUNCTIONS as BUILTIN_FUNCTIONS
+from twdsl.lang.builtins import VALUES as BUILTIN_VALUES
 from twdsl.syntax import grammar
 
 EXT = Path(__file__).resolve().parent.parent / "editors" / "vscode"

@@ -9,10 +9,8 @@ from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
 from twdsl.lint import LintContext, run_rules
 from twdsl.policy import apply_policy
 from twdsl.recursion import deep_recursion, gc_paused
-from twdsl.semantics.check import check_semantics
-from twdsl.semantics.modules import Imports
-from twdsl.semantics.typecheck import Signature
-from twdsl.semantics.types import Type
+from twdsl.semantics.check import check_semantics, file_scope
+from twdsl.semantics.model import FileScope, SemanticModel
 from twdsl.source import SourceFile
 from twdsl.syntax import ast as A
 from twdsl.syntax.parser import ParseResult, parse
@@ -21,10 +19,14 @@ from twdsl.syntax.structure import check_structure
 
 @dataclass(slots=True)
 class Analysis:
-    """The result of analysing one file: its AST and every diagnostic, in order."""
+    """The result of analysing one file: its AST, every diagnostic in order, its scope
+    (declarations and templates, resolved in their files) and, when it parsed without errors,
+    its semantic model, which every later stage reads."""
 
     parse: ParseResult
     diagnostics: list[Diagnostic]
+    scope: FileScope
+    model: SemanticModel | None = None
 
     @property
     def module(self) -> A.Module:
@@ -53,19 +55,22 @@ def analyze(text: str, path: str = "<string>", config: Config = DEFAULT) -> Anal
     return analyze_parsed(parse(text, path), config)
 
 
-def analyze_parsed(result: ParseResult, config: Config = DEFAULT, imports: Imports | None = None,
-                   lent: dict[str, Signature | Type] | None = None,
+def analyze_parsed(result: ParseResult, config: Config = DEFAULT, scope: FileScope | None = None,
                    extra: list[Diagnostic] | None = None) -> Analysis:
-    """Check an already parsed file; ``imports``/``lent`` come from the project, ``extra``
-    are diagnostics found about the file elsewhere (its imports)."""
+    """Check an already parsed file.  ``scope``: the file's scope as a project resolved it
+    (:class:`twdsl.project.Project`: what its imports lend it); None for a file on its own.
+    ``extra``: diagnostics found about the file elsewhere (its imports)."""
     text = result.source.text
     diags = list(result.diagnostics)
     diags.extend(extra or ())
+    model = None
     with deep_recursion(), gc_paused():
+        if scope is None:
+            scope = file_scope(result.module, result.source.path)
         diags.extend(check_structure(result.module))
         if result.ok:  # names in a tree the parser had to repair would only echo its errors
-            sem = check_semantics(result.module, imports, lent, config.agents)
-            diags.extend(sem.diagnostics)
-            diags.extend(run_rules(LintContext(result.module, sem.models, sem.graphs, text)))
+            model = check_semantics(scope, config.agents)
+            diags.extend(model.diagnostics)
+            diags.extend(run_rules(LintContext(model, text)))
     diags = apply_policy(diags, config, result.comments, text)
-    return Analysis(result, sort_diagnostics(diags))
+    return Analysis(result, sort_diagnostics(diags), scope, model)

@@ -386,7 +386,7 @@ def render_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
-def _main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     if argv != ["--markdown"]:
         print(f"usage: {RULES_MD_COMMAND}", file=sys.stderr)
         return 2

@@ -50,7 +50,7 @@ def compile_source(text: str, path: str, workflow: str | None = None, optimize: 
     ['block', 'task']
     """
     project = Project({path: text}, load)
-    analysis: Analysis = project.analyze(lambda _: config)[path]
+    analysis: Analysis = project.analysis(path, config)
     diags = list(analysis.diagnostics)
     module = analysis.module
     names = [d.name.name for d in module.items if isinstance(d, A.WorkflowDecl)]
@@ -60,8 +60,7 @@ def compile_source(text: str, path: str, workflow: str | None = None, optimize: 
     # the collector paused throughout, as for the parse: lowering and the passes allocate
     # many objects that all stay alive, and each collection would walk the whole AST
     with deep_recursion(), gc_paused():
-        program, errors = lower_workflow(module, analysis.source, decl,
-                                         project.imports[path][0], project.lent(path))
+        program, errors = lower_workflow(analysis.scope, analysis.source, decl)
         if program is None:
             return Compilation(None, sort_diagnostics(diags + errors), names)
         memo: Memo = {}  # each expression checked once, not after every pass

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
+from twdsl.lang import types as T
 from twdsl.recursion import gc_paused
-from twdsl.semantics import types as T
-from twdsl.semantics.modules import Imports
+from twdsl.semantics.declarations import Declarations
+from twdsl.semantics.model import FileScope
 from twdsl.semantics.templates import Templates
-from twdsl.semantics.typecheck import Checker, Signature
 from twdsl.source import SourceFile, Span
 from twdsl.syntax import ast as A
 from twdsl.syntax.fields import CONTAINERS
@@ -65,18 +65,16 @@ class _Scope:
                       self.prefix)
 
 
-def lower_workflow(module: A.Module, source: SourceFile, workflow: A.WorkflowDecl,
-                   imports: Imports | None = None,
-                   lent: dict[str, Signature | T.Type] | None = None,
+def lower_workflow(scope: FileScope, source: SourceFile, workflow: A.WorkflowDecl,
                    context: FileContext | None = None,
                    ) -> tuple[M.Program | None, list[Diagnostic]]:
-    """The IR of ``workflow`` (a declaration of ``module``), or None and the errors.
-    ``imports``/``lent`` are what the project resolved for the file (twdsl.project).
-    ``context``: the file's shared tables (:class:`FileContext`), when the caller lowers
-    several workflows of one file (else they are built here, for this workflow alone)."""
+    """The IR of ``workflow`` (a declaration of the file whose scope is ``scope``: its
+    semantic model's, :attr:`twdsl.semantics.model.SemanticModel.scope`), or None and the
+    errors.  ``context``: the file's shared tables (:class:`FileContext`), when the caller
+    lowers several workflows of one file (else they are built here, for this workflow)."""
     with gc_paused():  # like the parse and the checks: the AST is large and all alive
         if context is None:
-            context = FileContext(module, source, imports, lent)
+            context = FileContext(scope, source)
         lowerer = _Lowerer(context)
         try:
             program = lowerer.workflow(workflow)
@@ -88,44 +86,38 @@ def lower_workflow(module: A.Module, source: SourceFile, workflow: A.WorkflowDec
     return program, []
 
 
-def lower_workflows(module: A.Module, source: SourceFile,
-                    workflows: Iterable[A.WorkflowDecl], imports: Imports | None = None,
-                    lent: dict[str, Signature | T.Type] | None = None,
+def lower_workflows(scope: FileScope, source: SourceFile, workflows: Iterable[A.WorkflowDecl],
                     ) -> list[tuple[M.Program | None, list[Diagnostic]]]:
-    """:func:`lower_workflow` of each of ``workflows`` (declarations of ``module``), sharing
-    one :class:`FileContext`: the file's declarations are resolved once, not once per
-    workflow, so lowering every workflow of a file costs time linear in the file."""
+    """:func:`lower_workflow` of each of ``workflows`` (declarations of the file of
+    ``scope``), sharing one :class:`FileContext`: what the file's declarations lower to is
+    made once, not once per workflow, so lowering every workflow of a file costs time linear
+    in the file."""
     with gc_paused():
-        context = FileContext(module, source, imports, lent)
-        return [lower_workflow(module, source, w, imports, lent, context) for w in workflows]
+        context = FileContext(scope, source)
+        return [lower_workflow(scope, source, w, context) for w in workflows]
 
 
 class FileContext:
-    """What every workflow of one file shares when it is lowered: the declarations in scope,
-    the agents' resolved signatures, the templates' expanded statements, the source's hash.
+    """What every workflow of one file shares when it is lowered: the file's scope (its
+    semantic model's: agents, types, templates, resolved once by the checker), the IR entries
+    of its agents and the tasks of its templates, and the source's hash.
 
-    Building it walks the whole file (every declaration, every agent's signature), so it is
-    built once per file: built per workflow, it made lowering a file's workflows cost time
-    quadratic in the file's size.  It holds only what does not depend on a workflow; the IR
-    models it keeps (an agent's :class:`~twdsl.ir.model.AgentInfo`) are never edited once
-    made (the passes edit copies of nodes, never agents)."""
+    Made once per file: made per workflow, it made lowering a file's workflows cost time
+    quadratic in the file's size.  The IR models it keeps (an agent's
+    :class:`~twdsl.ir.model.AgentInfo`) are never edited once made (the passes edit copies of
+    nodes, never agents).  A template of another file is expanded in that file's context
+    (:meth:`_Lowerer.use`), made from that file's scope."""
 
-    def __init__(self, module: A.Module, source: SourceFile, imports: Imports | None,
-                 lent: dict[str, Signature | T.Type] | None) -> None:
-        self.module = module
+    def __init__(self, scope: FileScope, source: SourceFile | None) -> None:
+        self.scope = scope
+        self.module = scope.module
         self.source = source
-        decls: dict[str, A.Decl] = {}
-        if imports is not None:
-            decls.update({n: d for n, (_, d) in imports.decls.items()})
-        decls.update({d.name.name: d for d in module.items if isinstance(d, A.Decl)})
-        self.agent_decls = {n: d for n, d in decls.items() if isinstance(d, A.AgentDecl)}
-        self.templates = Templates({n: d for n, d in decls.items()
-                                    if isinstance(d, A.TemplateDecl)})
-        self.checker = Checker(module, lent)
-        self.lent = lent or {}
-        self.sha256 = hashlib.sha256(source.text.encode()).hexdigest()
+        self.path = scope.path
+        self.agent_decls = scope.agent_decls
+        self.templates = scope.templates
+        self.declarations = scope.declarations
+        self.sha256 = hashlib.sha256(source.text.encode()).hexdigest() if source else ""
         self.agents: dict[str, M.AgentInfo] = {}  # declared agents' IR entries, by name
-        self.template_stmts: dict[str, list[A.Stmt]] = {}  # template → effective statements
         #: template → its statements' tasks and aliased instances (alias → task names)
         self.template_scans: dict[str, _Scan] = {}
 
@@ -145,13 +137,9 @@ class _Scan:
 
 class _Lowerer:
     def __init__(self, context: FileContext) -> None:
-        self.context = context
-        self.source = context.source
-        self.path = context.source.path
-        self.agent_decls = context.agent_decls
-        self.templates = context.templates
-        self.checker = context.checker
-        self.lent = context.lent
+        self.context = context  # the file whose declarations are being lowered
+        self.main = context  # the file of the workflow
+        self.contexts: dict[str, FileContext] = {context.path: context}
         self.nodes: dict[str, M.Node] = {}
         self.counts: dict[str, int] = {}
         self.edges: list[tuple[str, str, A.Node]] = []  # (before, after, why) node ids
@@ -161,9 +149,25 @@ class _Lowerer:
         self.reads: list[str] = []  # the tasks read by the expression being lowered
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def path(self) -> str:
+        return self.main.path
+
+    @property
+    def agent_decls(self) -> dict[str, A.AgentDecl]:
+        return self.context.agent_decls
+
+    @property
+    def templates(self) -> Templates:
+        return self.context.templates
+
+    @property
+    def declarations(self) -> Declarations:
+        return self.context.declarations
+
     def src(self, node: A.Node) -> M.SourceRef:
-        s = node.span
-        return M.SourceRef(file=self.path, line=s.line, column=s.column,
+        s = node.span  # the file the node is in: a template may come from another file
+        return M.SourceRef(file=s.file, line=s.line, column=s.column,
                            end_line=s.end_line, end_column=s.end_column)
 
     def new_id(self, kind: str, prefix: str = "") -> str:
@@ -190,7 +194,7 @@ class _Lowerer:
         for item in body.items:
             if isinstance(item, A.InputDecl):
                 for d in item.decls:
-                    t = self.type_ref(self.checker.resolve(d.type))
+                    t = self.type_ref(self.declarations.resolve(d.type))
                     inputs.append(M.InputDecl(
                         name=d.name.name, type=t,
                         default=self.expr(d.value, scope) if d.value is not None else None,
@@ -199,7 +203,7 @@ class _Lowerer:
             if isinstance(item, A.OutputDecl):
                 for d in item.decls:
                     outputs.append(M.OutputDecl(
-                        name=d.name.name, type=self.type_ref(self.checker.resolve(d.type)),
+                        name=d.name.name, type=self.type_ref(self.declarations.resolve(d.type)),
                         value=self.expr(d.value, scope) if d.value is not None else None,
                         src=self.src(d)))
         root = self.block(body.items, scope, None, "body", decl)
@@ -216,7 +220,7 @@ class _Lowerer:
             version=self.string(fields.get("version")),
             description=self.string(fields.get("description")),
             source=self.path,
-            source_sha256=self.context.sha256,
+            source_sha256=self.main.sha256,
             inputs=inputs, outputs=outputs,
             agents=dict(sorted(self.agents.items())),
             timeout=self.duration(fields["timeout"].value, scope) if "timeout" in fields
@@ -385,51 +389,40 @@ class _Lowerer:
             bindings[pname] = self.expr(value, scope if pname in args else _Scope({}),
                                         reader=bid)
             consts[pname] = value
-        statements = self.template_statements(name)
-        scan = self.context.template_scans.get(name)
-        if scan is None:
-            scan = self.context.template_scans[name] = self.scan(statements)
-        tasks = {t.name.name: f"{prefix}{t.name.name}" for t in scan.tasks}
-        inner = _Scope(tasks, scan.instance_ids(prefix), frozenset(eff.params),
-                       consts, prefix)
-        node = M.BlockNode(id=bid, parent=parent, role="use", src=self.src(s),
-                           bindings=bindings, label=label or name)
-        self.add(node)
-        prev: str | None = None
-        for item in statements:
-            for child in self.stmt(item, inner, bid):
-                node.children.append(child)
-                if prev is not None:
-                    self.order(child, prev)
-                prev = child
+        home, home_name = self.templates.home(name)
+        outer = self.context
+        self.context = self.context_of(home)  # the template's names mean what they do there
+        try:
+            statements = home.statements(home_name)
+            scan = self.context.template_scans.get(home_name)
+            if scan is None:
+                scan = self.context.template_scans[home_name] = self.scan(statements)
+            tasks = {t.name.name: f"{prefix}{t.name.name}" for t in scan.tasks}
+            inner = _Scope(tasks, scan.instance_ids(prefix), frozenset(eff.params),
+                           consts, prefix)
+            node = M.BlockNode(id=bid, parent=parent, role="use", src=self.src(s),
+                               bindings=bindings, label=label or name)
+            self.add(node)
+            prev: str | None = None
+            for item in statements:
+                for child in self.stmt(item, inner, bid):
+                    node.children.append(child)
+                    if prev is not None:
+                        self.order(child, prev)
+                    prev = child
+        finally:
+            self.context = outer
         return bid
 
-    def template_statements(self, name: str, seen: frozenset[str] = frozenset()) -> list[A.Stmt]:
-        """A template's effective statements: its parents' (in order), then its own, a task of
-        its own replacing an inherited task of the same name in place (made once per file)."""
-        done = self.context.template_stmts.get(name)
-        if done is None:
-            done = self.context.template_stmts[name] = self._template_statements(name, seen)
-        return done
-
-    def _template_statements(self, name: str, seen: frozenset[str]) -> list[A.Stmt]:
-        decl = self.templates.decls[name]
-        if name in seen:
-            raise _Abort(f"template '{name}' extends itself", decl.name)
-        out: list[A.Stmt] = []
-        for ref in decl.extends:
-            if ref.dotted in self.templates.decls:
-                out.extend(self.template_statements(ref.dotted, seen | {name}))
-        own = [s for s in decl.body.statements()]
-        for s in own:
-            if isinstance(s, A.TaskStmt):
-                at = next((i for i, x in enumerate(out) if isinstance(x, A.TaskStmt)
-                           and x.name.name == s.name.name), None)
-                if at is not None:
-                    out[at] = s
-                    continue
-            out.append(s)
-        return [s for s in out if not (isinstance(s, A.TaskStmt) and s.body is None)]
+    def context_of(self, templates: Templates) -> FileContext:
+        """The lowering context of the file whose templates are ``templates``."""
+        ctx = self.contexts.get(templates.path)
+        if ctx is None:
+            owner = templates.owner
+            if owner is None:  # a table made without a scope: lower in the current file's
+                return self.context
+            ctx = self.contexts[templates.path] = FileContext(owner, None)
+        return ctx
 
     # ------------------------------------------------------------------ tasks
     def task(self, s: A.TaskStmt, scope: _Scope, parent: str) -> str:
@@ -493,9 +486,7 @@ class _Lowerer:
             elif name in self.context.agents:
                 self.agents[name] = self.context.agents[name]
             else:
-                lent = self.lent.get(name)
-                s = lent if isinstance(lent, Signature) else self.checker.agents.get(name) \
-                    or self.checker.signature(sig)
+                s = self.declarations.agents.get(name) or self.declarations.signature(sig)
                 pure = {x.key.name: x.value for x in sig.body.fields()}.get("pure")
                 self.agents[name] = self.context.agents[name] = M.AgentInfo(
                     name=name, declared=True,
@@ -789,7 +780,7 @@ class _Lowerer:
                 raise _Abort(
                     f"blocks {names} each wait for a task in the other, so neither can "
                     "start; move the tasks that depend on each other into one block",
-                    _SpanNode(_span_of(first.src, self.source)))
+                    _SpanNode(_span_of(first.src, self.main.source)))
 
     def label(self, nid: str) -> str:
         n = self.nodes[nid]
@@ -808,9 +799,11 @@ class _SpanNode(A.Node):
     """A stand-in node carrying only a span, for errors about IR nodes."""
 
 
-def _span_of(src: M.SourceRef | None, source: SourceFile) -> Span:
-    if src is None:
-        return source.span(0, 0)
+def _span_of(src: M.SourceRef | None, source: SourceFile | None) -> Span:
+    if source is None or src is None or src.file != source.path:
+        if src is None:
+            return Span(source.path if source else "", 0, 0, 1, 1, 1, 1)
+        return Span(src.file, 0, 0, src.line, src.column, src.end_line, src.end_column)
     start = source.offset(src.line, src.column)
     end = source.offset(src.end_line, src.end_column)
     return source.span(start, max(start, end))

@@ -2,7 +2,9 @@
 
 Pure like :func:`twdsl.analyze`: texts come in a map (the CLI reads them from disk, the
 language server from open documents); files imported but not in the map are asked of
-``load`` (None: no such file).
+``load`` (None: no such file).  Each file's scope (:class:`~twdsl.semantics.model.FileScope`:
+its agents, types and templates) is made once, and what a file imports is lent from the scope
+of the file that declares it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Callable
 
 from twdsl.analysis import Analysis, analyze_parsed
 from twdsl.config import DEFAULT, Config
-from twdsl.semantics.modules import Imports, import_cycles, resolve_imports, target_path
-from twdsl.semantics.typecheck import Checker, Signature
-from twdsl.semantics.types import ANY, Rec, Type
+from twdsl.lang.types import ANY, Rec
+from twdsl.semantics.declarations import Declarations, Lent, Signature
+from twdsl.semantics.model import FileScope
+from twdsl.semantics.modules import import_cycles, resolve_imports, target_path
+from twdsl.semantics.templates import Templates
 from twdsl.syntax import ast as A
 from twdsl.syntax.parser import ParseResult, parse
 
@@ -65,39 +69,55 @@ class Project:
         self.imports = {p: resolve_imports(p, r.module, self.modules, broken)
                         for p, r in self.parsed.items()}
         self.cycles = import_cycles(self.modules)
-        self._checkers: dict[str, Checker] = {}
+        self._scopes: dict[str, FileScope] = {}
         self._busy: set[str] = set()
 
     def analyze(self, config_for: Callable[[str], Config]) -> dict[str, Analysis]:
         out = {}
         for path in self.sources:
-            imports, diags = self.imports[path]
-            out[path] = analyze_parsed(self.parsed[path], config_for(path), imports,
-                                       self.lent(path), diags + self.cycles.get(path, []))
+            out[path] = self.analysis(path, config_for(path))
         return out
 
-    def lent(self, path: str) -> dict[str, Signature | Type]:
-        """Imported agents and types of ``path``, resolved in the files that declare them."""
-        imports: Imports = self.imports[path][0]
-        out: dict[str, Signature | Type] = {}
-        for name, (where, decl) in imports.decls.items():
-            if isinstance(decl, A.AgentDecl):
-                checker = self.checker(where)
-                out[name] = checker.agents[decl.name.name] if checker else Signature(
-                    Rec(()), frozenset(), ANY)
-            elif isinstance(decl, A.TypeDecl):
-                checker = self.checker(where)
-                out[name] = checker.named(decl.name.name) if checker else ANY
-        return out
+    def analysis(self, path: str, config: Config) -> Analysis:
+        """The analysis of one file of ``sources``, in its project."""
+        imports, diags = self.imports[path]
+        return analyze_parsed(self.parsed[path], config, self.scope(path),
+                              diags + self.cycles.get(path, []))
 
-    def checker(self, path: str) -> Checker | None:
-        if path in self._checkers:
-            return self._checkers[path]
+    def scope(self, path: str) -> FileScope | None:
+        """The scope of a parsed file of the project, made once (None: a missing file, or
+        one met again while its own imports are resolved: an import cycle, reported)."""
+        if path in self._scopes:
+            return self._scopes[path]
         if path in self._busy or path not in self.parsed:
-            return None  # an import cycle (reported) or a missing file: nothing to lend
+            return None
         self._busy.add(path)
-        checker = Checker(self.parsed[path].module, self.lent(path))
+        imports = self.imports[path][0]
+        lent: Lent = {}
+        templates: dict[str, tuple[Templates, str]] = {}
+        for name, (where, decl) in imports.decls.items():
+            home = self.scope(where)
+            if isinstance(decl, A.AgentDecl):
+                lent[name] = home.declarations.agents.get(decl.name.name, _UNKNOWN_AGENT) \
+                    if home is not None else _UNKNOWN_AGENT
+            elif isinstance(decl, A.TypeDecl):
+                lent[name] = home.declarations.named(decl.name.name) if home is not None \
+                    else ANY
+            elif isinstance(decl, A.TemplateDecl) and home is not None:
+                templates[name] = (home.templates, decl.name.name)
         self._busy.discard(path)
-        self._checkers[path] = checker
-        return checker
+        module = self.parsed[path].module
+        declarations = Declarations(module, lent, not imports.complete)
+        scope = FileScope.of(path, module, imports, declarations, templates)
+        self._scopes[path] = scope
+        return scope
 
+    def lent(self, path: str) -> Lent:
+        """Imported agents and types of ``path``, resolved in the files that declare them."""
+        scope = self.scope(path)
+        if scope is None:
+            return {}
+        return {**scope.declarations.agents, **scope.declarations.imported_types}
+
+
+_UNKNOWN_AGENT = Signature(Rec(()), frozenset(), ANY)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from twdsl.codes import _main
+from twdsl.codes import main
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(_main(sys.argv[1:]))
+    raise SystemExit(main(sys.argv[1:]))

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from twdsl.ir.values import EvalError, to_json
+from twdsl.lang.values import EvalError, to_json
 from twdsl.runtime.errors import ErrorKind, TaskError
 
 
@@ -48,7 +48,7 @@ def dumps(value: Any) -> str:
 
 def ensure_json(agent: str, value: Any) -> Any:
     """``value`` as JSON data (what ``task.result`` can hold: tuples become lists, str enums
-    their text, datetimes ISO text, as ``twdsl.ir.values.to_json`` says); a validation error
+    their text, datetimes ISO text, as ``twdsl.lang.values.to_json`` says); a validation error
     when it has no JSON form: a result that cannot be stored or passed on is the same mistake
     on every attempt, so it is not worth retrying."""
     try:

@@ -322,7 +322,7 @@ def agent_registry(program: Program, config: Config) -> Any:
 
 def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> None:
     """Tell the user when a run of the same workflow and inputs was interrupted."""
-    from twdsl.ir.values import to_json
+    from twdsl.lang.values import to_json
     from twdsl.runtime.store.base import process_alive
 
     want = to_json(inputs)

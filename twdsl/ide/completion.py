@@ -12,16 +12,10 @@ from dataclasses import dataclass
 
 from twdsl.ide.context import Context, Frame, context_at, keywords_expected
 from twdsl.ide.snapshot import Snapshot
-from twdsl.semantics import types as T
-from twdsl.semantics.builtins import (
-    BUILTIN_FUNCTIONS,
-    BUILTIN_VALUES,
-    ERROR_ACTIONS,
-    ERROR_KINDS,
-    THEN_ACTIONS,
-)
+from twdsl.lang import types as T
+from twdsl.lang.builtins import ERROR_TYPE, FUNCTIONS, MAPPED, VALUES, methods_for
+from twdsl.lang.kinds import ERROR_ACTIONS, ERROR_KINDS, THEN_ACTIONS
 from twdsl.semantics.names import iter_tasks
-from twdsl.semantics.typecheck import _BUILTIN_TYPES, _methods
 from twdsl.syntax import ast as A
 from twdsl.syntax.fields import CONTAINERS, Container, FieldSpec
 
@@ -270,10 +264,10 @@ class _Completer:
                         items.append(Item(d.name.name, "input", _type_text(self.snap, d.type),
                                           "workflow input", sort="0"))
             items += self.tasks(exclude=None)
-        for name, doc in BUILTIN_VALUES.items():
-            items.append(Item(name, "value", str(_BUILTIN_TYPES.get(name, T.ANY)), doc, sort="4"))
-        for name, doc in BUILTIN_FUNCTIONS.items():
-            items.append(Item(name, "function", doc.split(":")[0], doc,
+        for name, value in VALUES.items():
+            items.append(Item(name, "value", str(value.type), value.doc, sort="4"))
+        for name, fn in FUNCTIONS.items():
+            items.append(Item(name, "function", " or ".join(fn.forms), fn.summary,
                               insert_text=f"{name}($1)", snippet=True, sort="4"))
         items += [Item(w, "keyword", sort="6") for w in ("true", "false", "null")]
         return items
@@ -317,7 +311,7 @@ class _Completer:
         if self.snap is None:
             return []
         out: dict[str, Item] = {}
-        for name, sig in self.snap.checker.agents.items():
+        for name, sig in self.snap.declarations.agents.items():
             out[name] = Item(name, "agent", f"agent {name}: {sig.inputs} -> {sig.output}",
                              _agent_doc(self.snap, name), sort="1")
         for name in sorted(self.snap.config.agents or ()):
@@ -329,7 +323,7 @@ class _Completer:
         task = self._task(self._current_task() or "")
         if task is None or self.snap is None:
             return []
-        sig = self.snap.checker.task_signature(task)
+        sig = self.snap.declarations.task_signature(task)
         if sig is None:
             return []
         return [Item(n, "field", f"{n}: {t}" + ("" if n in sig.required else " (optional)"),
@@ -368,7 +362,7 @@ class _Completer:
         if self.snap is not None:
             for d in self.snap.module.items:
                 if isinstance(d, A.TypeDecl):
-                    items.append(Item(d.name.name, "type", str(self.snap.checker.named(
+                    items.append(Item(d.name.name, "type", str(self.snap.declarations.named(
                         d.name.name)), sort="0"))
             for name, (_, decl) in self.snap.imports.decls.items():
                 if isinstance(decl, A.TypeDecl):
@@ -395,7 +389,7 @@ class _Completer:
             out = []
             for name, detail in _TASK_FIELDS.items():
                 if name == "result" and self.snap is not None:
-                    detail = str(self.snap.checker.task_result(task))
+                    detail = str(self.snap.declarations.task_result(task))
                 out.append(Item(name, "property", detail, sort="1"))
             return out
         t = self.type_of(chain)
@@ -409,7 +403,7 @@ class _Completer:
         """The type of ``a.b.c`` at the cursor (any when it cannot be known)."""
         if self.snap is None:
             return T.ANY
-        checker = self.snap.checker
+        checker = self.snap.declarations
         base, rest = chain[0], chain[1:]
         t: T.Type = T.ANY
         loop = next((f for f in reversed(self.ctx.frames) if f.owner == "foreach" and f.name
@@ -425,14 +419,14 @@ class _Completer:
                 t = it.elem if isinstance(it, T.Arr) else T.ANY
         elif task is not None and rest:
             t = {"result": checker.task_result(task), "status": T.STRING,
-                 "error": _BUILTIN_TYPES["error"], "attempts": T.NUMBER,
+                 "error": ERROR_TYPE, "attempts": T.NUMBER,
                  "duration": T.DURATION}.get(rest[0], T.ANY)
             rest = rest[1:]
         elif isinstance(decl, (A.WorkflowDecl, A.TemplateDecl)) and \
                 (found := _input_type(decl, base)) is not None:
             t = checker.resolve(found)
-        elif base in _BUILTIN_TYPES:
-            t = _BUILTIN_TYPES[base]
+        elif base in VALUES:
+            t = VALUES[base].type
         for name in rest:
             s = T.strip(t)
             if isinstance(s, T.Rec):
@@ -462,8 +456,9 @@ def _members_of(t: T.Type) -> list[Item]:
     out = []
     if isinstance(s, T.Rec):
         out += [Item(k, "property", str(v), sort="1") for k, v in s.fields]
-    for name, (params, ret) in (_methods(s) or {}).items():
-        ret_text = f"array<{'U'}>" if str(ret) == "<mapped>" else str(ret)
+    for name, m in (methods_for(s) or {}).items():
+        params, ret = m.signature(s)
+        ret_text = "array<U>" if ret == MAPPED else str(ret)
         label = f"{name}({', '.join(map(str, params))}) -> {ret_text}"
         out.append(Item(name, "method", label, insert_text=f"{name}(${{1}})" if params else
                         f"{name}()", snippet=bool(params), sort="2"))

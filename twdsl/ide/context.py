@@ -12,10 +12,10 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from twdsl.syntax.builder import Builder
 from twdsl.syntax.grammar import load as load_grammar
 from twdsl.syntax.lexer import Comment, Token, tokenize
-from twdsl.syntax.parser import _Driver
+from twdsl.syntax.parser import CURSOR as _CURSOR
+from twdsl.syntax.parser import expected_terminals
 
 #: A line starting a top-level declaration (what the formatter writes at column 1).
 _TOP = re.compile(r"^(?:export\s+|abstract\s+|final\s+)*(?:workflow|agent|type|template|import)"
@@ -272,28 +272,6 @@ def _frame(tokens: list[Token], i: int) -> Frame:
     return Frame("object", t)
 
 
-class _Probe(_Driver):
-    """The parser's driver, stopping at the cursor (a token no state accepts) to say what it
-    expected there (errors before the cursor are recovered from as in a real parse)."""
-
-    found: set[str] | None = None
-
-    def _report(self, i: int, tok: Token, expected: set[str]) -> None:
-        if tok.type == _CURSOR:
-            self.found = expected
-
-    def _recover(self, i: int, force_skip: bool) -> int | None:
-        if self.found is not None:
-            return None
-        return super()._recover(i, force_skip)
-
-    def _missing_value(self, i: int, tok: Token) -> bool:
-        return False
-
-
-_CURSOR = "$CURSOR"
-
-
 def _collapse(tokens: list[Token]) -> list[Token]:
     """The tokens with every brace group closed before the end emptied (``{ … }`` to
     ``{ }``): an empty block is valid wherever a block is, and the parser's state after it
@@ -312,12 +290,6 @@ def _collapse(tokens: list[Token]) -> list[Token]:
     return out
 
 
-def _noop(children: list[object]) -> None:
-    return None
-
-
-_NOOPS: list[object] = [_noop] * 1000  # more than the grammar has rules
-
 def _expected(tokens: list[Token], path: str, text: str) -> set[str]:
     depth = 0
     toks: list[Token] = []
@@ -335,14 +307,7 @@ def _expected(tokens: list[Token], path: str, text: str) -> set[str]:
                    last.end_column if last else 1)
     cursor.depth = depth
     toks.append(cursor)
-    builder = Builder(path, text)
-    builder._callbacks = _NOOPS  # no tree is built: only the parser's state matters
-    probe = _Probe(toks, builder, {}, path, text, [])
-    try:
-        probe.run("start")
-    except Exception:  # a probe that fails only costs keyword suggestions
-        return set()
-    return probe.found or set()
+    return expected_terminals(toks, path, text)
 
 
 def keywords_expected(expected: set[str]) -> list[str]:

@@ -18,9 +18,8 @@ from twdsl.ide.context import context_at
 from twdsl.ide.navigate import Workspace
 from twdsl.ide.snapshot import Snapshot
 from twdsl.ide.symbols import BUILTIN_NAMES, Symbol
-from twdsl.semantics.builtins import BUILTIN_FUNCTIONS, BUILTIN_VALUES
+from twdsl.lang.builtins import FUNCTIONS, VALUES, methods_named
 from twdsl.semantics.names import iter_tasks
-from twdsl.semantics.typecheck import _BUILTIN_TYPES
 from twdsl.source import Span
 from twdsl.syntax import ast as A
 from twdsl.syntax.fields import CONTAINERS, FieldSpec
@@ -69,9 +68,10 @@ def hover(ws: Workspace, path: str, offset: int) -> Hover | None:
         return None
     node = nodes[-1]
     if isinstance(node, A.Name) and node.name in BUILTIN_NAMES:
-        doc = BUILTIN_FUNCTIONS.get(node.name) or BUILTIN_VALUES.get(node.name, "")
-        t = _BUILTIN_TYPES.get(node.name)
-        head = f"(builtin) {node.name}: {t}" if t is not None else f"(builtin) {node.name}"
+        fn, val = FUNCTIONS.get(node.name), VALUES.get(node.name)
+        doc = fn.summary if fn is not None else val.doc if val is not None else ""
+        head = f"(builtin) {node.name}: {val.type}" if val is not None else \
+            f"(builtin) {node.name}"
         return Hover(f"{_code(head)}\n\n{doc}", node.span)
     if isinstance(node, A.Ident) and len(nodes) >= 2 and isinstance(nodes[-2], A.Field) \
             and nodes[-2].key is node:
@@ -83,7 +83,7 @@ def hover(ws: Workspace, path: str, offset: int) -> Hover | None:
         if isinstance(member.obj, A.Name):
             task = _task_named(nodes, member.obj.name)
             if task is not None:
-                t = snap.checker.task_result(task) if node.name == "result" else None
+                t = snap.declarations.task_result(task) if node.name == "result" else None
                 text = f"(task field) {member.obj.name}.{node.name}" + (f": {t}" if t else "")
                 return Hover(_code(text), node.span)
     return None
@@ -126,7 +126,7 @@ def _describe(ws: Workspace, sym: Symbol, here: Snapshot) -> str:
 
     where = "" if sym.name_span.file == here.path else f"\n\nfrom `{sym.name_span.file}`"
     if isinstance(node, A.AgentDecl):
-        checker = snap.checker
+        checker = snap.declarations
         sig = checker.agents.get(sym.name)
         lines = [f"agent {sym.name}"]
         if sig is not None:
@@ -140,9 +140,9 @@ def _describe(ws: Workspace, sym: Symbol, here: Snapshot) -> str:
         params = ", ".join(src(p) for p in node.params)
         return _code(f"template {sym.name}({params})") + _doc_of(node.body) + where
     if isinstance(node, A.TypeDecl):
-        return _code(f"type {sym.name} = {snap.checker.named(sym.name)}") + where
+        return _code(f"type {sym.name} = {snap.declarations.named(sym.name)}") + where
     if isinstance(node, A.TaskStmt):
-        sig = snap.checker.task_signature(node)
+        sig = snap.declarations.task_signature(node)
         agent = node.body.get("agent") if node.body else None
         lines = [f"task {sym.name}"]
         if agent is not None:
@@ -178,34 +178,6 @@ class SignatureHelp:
 
 _CALL = re.compile(r"(\w+)\(([^)]*)\)")
 
-#: Methods by name (docs/language.md, Methods): (parameters, result, receiver).
-METHODS: dict[str, list[tuple[tuple[str, ...], str, str]]] = {
-    "filter": [(("T => boolean",), "array<T>", "array<T>")],
-    "map": [(("T => U",), "array<U>", "array<T>")],
-    "find": [(("T => boolean",), "T?", "array<T>")],
-    "any": [(("T => boolean",), "boolean", "array<T>")],
-    "all": [(("T => boolean",), "boolean", "array<T>")],
-    "count": [(("T => boolean",), "number", "array<T>")],
-    "reduce": [(("(acc, T) => U", "initial"), "any", "array<T>")],
-    "contains": [(("T",), "boolean", "array<T>"), (("string",), "boolean", "string")],
-    "join": [(("string",), "string", "array<T>")],
-    "length": [((), "number", "array<T>"), ((), "number", "string")],
-    "first": [((), "T?", "array<T>")], "last": [((), "T?", "array<T>")],
-    "sort": [((), "array<T>", "array<T>")], "reverse": [((), "array<T>", "array<T>")],
-    "unique": [((), "array<T>", "array<T>")],
-    "slice": [(("number", "number"), "array<T>", "array<T>")],
-    "concat": [(("array<T>",), "array<T>", "array<T>")],
-    "flatten": [((), "array<any>", "array<T>")],
-    "startsWith": [(("string",), "boolean", "string")],
-    "endsWith": [(("string",), "boolean", "string")],
-    "upper": [((), "string", "string")], "lower": [((), "string", "string")],
-    "trim": [((), "string", "string")], "split": [(("string",), "array<string>", "string")],
-    "replace": [(("string", "string"), "string", "string")],
-    "keys": [((), "array<string>", "object")], "values": [((), "array<any>", "object")],
-    "has": [(("string",), "boolean", "object")],
-}
-
-
 def signature_help(text: str, offset: int, snap: Snapshot | None, path: str = "<string>"
                    ) -> SignatureHelp | None:
     """The signature of the call or template instantiation whose parentheses hold the
@@ -216,21 +188,18 @@ def signature_help(text: str, offset: int, snap: Snapshot | None, path: str = "<
         if frame is None or ctx.frames[-1].token.type == "LBRACE":
             return None
     assert frame is not None
-    if frame.owner == "call" and frame.name in BUILTIN_FUNCTIONS:
-        doc = BUILTIN_FUNCTIONS[frame.name]
-        forms = [m for m in _CALL.finditer(doc.split(":")[0]) if m.group(1) == frame.name]
+    if frame.owner == "call" and frame.name in FUNCTIONS:
+        fn = FUNCTIONS[frame.name]
         sigs = []
-        for m in forms:
-            params = tuple(p.strip() for p in m.group(2).split(",") if p.strip())
-            sigs.append(Signature(m.group(0), params, doc))
+        for form in fn.forms:
+            m = _CALL.fullmatch(form)
+            params = tuple(p.strip() for p in m.group(2).split(",") if p.strip()) if m else ()
+            sigs.append(Signature(form, params, fn.summary))
         active = next((k for k, s in enumerate(sigs) if len(s.params) > frame.commas
                        or "…" in s.params), len(sigs) - 1)
         return SignatureHelp(tuple(sigs), active, frame.commas)
-    if frame.owner == "method" and frame.name in METHODS:
-        sigs = []
-        for params, ret, recv in METHODS[frame.name]:
-            label = f"{recv}.{frame.name}({', '.join(params)}) -> {ret}"
-            sigs.append(Signature(label, params))
+    if frame.owner == "method" and methods_named(frame.name or ""):
+        sigs = [Signature(m.label, m.params, m.doc) for m in methods_named(frame.name or "")]
         return SignatureHelp(tuple(sigs), 0, frame.commas)
     if frame.owner == "use" and snap is not None:
         decl = _template(snap, frame.name or "")
@@ -275,7 +244,7 @@ def inlay_hints(snap: Snapshot, start: int = 0, end: int | None = None) -> list[
         for task, _ in iter_tasks(decl.body.items):
             if not start <= task.name.span.end <= stop or task.body is None:
                 continue
-            sig = snap.checker.task_signature(task)
+            sig = snap.declarations.task_signature(task)
             if sig is not None:
                 out.append(InlayHint(task.name.span.end, f": {sig.output}", "type",
                                      "the type of this task's result"))
@@ -414,7 +383,7 @@ def semantic_tokens(ws: Workspace, path: str) -> list[SemanticToken]:
             out.append(SemanticToken(node.key.span, "property"))
         elif isinstance(node, A.Name) and node.name in BUILTIN_NAMES and \
                 node.span.start not in named:
-            kind = "function" if node.name in BUILTIN_FUNCTIONS else "variable"
+            kind = "function" if node.name in FUNCTIONS else "variable"
             out.append(SemanticToken(node.span, kind, ("defaultLibrary",)))
         elif isinstance(node, A.Member):
             out.append(SemanticToken(node.name.span, "property"))

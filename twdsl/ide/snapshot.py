@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from twdsl.analysis import Analysis, analyze_parsed
+from twdsl.analysis import Analysis
 from twdsl.config import DEFAULT, Config
 from twdsl.ide.incremental import IncrementalParser
 from twdsl.project import Project
-from twdsl.recursion import deep_recursion, gc_paused
+from twdsl.recursion import gc_paused
+from twdsl.semantics.declarations import Declarations
+from twdsl.semantics.model import SemanticModel
 from twdsl.semantics.modules import Imports
-from twdsl.semantics.typecheck import Checker, Signature
-from twdsl.semantics.types import Type
 from twdsl.source import SourceFile
 from twdsl.syntax import ast as A
 from twdsl.syntax.parser import ParseResult
@@ -30,12 +30,10 @@ class Snapshot:
 
     analysis: Analysis
     imports: Imports = field(default_factory=Imports)
-    lent: dict[str, Signature | Type] = field(default_factory=dict)
     modules: dict[str, A.Module | None] = field(default_factory=dict)
     config: Config = DEFAULT
     #: the texts of the project's files (imported ones included), by path
     files: dict[str, SourceFile] = field(default_factory=dict)
-    _checker: Checker | None = None
 
     @property
     def path(self) -> str:
@@ -59,13 +57,15 @@ class Snapshot:
         return src.text[node.span.start:node.span.end] if src is not None else ""
 
     @property
-    def checker(self) -> Checker:
-        """A checker of the module, for declared types and agent signatures (built once;
-        only its declaration tables are used, no body is re-checked)."""
-        if self._checker is None:
-            with deep_recursion(), gc_paused():
-                self._checker = Checker(self.module, self.lent)
-        return self._checker
+    def declarations(self) -> Declarations:
+        """The file's agents and types, resolved by the checker (imported ones lent by their
+        files): what hover, completion and inlay hints show."""
+        return self.analysis.scope.declarations
+
+    @property
+    def model(self) -> SemanticModel | None:
+        """The file's semantic model (None when it has syntax errors)."""
+        return self.analysis.model
 
 
 def analyze_documents(sources: dict[str, str], load: Callable[[str], str | None] | None = None,
@@ -84,11 +84,9 @@ def analyze_documents(sources: dict[str, str], load: Callable[[str], str | None]
     out: dict[str, Snapshot] = {}
     files = {p: r.source for p, r in project.parsed.items()}
     for path in sources:
-        imports, diags = project.imports[path]
         config = cfg(path)
-        analysis = analyze_parsed(project.parsed[path], config, imports, project.lent(path),
-                                  diags + project.cycles.get(path, []))
-        out[path] = Snapshot(analysis, imports, project.lent(path), project.modules, config, files)
+        analysis = project.analysis(path, config)
+        out[path] = Snapshot(analysis, project.imports[path][0], project.modules, config, files)
     return out
 
 

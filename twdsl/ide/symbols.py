@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twdsl.semantics.builtins import BUILTIN_FUNCTIONS, BUILTIN_VALUES
+from twdsl.lang.builtins import FUNCTIONS, VALUES
 from twdsl.semantics.modules import exports, target_path
 from twdsl.semantics.names import iter_tasks
 from twdsl.source import Span
@@ -297,4 +297,4 @@ class _Indexer:
 
 _PRIMITIVE_TYPES = frozenset({"string", "number", "boolean", "null", "any", "object", "datetime",
                               "duration", "file", "url", "array"})
-BUILTIN_NAMES = frozenset({*BUILTIN_VALUES, *BUILTIN_FUNCTIONS})
+BUILTIN_NAMES = frozenset({*VALUES, *FUNCTIONS})

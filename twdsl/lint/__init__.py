@@ -6,22 +6,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from twdsl.diagnostics import Diagnostic
+from twdsl.semantics.model import SemanticModel
 from twdsl.semantics.names import Model
 from twdsl.syntax import ast as A
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
 class LintContext:
-    """What a rule may look at: the module, and per workflow/template its names and graph."""
+    """What a rule may look at: the file's semantic model (its names, graphs, types and
+    resolved policies) and its text."""
 
-    module: A.Module
-    models: list[Model]
-    graphs: list[nx.DiGraph]
+    model: SemanticModel
     text: str
+
+    @property
+    def module(self) -> A.Module:
+        return self.model.module
+
+    @property
+    def models(self) -> list[Model]:
+        """Each workflow and template's names and scopes."""
+        return self.model.bodies
+
+    @property
+    def graphs(self) -> list[nx.DiGraph]:
+        return self.model.graphs
 
 
 Rule = Callable[[LintContext], Iterator[Diagnostic]]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
-from twdsl.ir.eval import fold
 from twdsl.ir.model import Change, Program
 from twdsl.ir.render import expr_text
 from twdsl.ir.tree import map_exprs
 from twdsl.passes import change
+from twdsl.passes.fold import fold
 
 NAME = "fold-constants"
 

@@ -1,54 +1,45 @@
-"""The semantic stage: templates, names and scopes, the dependency graph, then types."""
+"""The semantic stage: templates, names and scopes, the dependency graph, then types; its
+result is the one :class:`~twdsl.semantics.model.SemanticModel` of the file."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import networkx as nx
-
-from twdsl.diagnostics import Diagnostic
+from twdsl.semantics.declarations import Declarations, Lent
 from twdsl.semantics.graph import build_graph, check_graph
+from twdsl.semantics.model import FileScope, SemanticModel
 from twdsl.semantics.modules import Imports
-from twdsl.semantics.names import Model, Resolver
-from twdsl.semantics.templates import Templates
-from twdsl.semantics.typecheck import Checker, Signature
-from twdsl.semantics.types import Type
+from twdsl.semantics.names import Resolver
+from twdsl.semantics.typecheck import Checker
 from twdsl.syntax import ast as A
 
 
-@dataclass(slots=True)
-class Semantics:
-    """What the semantic stage found: diagnostics, and per workflow/template its names and
-    dependency graph (what later stages, the lint rules and the compiler, build on)."""
-
-    diagnostics: list[Diagnostic]
-    models: list[Model]
-    graphs: list[nx.DiGraph]
+def file_scope(module: A.Module, path: str = "<string>", imports: Imports | None = None,
+               lent: Lent | None = None) -> FileScope:
+    """The scope of a file checked on its own (a project makes scopes with
+    :class:`twdsl.project.Project`, lending imported templates from their files)."""
+    unresolved = imports is None or not imports.complete
+    return FileScope.of(path, module, imports, Declarations(module, lent, unresolved))
 
 
-def check_semantics(module: A.Module, imports: Imports | None = None,
-                    lent: dict[str, Signature | Type] | None = None,
-                    bound_agents: frozenset[str] | None = None) -> Semantics:
-    """Check a module that parsed without syntax errors.
+def check_semantics(scope: FileScope | A.Module,
+                    bound_agents: frozenset[str] | None = None) -> SemanticModel:
+    """Check a module that parsed without syntax errors; the diagnostics are the model's.
 
     >>> from twdsl.syntax.parser import parse
     >>> m = parse('workflow W { version: "1" task a { agent: "A" depends: [b] } }').module
     >>> [d.message for d in check_semantics(m).diagnostics]
     ["'b' in depends is not a task of workflow 'W'"]
     """
-    templates = Templates({
-        **{n: d for n, (_, d) in (imports.decls.items() if imports else ())
-           if isinstance(d, A.TemplateDecl)},
-        **{d.name.name: d for d in module.items if isinstance(d, A.TemplateDecl)}})
-    local = [d for d in module.items if isinstance(d, A.TemplateDecl)]
-    templates.check_declarations(local)
-    resolver = Resolver(module, imports, templates, bound_agents)
-    models = resolver.run()
+    if isinstance(scope, A.Module):
+        scope = file_scope(scope)
+    module, templates = scope.module, scope.templates
+    templates.check_declarations(list(templates.own.values()))
+    resolver = Resolver(module, scope.imports, templates, bound_agents)
+    bodies = resolver.run()
     diags = list(resolver.diags)
-    graphs = [build_graph(model) for model in models]
-    for model, graph in zip(models, graphs, strict=True):
+    graphs = [build_graph(model) for model in bodies]
+    for model, graph in zip(bodies, graphs, strict=True):
         diags.extend(check_graph(model, graph))
-    unresolved = imports is None or not imports.complete
-    diags.extend(Checker(module, lent, templates, unresolved).run(models))
+    checker = Checker(scope.declarations, templates)
+    diags.extend(checker.run(bodies))
     diags.extend(templates.diags)
-    return Semantics(diags, models, graphs)
+    return SemanticModel(scope, bodies, graphs, checker.types, checker.facts_of, diags)

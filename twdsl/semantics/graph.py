@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from twdsl.diagnostics import Diagnostic, Related, Severity
-from twdsl.semantics.names import Model, _handler_items
+from twdsl.semantics.names import Model, handler_items
 from twdsl.source import Span
 from twdsl.syntax import ast as A
 
@@ -108,7 +108,7 @@ class _OrderEdges:
                 _edge(self.g, p, name, Reason("order", s.span))
             exits = {name}
             if s.body is not None:
-                for h in _handler_items(s.body):
+                for h in handler_items(s.body):
                     exits |= self.stmt_or_field(h, frozenset({name}), handler=True)
             return frozenset(exits)
         if isinstance(s, A.SequenceStmt):

@@ -15,13 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
-from twdsl.semantics.builtins import (
-    BUILTIN_FUNCTIONS,
-    BUILTIN_VALUES,
-    ERROR_ACTIONS,
-    ERROR_KINDS,
-    THEN_ACTIONS,
-)
+from twdsl.lang.builtins import FUNCTIONS as BUILTIN_FUNCTIONS
+from twdsl.lang.builtins import VALUES as BUILTIN_VALUES
+from twdsl.lang.kinds import ERROR_ACTIONS, ERROR_KINDS, THEN_ACTIONS
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import closest, did_you_mean
@@ -79,7 +75,7 @@ def iter_tasks(items: Iterable[A.Node],
         if isinstance(item, A.TaskStmt):
             yield item, loops
             if item.body is not None:
-                yield from iter_tasks(_handler_items(item.body), loops)
+                yield from iter_tasks(handler_items(item.body), loops)
         elif isinstance(item, (A.ParallelStmt, A.SequenceStmt)):
             yield from iter_tasks(item.body.items, loops)
         elif isinstance(item, A.IfStmt):
@@ -97,7 +93,7 @@ def iter_tasks(items: Iterable[A.Node],
             yield from iter_tasks(_handler_items_of_field(item), loops)
 
 
-def _handler_items(body: A.Block) -> list[A.Node]:
+def handler_items(body: A.Block) -> list[A.Node]:
     out: list[A.Node] = []
     for f in body.fields():
         out.extend(_handler_items_of_field(f))

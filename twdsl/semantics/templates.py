@@ -12,9 +12,12 @@ parameter's ``where`` constraints (types are checked with every other expression
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from twdsl.lang import types as T
+from twdsl.semantics.declarations import Declarations
 from twdsl.source import Span
 from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
@@ -22,41 +25,77 @@ from twdsl.syntax import ast as A
 
 @dataclass(slots=True)
 class Inherited:
-    """A template's effective parameters and tasks, with where each came from."""
+    """A template's effective parameters and tasks, with where each came from; each
+    parameter's type is resolved in the file that declares it."""
 
     params: dict[str, A.Param]
     tasks: dict[str, tuple[A.TaskStmt, A.TemplateDecl]]
+    param_types: dict[str, T.Type] = field(default_factory=dict)
 
 
 class Templates:
-    """The templates visible in a module (its own and imported ones), by name."""
+    """The templates visible in a module (its own and imported ones), by name.
 
-    def __init__(self, templates: dict[str, A.TemplateDecl]) -> None:
-        self.decls = templates
+    An imported template is *lent* by the :class:`Templates` of the file that declares it
+    (``lent``: local name -> (that file's table, its name there)): its parents, mixins,
+    parameters' types and statements are resolved there, in its own file's scope, never in
+    the importer's, where the names it uses may not exist.
+    """
+
+    def __init__(self, templates: dict[str, A.TemplateDecl],
+                 lent: dict[str, tuple[Templates, str]] | None = None,
+                 declarations: Declarations | None = None, path: str = "") -> None:
+        """``templates``: the module's own; ``declarations``: its declared types, for the
+        parameters' types (None: every parameter is ``any``)."""
+        self.path = path
+        self.owner: Any = None  # the FileScope this table belongs to (set by FileScope.of)
+        self.lent = dict(lent or {})
+        self.own = dict(templates)
+        self.decls: dict[str, A.TemplateDecl] = {
+            **{n: home.decls[h] for n, (home, h) in self.lent.items() if h in home.decls},
+            **self.own}
+        self.declarations = declarations
         self.diags: list[Diagnostic] = []
         self._memo: dict[str, Inherited] = {}
         self._busy: set[str] = set()
+        self._stmts: dict[str, list[A.Stmt]] = {}
 
     def error(self, code: str, message: str, node: A.Node,
               related: tuple[Related, ...] = (), fix: Fix | None = None) -> None:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, related, fix))
 
+    def home(self, name: str) -> tuple[Templates, str]:
+        """The table of the file that declares the template ``name`` (this one, for its own
+        templates) and the template's name there."""
+        seen = 0
+        table, n = self, name
+        while n in table.lent and n not in table.own and seen < 64:
+            table, n = table.lent[n]
+            seen += 1
+        return table, n
+
     # ------------------------------------------------------------------ inheritance
     def inherited(self, name: str) -> Inherited:
         """Parameters and tasks of ``name``'s parent and mixins (not its own)."""
+        home, n = self.home(name)
+        if home is not self:
+            return home.inherited(n)
         decl = self.decls[name]
-        params: dict[str, A.Param] = {}
-        tasks: dict[str, tuple[A.TaskStmt, A.TemplateDecl]] = {}
+        out = Inherited({}, {})
         for ref in decl.extends:
             base = self.effective(ref.dotted)
             if base is not None:
-                params.update(base.params)
-                tasks.update(base.tasks)
-        return Inherited(params, tasks)
+                out.params.update(base.params)
+                out.param_types.update(base.param_types)
+                out.tasks.update(base.tasks)
+        return out
 
     def effective(self, name: str) -> Inherited | None:
         """All parameters and tasks of ``name``, inherited and its own (None: unknown or in a
         cycle)."""
+        home, n = self.home(name)
+        if home is not self:
+            return home.effective(n)
         if name in self._memo:
             return self._memo[name]
         decl = self.decls.get(name)
@@ -66,13 +105,50 @@ class Templates:
         base = self.inherited(name)
         self._busy.discard(name)
         params = dict(base.params)
-        params.update({p.name.name: p for p in decl.params})
+        types = dict(base.param_types)
+        for p in decl.params:
+            params[p.name.name] = p
+            types[p.name.name] = self.declarations.resolve(p.type) \
+                if self.declarations is not None else T.ANY
         tasks = dict(base.tasks)
         for node in decl.body.walk():
             if isinstance(node, A.TaskStmt):
                 tasks[node.name.name] = (node, decl)
-        out = Inherited(params, tasks)
+        out = Inherited(params, tasks, types)
         self._memo[name] = out
+        return out
+
+    def statements(self, name: str) -> list[A.Stmt]:
+        """A template's effective statements, what ``use`` expands to: its parents' and
+        mixins' (in the order written), then its own; a task of its own (an ``override``, or
+        the definition of an inherited ``abstract task``) stands in place of the inherited
+        task of the same name.  Abstract tasks left undefined run nothing and are dropped.
+        Statements of a template from another file are that file's nodes."""
+        return [s for s in self._all_statements(name, frozenset())
+                if not (isinstance(s, A.TaskStmt) and s.body is None)]
+
+    def _all_statements(self, name: str, seen: frozenset[str]) -> list[A.Stmt]:
+        home, n = self.home(name)
+        if home is not self:
+            return home._all_statements(n, frozenset())
+        done = self._stmts.get(name)
+        if done is not None:
+            return done
+        decl = self.decls.get(name)
+        if decl is None or name in seen:
+            return []  # unknown, or extends itself (reported by check_extends)
+        out: list[A.Stmt] = []
+        for ref in decl.extends:
+            out.extend(self._all_statements(ref.dotted, seen | {name}))
+        for s in decl.body.statements():
+            if isinstance(s, A.TaskStmt):
+                at = next((i for i, x in enumerate(out) if isinstance(x, A.TaskStmt)
+                           and x.name.name == s.name.name), None)
+                if at is not None:
+                    out[at] = s
+                    continue
+            out.append(s)
+        self._stmts[name] = out
         return out
 
     def check_declarations(self, local: list[A.TemplateDecl]) -> None:
@@ -132,14 +208,15 @@ class Templates:
     def _reaches(self, start: str, target: str, seen: set[str]) -> bool:
         if start == target:
             return True
-        if start in seen or start not in self.decls:
-            return False
+        if start in seen or start not in self.own:
+            return False  # (a template of another file cannot reach one of this file)
         seen.add(start)
         return any(self._reaches(r.dotted, target, seen) for r in self.decls[start].extends)
 
     # ------------------------------------------------------------------ use
-    def check_use(self, use: A.UseStmt) -> dict[str, A.Param]:
-        """Check one ``use``; returns the parameters each argument binds (for type checks)."""
+    def check_use(self, use: A.UseStmt) -> dict[str, T.Type]:
+        """Check one ``use``; returns the type of the parameter each argument binds (for the
+        type checker), resolved in the file that declares the parameter."""
         name = use.template.dotted
         decl = self.decls.get(name)
         if decl is None:
@@ -150,7 +227,7 @@ class Templates:
         eff = self.effective(name)
         if eff is None:
             return {}
-        given: dict[str, A.Param] = {}
+        given: dict[str, T.Type] = {}
         for arg in use.args:
             param = eff.params.get(arg.name.name)
             if param is None:
@@ -160,7 +237,7 @@ class Templates:
                 self.error("TW230", f"template '{name}' has no parameter '{arg.name.name}'"
                            f"{hint}", arg.name, fix=fix)
                 continue
-            given[arg.name.name] = param
+            given[arg.name.name] = eff.param_types.get(arg.name.name, T.ANY)
             self.constraints(arg, param)
         missing = [p for p, param in eff.params.items()
                    if p not in given and _required(param)]

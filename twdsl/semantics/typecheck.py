@@ -13,8 +13,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from twdsl.diagnostics import Diagnostic, Fix, Severity
-from twdsl.semantics import types as T
-from twdsl.semantics.builtins import BUILTIN_FUNCTIONS
+from twdsl.lang import types as T
+from twdsl.lang.builtins import (
+    ARG_KINDS,
+    ERROR_TYPE,
+    FUNCTIONS,
+    MAPPED,
+    VALUES,
+    function_arity,
+    methods_for,
+)
+from twdsl.lang.values import count_of
+from twdsl.semantics.declarations import Declarations
 from twdsl.semantics.names import Model
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import did_you_mean
@@ -22,15 +32,6 @@ from twdsl.syntax import ast as A
 
 Frame = tuple[int, int]  # (id of a branching statement, which branch)
 Loop = tuple[int, int]  # (id of a loop statement, length of the branch path at its entry)
-
-
-@dataclass(slots=True)
-class Signature:
-    """An agent's declared input and output."""
-
-    inputs: T.Rec
-    required: frozenset[str]
-    output: T.Type
 
 
 @dataclass(slots=True)
@@ -50,12 +51,6 @@ class _Ctx:
     header: int | None = None  # id of the while loop whose condition is being read
 
 
-_BUILTIN_TYPES: dict[str, T.Type] = {
-    "env": T.OBJECT, "context": T.OBJECT, "result": T.ANY,
-    "error": T.Rec((("kind", T.STRING), ("message", T.STRING), ("task", T.STRING))),
-    "retry_count": T.NUMBER, "current_time": T.DATETIME, "workflow_id": T.STRING,
-    "task_id": T.STRING,
-}
 _TASK_FIELDS = ("result", "status", "error", "attempts", "duration", "started_at", "finished_at")
 _FIELD_TYPES: dict[str, T.Type] = {
     "timeout": T.DURATION, "max_concurrency": T.NUMBER, "priority": T.NUMBER,
@@ -68,109 +63,34 @@ _COMPARE = {"<", ">", "<=", ">="}
 
 
 class Checker:
-    """Type-checks the workflows and templates of one module."""
+    """Type-checks the workflows and templates of one module, recording the type of every
+    expression (``types``, by node id) and where every task sits (``facts``)."""
 
-    def __init__(self, module: A.Module, lent: dict[str, Signature | T.Type] | None = None,
-                 templates: Templates | None = None, unresolved: bool = False) -> None:
-        """``lent``: imported agent signatures and types, resolved in their own files;
+    def __init__(self, declarations: Declarations, templates: Templates | None = None) -> None:
+        """``declarations``: the module's agents and types (twdsl.semantics.declarations);
         ``templates``: the templates ``use`` may name (arguments are checked against them)."""
-        self.module = module
+        self.declarations = declarations
+        self.module = declarations.module
         self.templates = templates
-        # Imports not followed (a file on its own) or not found: an unknown type name may
-        # be one of theirs, so it is not guessed at.
-        imported = {(n.alias or n.name).name for d in module.items
-                    if isinstance(d, A.ImportDecl) for n in d.names or ()}
-        self.maybe_imported = (lambda name: True) if unresolved and any(
-            isinstance(d, A.ImportDecl) and d.names is None for d in module.items) \
-            else (lambda name: unresolved and name in imported)
-        self.local_templates = {d.name.name for d in module.items
-                                if isinstance(d, A.TemplateDecl)}
         self.diags: list[Diagnostic] = []
-        self.type_decls = {d.name.name: d for d in module.items if isinstance(d, A.TypeDecl)}
-        self._resolving: set[str] = set()
-        self._named: dict[str, T.Type] = {}
-        self.agents: dict[str, Signature] = {}
-        self.imported_types: dict[str, T.Type] = {}
-        self._reported: set[int] = set()  # type nodes already reported unknown
-        for name, v in (lent or {}).items():
-            if isinstance(v, Signature):
-                self.agents[name] = v
-            else:
-                self.imported_types[name] = v
-        for d in module.items:
-            if isinstance(d, A.AgentDecl):
-                self.agents[d.name.name] = self.signature(d)
+        self.agents = declarations.agents
+        self.resolve = declarations.resolve
+        self.named = declarations.named
+        self.task_signature = declarations.task_signature
+        self.task_result = declarations.task_result
+        self.types: dict[int, T.Type] = {}
+        self.facts_of: dict[int, dict[str, TaskFacts]] = {}  # id(body decl) -> its tasks
 
     def error(self, code: str, message: str, node: A.Node, fix: Fix | None = None) -> None:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
 
-    # ------------------------------------------------------------------ declared types
-    def resolve(self, t: A.Node) -> T.Type:
-        if isinstance(t, A.OptionalType):
-            return T.optional(self.resolve(t.inner))
-        if isinstance(t, A.RecordType):
-            return T.Rec(tuple((f.name.name, self.resolve(f.type)) for f in t.fields))
-        assert isinstance(t, A.NamedType)
-        name = t.name.name
-        if name == "array":
-            if len(t.args) != 1:
-                self.error("TW310", "array takes one element type: array<T>", t)
-                return T.Arr(T.ANY)
-            return T.Arr(self.resolve(t.args[0]))
-        if t.args:
-            self.error("TW310", f"type '{name}' takes no type arguments", t)
-        if name in T.PRIMITIVES:
-            return T.PRIMITIVES[name]
-        if name in self.type_decls:
-            return self.named(name)
-        if name in self.imported_types:
-            return self.imported_types[name]
-        if self.maybe_imported(name):
-            return T.ANY
-        known = [*T.PRIMITIVES, "array", *self.type_decls, *self.imported_types]
-        hint, fix = did_you_mean(name, known, t.name.span)
-        if id(t) not in self._reported:  # a declared type is resolved more than once
-            self._reported.add(id(t))
-            self.error("TW310", f"unknown type '{name}'{hint}", t.name, fix)
-        return T.ANY
-
-    def named(self, name: str) -> T.Type:
-        if name in self._named:
-            return self._named[name]
-        if name in self._resolving:
-            decl = self.type_decls[name]
-            self.error("TW310", f"type '{name}' is defined in terms of itself", decl.name)
-            return T.ANY
-        self._resolving.add(name)
-        t = self.resolve(self.type_decls[name].type)
-        self._resolving.discard(name)
-        self._named[name] = t
-        return t
-
-    def signature(self, agent: A.AgentDecl) -> Signature:
-        inputs: list[tuple[str, T.Type]] = []
-        required = set()
-        outputs: list[tuple[str, T.Type]] = []
-        for item in agent.body.items:
-            if isinstance(item, (A.InputDecl, A.OutputDecl)):
-                for d in item.decls:
-                    t = self.resolve(d.type)
-                    if isinstance(item, A.InputDecl):
-                        inputs.append((d.name.name, t))
-                        if d.value is None and not isinstance(t, T.Opt):
-                            required.add(d.name.name)
-                    else:
-                        outputs.append((d.name.name, t))
-        out: T.Type = T.Rec(tuple(outputs)) if outputs else T.ANY
-        return Signature(T.Rec(tuple(inputs)), frozenset(required), out)
-
     # ------------------------------------------------------------------ bodies
     def run(self, models: Iterable[Model]) -> list[Diagnostic]:
-        for name in self.type_decls:  # every declared type, used or not
-            self.named(name)
+        """Check every body; the file's type errors: its declarations' (unknown types…), then
+        its bodies'."""
         for model in models:
             self.body(model)
-        return self.diags
+        return [*self.declarations.diags, *self.diags]
 
     def body(self, model: Model) -> None:
         self.model = model
@@ -187,6 +107,7 @@ class Checker:
                 for d in item.decls:
                     self.inputs.setdefault(d.name.name, self.resolve(d.type))
         self.facts: dict[str, TaskFacts] = {}
+        self.facts_of[id(decl)] = self.facts
         self.collect(decl.body.items, _Ctx())
         ctx = _Ctx()
         if isinstance(decl, A.TemplateDecl):
@@ -237,20 +158,6 @@ class Checker:
                 self.collect(item.body.items,
                              _Ctx(ctx.path, ctx.loops + ((id(item), len(ctx.path)),)))
 
-    def task_result(self, task: A.TaskStmt) -> T.Type:
-        sig = self.task_signature(task)
-        return sig.output if sig is not None else T.ANY
-
-    def task_signature(self, task: A.TaskStmt) -> Signature | None:
-        if task.body is None:
-            return None
-        f = task.body.get("agent")
-        if f is None:
-            return None
-        v = f.value
-        name = v.name if isinstance(v, A.Name) else v.value if isinstance(v, A.StringLit) else None
-        return self.agents.get(name) if name is not None else None
-
     # ------------------------------------------------------------------ statements
     def items(self, items: Iterable[A.Node], ctx: _Ctx, task: A.TaskStmt | None) -> None:
         for item in items:
@@ -299,11 +206,10 @@ class Checker:
             self.items(s.body.items, inner, None)
         elif isinstance(s, A.UseStmt):
             bound = self.templates.check_use(s) if self.templates is not None else {}
-            local = s.template.dotted in self.local_templates
             for a in s.args:
-                param = bound.get(a.name.name)
-                if param is not None and local:  # an imported one's types live in its file
-                    self.expect(a.value, self.resolve(param.type), ctx,
+                want = bound.get(a.name.name)
+                if want is not None:  # resolved in the file that declares the parameter
+                    self.expect(a.value, want, ctx,
                                 f"argument '{a.name.name}' of template '{s.template.dotted}'")
                 else:
                     self.infer(a.value, ctx)
@@ -395,6 +301,12 @@ class Checker:
         return got
 
     def infer(self, e: A.Node, ctx: _Ctx) -> T.Type:
+        """The type of ``e`` here, recorded in ``types``."""
+        t = self._infer(e, ctx)
+        self.types[id(e)] = t
+        return t
+
+    def _infer(self, e: A.Node, ctx: _Ctx) -> T.Type:
         if isinstance(e, A.StringLit):
             for p in e.parts:
                 if isinstance(p, A.Expr):
@@ -461,14 +373,15 @@ class Checker:
             return _TaskRefType(n)  # resolved by member access: t.result, t.status
         if n == "result" and ctx.result is not None:
             return ctx.result
-        return _BUILTIN_TYPES.get(n, T.ANY)
+        value = VALUES.get(n)
+        return value.type if value is not None else T.ANY
 
     def task_member(self, task: str, field: str, node: A.Member, ctx: _Ctx) -> T.Type:
         facts = self.facts[task]
         if field == "result":
             t = facts.result
         elif field in ("status", "error"):
-            t = T.STRING if field == "status" else T.optional(_BUILTIN_TYPES["error"])
+            t = T.STRING if field == "status" else T.optional(ERROR_TYPE)
             return t
         elif field in ("attempts",):
             return T.NUMBER
@@ -521,7 +434,7 @@ class Checker:
         return T.ANY
 
     def call(self, e: A.Call, ctx: _Ctx) -> T.Type:
-        if isinstance(e.func, A.Name) and e.func.name in BUILTIN_FUNCTIONS:
+        if isinstance(e.func, A.Name) and e.func.name in FUNCTIONS:
             return self.function(e.func.name, e, [self.infer(a, ctx) for a in e.args])
         if not isinstance(e.func, A.Member):
             self.infer(e.func, ctx)
@@ -534,7 +447,7 @@ class Checker:
     def method_call(self, recv: T.Type, e: A.Call, ctx: _Ctx) -> T.Type:
         assert isinstance(e.func, A.Member)
         method = e.func.name.name
-        table = _methods(recv)
+        table = methods_for(recv)
         if table is None:
             for a in e.args:
                 self.infer(a, ctx)
@@ -546,7 +459,10 @@ class Checker:
             for a in e.args:
                 self.infer(a, ctx)
             return T.ANY
-        params, ret = spec
+        params, ret = spec.signature(recv)
+        if len(e.args) != spec.arity:
+            self.error("TW301", f"'{method}' takes {count_of(spec.arity, 'argument')}, and "
+                       f"this call gives {len(e.args)}", e)
         lambda_ret: T.Type = T.ANY
         for k, a in enumerate(e.args):
             want = params[k] if k < len(params) else T.ANY
@@ -564,15 +480,15 @@ class Checker:
                 self.expect(a, want, ctx, f"the argument of '{method}'")
             else:
                 self.infer(a, ctx)
-        if ret is _MAPPED:
+        if ret == MAPPED:
             return T.Arr(lambda_ret)
         return ret
 
     def function(self, name: str, e: A.Call, args: list[T.Type]) -> T.Type:
         """A builtin function call: the number of arguments and their kinds."""
-        required, optional, variadic, result = _FUNCTIONS[name]
-        if name in ("min", "max") and len(args) == 1:
-            required = ("numbers",)  # min(array) as well as min(a, b, …)
+        fn = FUNCTIONS[name]
+        required, variadic = function_arity(fn, len(args))
+        optional, result = fn.optional, fn.result
         most = None if variadic else len(required) + len(optional)
         if len(args) < len(required) or (most is not None and len(args) > most):
             want = (f"{len(required)}" if most == len(required) else
@@ -585,8 +501,9 @@ class Checker:
         kinds = [*required, *optional][:len(args)]
         kinds += [variadic or "any"] * (len(args) - len(kinds))
         for arg, t, kind in zip(e.args, args, kinds, strict=True):
-            if not _KIND_TEST[kind](t):
-                self.error("TW301", f"{name}() takes {_KIND_WORDS[kind]}, and this is {t}", arg)
+            test, words = ARG_KINDS[kind]
+            if not test(t):
+                self.error("TW301", f"{name}() takes {words}, and this is {t}", arg)
         return result
 
     def binary(self, e: A.Binary, ctx: _Ctx) -> T.Type:
@@ -658,70 +575,6 @@ def _arith(op: str, a: T.Type, b: T.Type) -> T.Type | None:
     if op == "+" and isinstance(a, T.Arr) and isinstance(b, T.Arr):
         return T.Arr(T.join(a.elem, b.elem))
     return table.get((op, a, b))
-
-
-_MAPPED = T.Prim("<mapped>")  # marker: the method returns array<lambda result>
-
-
-def _methods(recv: T.Type) -> dict[str, tuple[tuple[T.Type, ...], T.Type]] | None:
-    """Method signatures by receiver type (None: anything goes, e.g. on any)."""
-    if isinstance(recv, T.Arr):
-        e = recv.elem
-        pred = T.Fn((e,), T.BOOLEAN)
-        return {
-            "filter": ((pred,), recv), "map": ((T.Fn((e,), T.ANY),), _MAPPED),
-            "any": ((pred,), T.BOOLEAN), "all": ((pred,), T.BOOLEAN),
-            "find": ((pred,), T.optional(e)), "contains": ((e,), T.BOOLEAN),
-            "join": ((T.STRING,), T.STRING), "length": ((), T.NUMBER),
-            "first": ((), T.optional(e)), "last": ((), T.optional(e)),
-            "sort": ((), recv), "reverse": ((), recv), "unique": ((), recv),
-            "slice": ((T.NUMBER, T.NUMBER), recv), "concat": ((recv,), recv),
-            "flatten": ((), T.Arr(T.ANY)), "count": ((pred,), T.NUMBER),
-            "reduce": ((T.Fn((T.ANY, e), T.ANY), T.ANY), T.ANY),
-        }
-    if recv in (T.STRING, T.URL, T.FILE):
-        s = T.STRING
-        return {
-            "startsWith": ((s,), T.BOOLEAN), "endsWith": ((s,), T.BOOLEAN),
-            "contains": ((s,), T.BOOLEAN), "length": ((), T.NUMBER), "upper": ((), s),
-            "lower": ((), s), "trim": ((), s), "split": ((s,), T.Arr(s)),
-            "replace": ((s, s), s),
-        }
-    if isinstance(recv, T.Rec) or recv == T.OBJECT:
-        return {"keys": ((), T.Arr(T.STRING)), "values": ((), T.Arr(T.ANY)),
-                "has": ((T.STRING,), T.BOOLEAN)}
-    if recv in (T.NUMBER, T.BOOLEAN, T.DURATION, T.DATETIME):
-        return {}
-    return None
-
-
-# Builtin functions: (required kinds, optional kinds, kind of further arguments, result).
-_FUNCTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None, T.Type]] = {
-    "len": (("sized",), (), None, T.NUMBER),
-    "range": (("number",), ("number",), None, T.Arr(T.NUMBER)),
-    "min": (("number",), (), "number", T.NUMBER),
-    "max": (("number",), (), "number", T.NUMBER),
-    "sum": (("numbers",), (), None, T.NUMBER),
-    "round": (("number",), (), None, T.NUMBER),
-    "string": (("any",), (), None, T.STRING),
-    "number": (("text",), (), None, T.NUMBER),
-    "keys": (("object",), (), None, T.Arr(T.STRING)),
-    "values": (("object",), (), None, T.Arr(T.ANY)),
-    "merge": (("object",), (), "object", T.OBJECT),
-}
-_KIND_TEST = {
-    "any": lambda t: True,
-    "number": lambda t: T.assignable(t, T.NUMBER),
-    "numbers": lambda t: T.assignable(t, T.Arr(T.NUMBER)),
-    "text": lambda t: T.assignable(t, T.STRING) or T.assignable(t, T.NUMBER),
-    "object": lambda t: T.assignable(t, T.OBJECT),
-    "sized": lambda t: t == T.ANY or isinstance(t, (T.Arr, T.Rec)) or t in (T.STRING, T.OBJECT),
-}
-_KIND_WORDS = {
-    "any": "any value", "number": "a number", "numbers": "an array of numbers",
-    "text": "a string or a number", "object": "an object",
-    "sized": "a string, an array or an object",
-}
 
 
 def _sub(ctx: _Ctx, frame: Frame) -> _Ctx:

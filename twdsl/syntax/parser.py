@@ -443,3 +443,47 @@ def _summarize(expected: set[str]) -> str:
     if len(words) == 1:
         return words[0]
     return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+# ---------------------------------------------------------------------------- probing
+#: The type of the token an editor puts where the cursor is (see :func:`expected_terminals`).
+CURSOR = "$CURSOR"
+
+
+class _Probe(_Driver):
+    """The parser's driver, stopping at the cursor (a token no state accepts) to say what it
+    expected there (errors before the cursor are recovered from as in a real parse)."""
+
+    found: set[str] | None = None
+
+    def _report(self, i: int, tok: Token, expected: set[str]) -> None:
+        if tok.type == CURSOR:
+            self.found = expected
+
+    def _recover(self, i: int, force_skip: bool) -> int | None:
+        if self.found is not None:
+            return None
+        return super()._recover(i, force_skip)
+
+    def _missing_value(self, i: int, tok: Token) -> bool:
+        return False
+
+
+def _noop(children: list[object]) -> None:
+    return None
+
+
+_NOOPS: list[object] = [_noop] * 1000  # more than the grammar has rules
+
+def expected_terminals(tokens: list[Token], path: str, text: str) -> set[str]:
+    """The terminals the parser accepts where the token of type :data:`CURSOR` among
+    ``tokens`` is (errors before it are recovered from as in a real parse): what an editor
+    offers to complete there.  No tree is built; a probe that fails gives the empty set."""
+    builder = Builder(path, text)
+    builder._callbacks = _NOOPS  # no tree is built: only the parser's state matters
+    probe = _Probe(tokens, builder, {}, path, text, [])
+    try:
+        probe.run("start")
+    except Exception:  # a probe that fails only costs keyword suggestions
+        return set()
+    return probe.found or set()

@@ -27,8 +27,11 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["Duration", "EvalError", "equal", "format_duration", "hash_key", "render", "to_json",
-           "type_name"]
+__all__ = ["Duration", "EvalError", "Lambda", "a_value", "count_of", "equal", "format_duration",
+           "hash_key", "is_number", "number_result", "render", "to_json", "type_name", "whole"]
+
+#: Ints beyond this magnitude become floats (JSON numbers are doubles for most readers).
+BIG_INT = 2**63
 
 
 class EvalError(Exception):
@@ -176,7 +179,7 @@ def type_name(value: Any) -> str:
         return name
     if isinstance(value, datetime):
         return "datetime"
-    if callable(value):
+    if isinstance(value, Lambda) or callable(value):
         return "lambda"
     return f"an unsupported value ({t.__name__})"
 
@@ -325,3 +328,55 @@ def hash_key(value: Any) -> Any:
     if isinstance(value, datetime):
         return ("t", value)
     return ("f", id(value))
+
+
+class Lambda:
+    """Base of a lambda's value (the evaluator's closure): callable with its arguments."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def is_number(v: Any) -> bool:
+    """An int or a float, never a boolean."""
+    t = type(v)
+    return t is int or t is float
+
+
+def number_result(r: int | float) -> int | float:
+    """An arithmetic result kept within bounds: an int beyond 2**63 becomes a float, and a
+    float that overflows is an error, so no computation grows without bound.
+
+    >>> number_result(2**64) == float(2**64), number_result(7)
+    (True, 7)
+    """
+    if type(r) is int:
+        if -BIG_INT <= r <= BIG_INT:
+            return r
+        try:
+            r = float(r)
+        except OverflowError:
+            raise EvalError("the number is too large") from None
+    if not math.isfinite(r):
+        raise EvalError("the number is too large")
+    return r
+
+
+def whole(r: float) -> int | float:
+    """A float that is a whole number within 2**53, as an int."""
+    return int(r) if r.is_integer() and abs(r) <= 2**53 else r
+
+
+def count_of(n: int, noun: str) -> str:
+    """``1 argument``, ``2 arguments``, ``no arguments``."""
+    return f"{n} {noun}" if n == 1 else f"{'no' if n == 0 else n} {noun}s"
+
+
+def a_value(v: Any) -> str:
+    """``a number``, ``an array``, ``null``: a value's kind with its article."""
+    name = type_name(v)
+    if v is None:
+        return name
+    return ("an " if name[0] in "aeiou" else "a ") + name
