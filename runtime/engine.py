@@ -702,8 +702,8 @@ class Engine:
         for retry in range(retries + 1):
             if retry or extra:
                 assert policy is not None
-                delay = min(policy.max_delay, policy.delay * policy.backoff ** retry
-                            if extra else policy.delay * policy.backoff ** (retry - 1))
+                # a handler's extra retry policy continues the count of the first one
+                delay = policy.wait(retry + 1 if extra else retry)
                 if policy.jitter:
                     delay = self.rng.uniform(0, delay)
                 self._set(rec, TaskStatus.RETRYING, key)

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from twdsl.lang.kinds import ErrorKind
 
-
-class ErrorKind(StrEnum):
-    TIMEOUT = "timeout"  # an attempt ran past its timeout
-    AGENT = "agent"  # the agent raised, exited non-zero, or answered an error
-    TRANSIENT = "transient"  # network failure, HTTP 429/5xx, connection refused
-    VALIDATION = "validation"  # an input or a result failed its declared type
-    CANCELLED = "cancelled"  # fail_fast, an enclosing timeout, or the user
-
-    @property
-    def retryable(self) -> bool:
-        return self not in (ErrorKind.VALIDATION, ErrorKind.CANCELLED)
+__all__ = ["ConfigurationError", "ErrorKind", "TaskError"]
 
 
 class TaskError(Exception):

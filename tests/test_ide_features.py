@@ -287,9 +287,12 @@ def test_inlay_hints_give_result_types_and_the_worst_case_of_a_retry(ws: ide.Wor
 
 
 def test_worst_case_of_a_policy() -> None:
-    t = parse('workflow W { task a { timeout: 10s retry: { attempts: 2 delay: 500ms '
-              'backoff: 3 } } }').module.items[0].body.items[0]
-    assert worst_case(t.body) == 3 * 10_000 + 500 + 1500
+    src = ('agent A { timeout: 10s }\n'
+           'workflow W { retry: { attempts: 2 delay: 500ms backoff: 3 } task a { agent: A } }')
+    snap = ide.snapshot(src, "w.twdsl")
+    w = snap.module.items[1]
+    # the agent's timeout and the workflow's retry: the policy the task runs with
+    assert worst_case(snap, w.body.items[1], w) == 3 * 10 + 0.5 + 1.5
     assert format_ms(32_000) == "32s"
 
 

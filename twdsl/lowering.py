@@ -23,20 +23,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.lang import types as T
+from twdsl.lang.kinds import ErrorKind
 from twdsl.recursion import gc_paused
+from twdsl.semantics import policies as P
 from twdsl.semantics.declarations import Declarations
 from twdsl.semantics.model import FileScope
 from twdsl.semantics.templates import Templates
 from twdsl.source import SourceFile, Span
 from twdsl.syntax import ast as A
 from twdsl.syntax.fields import CONTAINERS
-
-_KINDS = ("timeout", "agent", "transient", "validation", "cancelled")
 
 
 class _Abort(Exception):
@@ -553,24 +554,11 @@ class _Lowerer:
         raise _Abort("expected a block of statements", v)
 
     def retry(self, v: A.Expr | A.Block, scope: _Scope) -> M.RetryPolicy:
-        if isinstance(v, (A.Block, A.ObjectLit)):
-            fields = v.fields() if isinstance(v, A.Block) else v.fields
-            f = {x.key.name: x.value for x in fields}
-            p = M.RetryPolicy()
-            if "attempts" in f:
-                p.attempts = self.count(f["attempts"], scope, zero=True)
-            if "delay" in f:
-                p.delay = self.duration(f["delay"], scope)
-            if "backoff" in f:
-                p.backoff = self.number(f["backoff"], scope)
-            if "max_delay" in f:
-                p.max_delay = self.duration(f["max_delay"], scope)
-            if "jitter" in f:
-                p.jitter = self.boolean(f["jitter"], scope)
-            if "on" in f:
-                p.on = self.kinds(f["on"])
-            return p
-        return M.RetryPolicy(attempts=self.count(v, scope, zero=True))
+        """The policy ``retry: …`` writes (twdsl.semantics.policies reads it)."""
+        p = self.policy(P.read_retry, v, self.const_in(scope))
+        return M.RetryPolicy(attempts=p.attempts, delay=p.delay, backoff=p.backoff,
+                             max_delay=p.max_delay, jitter=p.jitter,
+                             on=[ErrorKind(k) for k in p.on])
 
     def cache(self, v: A.Expr | A.Block, scope: _Scope, nid: str) -> M.CachePolicy | None:
         if isinstance(v, A.BoolLit):
@@ -583,59 +571,42 @@ class _Lowerer:
                 key=self.expr(f["key"], scope, reader=nid) if "key" in f else None)
         return M.CachePolicy(ttl=self.duration(v, scope))
 
-    def kinds(self, v: A.Expr | A.Block) -> list[M.ErrorKindName]:
-        items = v.items if isinstance(v, A.ArrayLit) else [v]
-        out: list[M.ErrorKindName] = []
-        for x in items:
-            if not isinstance(x, A.Name) or x.name not in _KINDS:
-                raise _Abort("an error kind is one of " + ", ".join(_KINDS), x)
-            out.append(x.name)  # type: ignore[arg-type]
-        return out
+    def kinds(self, v: A.Expr | A.Block) -> list[ErrorKind]:
+        return [ErrorKind(k) for k in self.policy(P.kinds, v)]
 
     # ------------------------------------------------------------------ constants
-    def const(self, v: A.Expr | A.Block, scope: _Scope) -> object:
-        """The value of a literal (or of a template parameter bound to one)."""
-        if isinstance(v, A.Name) and v.name in scope.consts:
-            return self.const(scope.consts[v.name], _Scope({}))
-        if isinstance(v, A.DurationLit):
-            return ("duration", v.millis / 1000)
-        if isinstance(v, (A.NumberLit, A.BoolLit)):
-            return v.value
-        if isinstance(v, A.Unary) and v.op == "-" and isinstance(v.operand, A.NumberLit):
-            return -v.operand.value
-        if isinstance(v, A.StringLit) and all(isinstance(p, str) for p in v.parts):
-            return "".join(p for p in v.parts if isinstance(p, str))
-        raise _Abort("this setting must be a literal value (or a template parameter given "
-                     "one)", v)
+    def policy(self, read: Any, v: A.Node, *args: Any) -> Any:
+        """``read(v, *args)`` of twdsl.semantics.policies, its error a diagnostic at ``v``."""
+        try:
+            return read(v, *args)
+        except P.PolicyError as e:
+            raise _Abort(e.message, e.node) from None
+
+    def const_in(self, scope: _Scope) -> P.Const:
+        """The values of settings in ``scope``: literals, and template parameters bound to
+        literals."""
+        def const(v: A.Node) -> object:
+            if isinstance(v, A.Name) and v.name in scope.consts:
+                return P.literal(scope.consts[v.name])
+            return P.literal(v)
+        return const
 
     def duration(self, v: A.Expr | A.Block, scope: _Scope) -> float:
-        c = self.const(v, scope)
-        if not (isinstance(c, tuple) and c[0] == "duration"):
-            raise _Abort("expected a duration such as 30s or 5m", v)
-        return float(c[1])  # type: ignore[arg-type]
+        return float(self.policy(P.duration, v, self.const_in(scope)))
 
     def number(self, v: A.Expr | A.Block, scope: _Scope) -> float:
-        c = self.const(v, scope)
-        if isinstance(c, bool) or not isinstance(c, (int, float)):
-            raise _Abort("expected a number", v)
-        return c
+        return float(self.policy(P.number, v, self.const_in(scope)))
 
     def count(self, v: A.Expr | A.Block, scope: _Scope, zero: bool = False) -> int:
-        c = self.number(v, scope)
-        if c != int(c) or c < (0 if zero else 1):
-            raise _Abort(f"expected a whole number of at least {0 if zero else 1}", v)
-        return int(c)
+        return int(self.policy(P.count, v, self.const_in(scope), zero))
 
     def boolean(self, v: A.Expr | A.Block, scope: _Scope) -> bool:
-        c = self.const(v, scope)
-        if not isinstance(c, bool):
-            raise _Abort("expected true or false", v)
-        return c
+        return bool(self.policy(P.boolean, v, self.const_in(scope)))
 
     def string(self, f: A.Field | None) -> str | None:
         if f is None:
             return None
-        c = self.const(f.value, _Scope({}))
+        c = self.policy(P.literal, f.value)
         return c if isinstance(c, str) else None
 
     # ------------------------------------------------------------------ types

@@ -20,6 +20,7 @@ from twdsl.ide.snapshot import Snapshot
 from twdsl.ide.symbols import BUILTIN_NAMES, Symbol
 from twdsl.lang.builtins import FUNCTIONS, VALUES, methods_named
 from twdsl.semantics.names import iter_tasks
+from twdsl.semantics.policies import task_policy
 from twdsl.source import Span
 from twdsl.syntax import ast as A
 from twdsl.syntax.fields import CONTAINERS, FieldSpec
@@ -248,49 +249,24 @@ def inlay_hints(snap: Snapshot, start: int = 0, end: int | None = None) -> list[
             if sig is not None:
                 out.append(InlayHint(task.name.span.end, f": {sig.output}", "type",
                                      "the type of this task's result"))
-            worst = worst_case(task.body)
+            worst = worst_case(snap, task, decl)
             retry = task.body.get("retry")
             if worst is not None and retry is not None:
-                out.append(InlayHint(retry.span.end, f" ≤ {format_ms(worst)} worst case",
+                out.append(InlayHint(retry.span.end, f" ≤ {format_ms(worst * 1000)} worst case",
                                      "type", "every attempt timing out, with the waits "
                                      "between retries"))
     return sorted(out, key=lambda h: h.offset)
 
 
-def worst_case(task: A.Block) -> float | None:
-    """Milliseconds a task may take at worst (docs/language.md, retry), or None without a
-    timeout and a retry.
-
-    >>> from twdsl.syntax.parser import parse
-    >>> t = parse('workflow W { task a { timeout: 10s retry: 3 } }').module.items[0]
-    >>> worst_case(t.body.items[0].body)
-    47000.0
-    """
-    timeout = task.get("timeout")
-    retry = task.get("retry")
-    if timeout is None or retry is None or not isinstance(timeout.value, A.DurationLit):
-        return None
-    delay, backoff, max_delay = 1000.0, 2.0, 60000.0
-    v = retry.value
-    if isinstance(v, A.NumberLit):
-        attempts = float(v.value)
-    elif isinstance(v, A.ObjectLit):
-        fields = {f.key.name: f.value for f in v.fields}
-        a = fields.get("attempts")
-        if not isinstance(a, A.NumberLit):
-            return None
-        attempts = float(a.value)
-        d, b, m = fields.get("delay"), fields.get("backoff"), fields.get("max_delay")
-        delay = d.millis if isinstance(d, A.DurationLit) else delay
-        backoff = float(b.value) if isinstance(b, A.NumberLit) else backoff
-        max_delay = m.millis if isinstance(m, A.DurationLit) else max_delay
-    else:
-        return None
-    if attempts < 0 or attempts > 10_000:
-        return None
-    n = int(attempts)
-    waits = sum(min(max_delay, delay * backoff ** k) for k in range(n))
-    return (n + 1) * timeout.value.millis + waits
+def worst_case(snap: Snapshot, task: A.TaskStmt,
+               decl: A.WorkflowDecl | A.TemplateDecl) -> float | None:
+    """Seconds a task may take at worst with the policy it runs with (its own, its agent's,
+    its workflow's: twdsl.semantics.policies), or None without a timeout and a retry."""
+    assert task.body is not None
+    name = snap.declarations.agent_name(task)
+    agent = snap.analysis.scope.agent_decls.get(name) if name is not None else None
+    workflow = decl.body if isinstance(decl, A.WorkflowDecl) else None
+    return task_policy(task.body, agent, workflow).worst_case()
 
 
 def format_ms(ms: float) -> str:

@@ -24,6 +24,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from twdsl.ir.expr import Expr
+from twdsl.lang import retry as R
+from twdsl.lang.kinds import RETRIED_KINDS, ErrorKind
 
 #: Bumped on every change that an older executor could misread.
 IR_VERSION = 2
@@ -71,21 +73,24 @@ class TypeRef(_Model):
 
 # -- policies ---------------------------------------------------------------------------
 
-ErrorKindName = Literal["timeout", "agent", "transient", "validation", "cancelled"]
+ErrorKindName = ErrorKind  # the error kinds of the language (twdsl.lang.kinds)
 Outcome = Literal["fail", "skip", "continue"]
-_RETRIED: tuple[ErrorKindName, ...] = ("timeout", "transient", "agent")
 
 
 class RetryPolicy(_Model):
-    """docs/language.md, retry: the wait before retry n is min(max_delay, delay ×
-    backoff^(n−1)), then full jitter when ``jitter``."""
+    """docs/language.md, retry: the wait before retry n is :func:`twdsl.lang.retry.wait`
+    (``min(max_delay, delay × backoff^(n−1))``), then full jitter when ``jitter``."""
 
-    attempts: int = 0  # retries after the first attempt
-    delay: float = 1.0
-    backoff: float = 2.0
-    max_delay: float = 60.0
-    jitter: bool = True
-    on: list[ErrorKindName] = Field(default_factory=lambda: list(_RETRIED))
+    attempts: int = R.DEFAULT_ATTEMPTS  # retries after the first attempt
+    delay: float = R.DEFAULT_DELAY
+    backoff: float = R.DEFAULT_BACKOFF
+    max_delay: float = R.DEFAULT_MAX_DELAY
+    jitter: bool = R.DEFAULT_JITTER
+    on: list[ErrorKind] = Field(default_factory=lambda: list(RETRIED_KINDS))
+
+    def wait(self, n: int) -> float:
+        """Seconds before retry ``n`` (1-based), before jitter."""
+        return R.wait(n, self.delay, self.backoff, self.max_delay)
 
 
 class ErrorHandler(_Model):
