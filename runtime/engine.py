@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -35,8 +36,10 @@ from typing import Any
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.ir.eval import EvalError, compile_expr
+from twdsl.lang.conform import problem
+from twdsl.lang.constraints import violation
 from twdsl.lang.limits import reset as reset_budget
-from twdsl.lang.values import Duration, to_json
+from twdsl.lang.values import Duration, a_value, equal, render, to_json
 from twdsl.runtime.agents import AgentCall
 from twdsl.runtime.errors import ErrorKind, TaskError
 from twdsl.runtime.events import Event, EventSink, Fanout
@@ -346,6 +349,10 @@ class Engine:
             except EvalError as e:
                 raise Failed(TaskError(ErrorKind.VALIDATION,
                                        f"output '{o.name}': {e}"), "", None, o.src) from None
+            wrong = problem(out[o.name], o.type)
+            if wrong is not None:
+                raise Failed(TaskError(ErrorKind.VALIDATION, f"output '{o.name}' {wrong}"),
+                             "", None, o.src)
         return out
 
     async def workflow_handler(self, f: Failed, frame: Frame) -> bool:
@@ -395,7 +402,7 @@ class Engine:
         if isinstance(n, M.SwitchNode):
             subject = self.value(n.subject, frame, n)
             for case in n.cases:
-                if any(_equal(subject, self.value(v, frame, n)) for v in case.values):
+                if any(equal(subject, self.value(v, frame, n)) for v in case.values):
                     return await self.block(case.body, frame)
             if n.default is not None:
                 return await self.block(n.default, frame)
@@ -422,15 +429,32 @@ class Engine:
         v = self.value(e, frame, n)
         if not isinstance(v, bool):
             raise Failed(TaskError(ErrorKind.VALIDATION,
-                                   f"the condition is {_kind(v)}, not a boolean"),
+                                   f"the condition is {a_value(v)}, not a boolean"),
                          n.id, None, n.src)
         return v
+
+    def check_argument(self, b: M.BlockNode, name: str, check: M.ParamCheck,
+                       value: Any) -> None:
+        """A computed template argument against its parameter's ``where``: a validation
+        failure of the template instance when it does not fit."""
+        for key, bound in check.where.items():
+            try:
+                wrong = violation(key, bound, value)
+            except re.error:
+                wrong = None  # an invalid pattern is reported by twdsl check (TW232)
+            if wrong is not None:
+                raise Failed(TaskError(ErrorKind.VALIDATION,
+                                       f"argument '{name}' of template '{check.template}' = "
+                                       f"{render(value)} {wrong}"), b.id, None,
+                             check.src or b.src)
 
     async def block(self, bid: str, frame: Frame, reverse: bool = False) -> int:
         b = self.nodes[bid]
         assert isinstance(b, M.BlockNode)
         if b.bindings:
             frame = frame.child({k: self.value(v, frame, b) for k, v in b.bindings.items()})
+            for name, check in b.checks.items():  # computed template arguments
+                self.check_argument(b, name, check, frame.lookup(name))
         children = list(reversed(b.children)) if reverse else b.children
         if b.timeout is None:
             return await self._children(b, children, frame, sequential=reverse)
@@ -511,7 +535,7 @@ class Engine:
             items = []
         if not isinstance(items, list):
             raise Failed(TaskError(ErrorKind.VALIDATION,
-                                   f"foreach needs an array, and this is {_kind(items)}"),
+                                   f"foreach needs an array, and this is {a_value(items)}"),
                          n.id, None, n.src)
         path = tuple(i for _, i in frame.loops)
         self.iterations[(n.id, path)] = len(items)
@@ -740,10 +764,18 @@ class Engine:
                         async with asyncio.timeout(n.timeout):
                             result = await agent(call)
                     try:
-                        rec.result = to_json(result)
+                        value = to_json(result)
                     except EvalError as e:
                         raise TaskError(ErrorKind.VALIDATION,
                                         f"the agent's result is not JSON data: {e}") from None
+                    if n.result_type is not None:  # the agent's declared output
+                        wrong = problem(value, n.result_type)
+                        if wrong is not None:
+                            raise TaskError(ErrorKind.VALIDATION, f"agent '{n.agent}' returned "
+                                            f"a result that does not fit its signature "
+                                            f"(output {n.result_type}): "
+                                            f"{wrong if wrong[0] != 's' else 'it ' + wrong}")
+                    rec.result = value
                     rec.finished = time.time()
                     return None
                 except TimeoutError:
@@ -807,28 +839,6 @@ def _dur(rec: TaskRecord) -> float | None:
     if rec.started is None or rec.finished is None:
         return None
     return round(rec.finished - rec.started, 6)
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return bool(a == b)
-
-
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, (int, float)):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "an array"
-    if isinstance(v, dict):
-        return "an object"
-    return type(v).__name__
 
 
 def new_run_id() -> str:

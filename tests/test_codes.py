@@ -4,11 +4,13 @@ registered example does what it says: ``bad`` triggers exactly its code, ``good`
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from twdsl.codes import CODES, EXAMPLE_FILES
+from twdsl.config import DEFAULT, parse_config
 from twdsl.project import analyze_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +36,10 @@ def test_examples(code: str) -> None:
         good = compile_source(c.good, "good.twdsl")
         assert good.ok and good.diagnostics == []
         return
-    bad = analyze_project({"bad.twdsl": c.bad}, EXAMPLE_FILES.get)["bad.twdsl"]
+    config = parse_config(tomllib.loads(c.config), "twdsl.toml") if c.config else DEFAULT
+    bad = analyze_project({"bad.twdsl": c.bad}, EXAMPLE_FILES.get,
+                          lambda _: config)["bad.twdsl"]
     assert [d.code for d in bad.diagnostics] == [code]
-    good = analyze_project({"good.twdsl": c.good}, EXAMPLE_FILES.get)["good.twdsl"]
+    good = analyze_project({"good.twdsl": c.good}, EXAMPLE_FILES.get,
+                           lambda _: config)["good.twdsl"]
     assert good.diagnostics == []

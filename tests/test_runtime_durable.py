@@ -342,7 +342,7 @@ def test_a_compiled_program_runs_and_an_old_ir_version_is_refused(project: Path)
     (project / "old.json").write_text(json.dumps(data))
     r = twdsl(project, "run", "old.json")
     assert (r.returncode, r.stderr.strip()) == (
-        2, "twdsl: old.json is a program of IR version 1; this twdsl runs version 2: compile "
+        2, "twdsl: old.json is a program of IR version 1; this twdsl runs version 3: compile "
            "it again with `twdsl compile`")
     (project / "junk.json").write_text('{"workflow": 3}')
     r = twdsl(project, "run", "junk.json")

@@ -26,6 +26,7 @@ class Code:
     summary: str  # one line
     bad: str = ""  # a file that triggers it
     good: str = ""  # the same file, fixed
+    config: str = ""  # the twdsl.toml the examples are checked with (none when empty)
 
 
 _E = Severity.ERROR
@@ -140,6 +141,13 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W { version: "1.0.0" task a { agent: "A" on_error: { fallback: skipTests } } }',
          'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" on_error: { fallback: { task skipTests '
          '{ agent: "N" } } } }\n}'),
+    Code("TW217", "builtin-agent-replaced", "names", Severity.INFO,
+         "A task names a built-in agent (echo, sleep, fail, flaky, log) that the configuration "
+         "binds to something else: the binding replaces the built-in for this run. Built-ins "
+         "are always available; rename the binding to keep both.",
+         'workflow W { version: "1.0.0" task a { agent: "echo" } }',
+         'workflow W { version: "1.0.0" task a { agent: "repeat" } }',
+         config='[agents.echo]\npython = "agents:echo"\n[agents.repeat]\npython = "agents:echo"\n'),
     Code("TW220", "missing-import", "names", _E,
          "An import of a file that does not exist (paths are relative to the importing file; "
          "the examples' ./ops.twdsl exports an agent Deploy).",
@@ -345,6 +353,8 @@ def code_markdown(code: Code) -> str:
         "",
         code.summary,
     ]
+    if code.config:
+        out += ["", "With this twdsl.toml:", "", "```toml", code.config.rstrip("\n"), "```"]
     for title, fence, example in ((f"Bad (reports {code.code}):", "twdsl-error", code.bad),
                                   ("Good:", "twdsl", code.good)):
         if example:

@@ -29,12 +29,14 @@ from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.lang import types as T
+from twdsl.lang.constraints import KEYS
+from twdsl.lang.cycles import find_cycle
 from twdsl.lang.kinds import ErrorKind
 from twdsl.recursion import gc_paused
 from twdsl.semantics import policies as P
 from twdsl.semantics.declarations import Declarations
 from twdsl.semantics.model import FileScope
-from twdsl.semantics.templates import Templates
+from twdsl.semantics.templates import Templates, literal_value
 from twdsl.source import SourceFile, Span
 from twdsl.syntax import ast as A
 from twdsl.syntax.fields import CONTAINERS
@@ -381,6 +383,7 @@ class _Lowerer:
         args = {a.name.name: a.value for a in s.args}
         bindings: dict[str, X.Expr] = {}
         consts: dict[str, A.Expr] = {}
+        checks: dict[str, M.ParamCheck] = {}
         for pname, param in eff.params.items():
             value = args.get(pname, param.default)
             if value is None:
@@ -390,6 +393,14 @@ class _Lowerer:
             bindings[pname] = self.expr(value, scope if pname in args else _Scope({}),
                                         reader=bid)
             consts[pname] = value
+            if param.constraints is not None and not isinstance(bindings[pname], X.Lit):
+                # a literal argument was checked by twdsl check; a computed one is checked
+                # when the instance starts (docs/language.md, Templates)
+                where = {f.key.name: literal_value(f.value) for f in param.constraints.fields()
+                         if f.key.name in KEYS}
+                if where:
+                    checks[pname] = M.ParamCheck(template=name, where=where,
+                                                 src=self.src(param.constraints))
         home, home_name = self.templates.home(name)
         outer = self.context
         self.context = self.context_of(home)  # the template's names mean what they do there
@@ -402,7 +413,7 @@ class _Lowerer:
             inner = _Scope(tasks, scan.instance_ids(prefix), frozenset(eff.params),
                            consts, prefix)
             node = M.BlockNode(id=bid, parent=parent, role="use", src=self.src(s),
-                               bindings=bindings, label=label or name)
+                               bindings=bindings, checks=checks, label=label or name)
             self.add(node)
             prev: str | None = None
             for item in statements:
@@ -744,7 +755,7 @@ class _Lowerer:
         for node in self.nodes.values():
             if not isinstance(node, M.BlockNode):
                 continue
-            cycle = _find_cycle({c: self.nodes[c].after for c in node.children})
+            cycle = find_cycle({c: self.nodes[c].after for c in node.children})
             if cycle:
                 names = " and ".join(f"'{self.label(c)}'" for c in cycle[:2])
                 first = self.nodes[cycle[0]]
@@ -780,29 +791,6 @@ def _span_of(src: M.SourceRef | None, source: SourceFile | None) -> Span:
     return source.span(start, max(start, end))
 
 
-def _find_cycle(after: dict[str, list[str]]) -> list[str]:
-    """A cycle among the keys (edges node → what it waits for), or []."""
-    state: dict[str, int] = {}
-    for start in after:
-        if state.get(start):
-            continue
-        stack: list[tuple[str, Iterator[str]]] = [(start, iter(after[start]))]
-        path = [start]
-        state[start] = 1
-        while stack:
-            node, it = stack[-1]
-            nxt = next((x for x in it if x in after), None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-                path.pop()
-            elif state.get(nxt) == 1:
-                return path[path.index(nxt):]
-            elif not state.get(nxt):
-                state[nxt] = 1
-                stack.append((nxt, iter(after[nxt])))
-                path.append(nxt)
-    return []
 
 
 def _walk_stmts(items: Iterable[A.Node]) -> Iterator[A.Node]:

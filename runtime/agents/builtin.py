@@ -22,6 +22,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from twdsl.lang.agents import BUILTIN_AGENTS
 from twdsl.runtime.agents.base import AgentCall, dumps
 from twdsl.runtime.errors import ErrorKind, TaskError
 
@@ -99,5 +100,7 @@ class BuiltinAgent:
         return f"BuiltinAgent({self.name!r})"
 
 
-BUILTINS: dict[str, Callable[[AgentCall], Awaitable[Any]]] = {
+_IMPLEMENTATIONS: dict[str, Callable[[AgentCall], Awaitable[Any]]] = {
     "echo": echo, "sleep": sleep, "fail": fail, "flaky": flaky, "log": log}
+#: The built-in agents, by the names twdsl.lang.agents gives them (the checker reads those).
+BUILTINS = {name: _IMPLEMENTATIONS[name] for name in BUILTIN_AGENTS}

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from twdsl.lang.agents import ENTRY_POINT_GROUP
 from twdsl.runtime.agents.base import Agent
 from twdsl.runtime.agents.breaker import BreakerAgent, BreakerSettings, CircuitBreaker
 from twdsl.runtime.agents.builtin import BUILTINS, BuiltinAgent
@@ -33,7 +34,6 @@ from twdsl.runtime.agents.command_agent import (
 from twdsl.runtime.agents.python_agent import PythonAgent, load_target
 from twdsl.runtime.errors import ConfigurationError
 
-ENTRY_POINT_GROUP = "twdsl.agents"
 KINDS = ("python", "command", "url")
 COMMON_KEYS = ("timeout", "circuit_breaker", "description")
 KEYS = {

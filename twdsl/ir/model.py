@@ -19,7 +19,7 @@ docs/ir.md describes it; ``python -m twdsl.ir.schema`` writes its JSON Schema.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +28,7 @@ from twdsl.lang import retry as R
 from twdsl.lang.kinds import RETRIED_KINDS, ErrorKind
 
 #: Bumped on every change that an older executor could misread.
-IR_VERSION = 2
+IR_VERSION = 3
 
 
 class _Model(BaseModel):
@@ -147,6 +147,14 @@ class TaskNode(_Node):
     input_type: TypeRef | None = None  # the agent signature's input, when it has one
 
 
+class ParamCheck(_Model):
+    """A template parameter's ``where`` constraints (twdsl.lang.constraints), by key."""
+
+    template: str
+    where: dict[str, Any]  # min, max, min_length, max_length, pattern, choices
+    src: SourceRef | None = None  # the constraints as written
+
+
 class BlockNode(_Node):
     kind: Literal["block"] = "block"
     #: why the block exists: ``body`` (workflow, a branch, a loop body, a handler),
@@ -158,6 +166,9 @@ class BlockNode(_Node):
     timeout: float | None = None
     #: names bound for the block's expressions (a template instance's parameters)
     bindings: dict[str, Expr] = Field(default_factory=dict)
+    #: the ``where`` constraints of parameters whose value is computed: checked when the
+    #: block starts (literal arguments are checked by ``twdsl check``)
+    checks: dict[str, ParamCheck] = Field(default_factory=dict)
     label: str | None = None  # a template instance's alias or template name, for people
 
 

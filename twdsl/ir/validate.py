@@ -10,6 +10,7 @@ from __future__ import annotations
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.ir import tree
+from twdsl.lang.cycles import find_cycle
 
 
 class IRInvariantError(Exception):
@@ -81,9 +82,10 @@ def problems_of(program: M.Program, memo: Memo | None = None) -> list[str]:
                 for a in nodes[c].order_only if c in nodes else []:
                     if a not in nodes[c].after:
                         out.append(f"'{c}': order-only edge to '{a}' is not in its after")
-            cyc = _cycle({c: nodes[c].after for c in node.children if c in nodes})
+            cyc = find_cycle({c: nodes[c].after for c in node.children if c in nodes})
             if cyc:
-                out.append(f"block '{node.id}': its children wait in a cycle: {' -> '.join(cyc)}")
+                out.append(f"block '{node.id}': its children wait in a cycle: "
+                           f"{' -> '.join([*cyc, cyc[0]])}")
             if node.max_concurrency is not None and node.max_concurrency < 1:
                 out.append(f"{owner}: max_concurrency {node.max_concurrency} < 1")
             _positive(owner, "timeout", node.timeout, out)
@@ -216,36 +218,3 @@ def _handler(owner: str, h: M.ErrorHandler, ref, out: list[str]) -> None:  # typ
     if h.action != "handle" and (h.fallback or h.compensate or h.body or h.retry or h.when):
         out.append(f"{owner}: on_error '{h.action}' carries handler parts")
 
-
-def _cycle(after: dict[str, list[str]]) -> list[str]:
-    # Quick path: when every node waits only for nodes before it (in the order of ``after``:
-    # the written order, which most edges follow), there is no cycle and no search is needed.
-    pos = {n: i for i, n in enumerate(after)}
-    if all(pos.get(d, -1) < i for i, deps in enumerate(after.values()) for d in deps):
-        return []
-    seen: dict[str, int] = {}
-    sibling_deps: dict[str, list[str]] = {}  # made once per node, not once per step past it
-    for start in after:
-        if seen.get(start):
-            continue
-        path: list[str] = []
-        stack: list[tuple[str, int]] = [(start, 0)]
-        while stack:
-            node, i = stack.pop()
-            if i == 0:
-                seen[node] = 1
-                path.append(node)
-            deps = sibling_deps.get(node)
-            if deps is None:
-                deps = sibling_deps[node] = [d for d in after.get(node, []) if d in after]
-            if i < len(deps):
-                stack.append((node, i + 1))
-                d = deps[i]
-                if seen.get(d) == 1:
-                    return path[path.index(d):] + [d]
-                if not seen.get(d):
-                    stack.append((d, 0))
-            else:
-                seen[node] = 2
-                path.pop()
-    return []

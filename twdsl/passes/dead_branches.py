@@ -19,6 +19,7 @@ from twdsl.ir import model as M
 from twdsl.ir import tree
 from twdsl.ir.model import Change, Program
 from twdsl.ir.render import expr_text
+from twdsl.lang.values import equal
 from twdsl.passes import change
 
 NAME = "dead-branches"
@@ -42,9 +43,9 @@ def _if(program: Program, node: M.IfNode, changes: list[Change]) -> None:
     for b in node.branches:
         if taken is not None:
             dead.append(b.body)
-        elif b.cond == X.Lit(v=False):
+        elif isinstance(b.cond, X.Lit) and b.cond.v is False:
             dead.append(b.body)
-        elif b.cond == X.Lit(v=True):
+        elif isinstance(b.cond, X.Lit) and b.cond.v is True:
             taken = b.body
         else:
             kept.append(b)
@@ -79,27 +80,6 @@ def _if(program: Program, node: M.IfNode, changes: list[Change]) -> None:
         tree.remove(program, node.id)
 
 
-def _kind(v: object) -> str | None:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    return None
-
-
-def _same(a: object, b: object) -> bool | None:
-    """``a == b`` as the language compares two literals (values of different kinds are
-    never equal), or None when unsure."""
-    ka, kb = _kind(a), _kind(b)
-    if ka is None or kb is None:
-        return None
-    return ka == kb and a == b
-
-
 def _switch(program: Program, node: M.SwitchNode, changes: list[Change]) -> None:
     if not isinstance(node.subject, X.Lit):
         return
@@ -110,10 +90,7 @@ def _switch(program: Program, node: M.SwitchNode, changes: list[Change]) -> None
         for v in c.values:
             if not isinstance(v, X.Lit):
                 return
-            same = _same(subject, v.v)
-            if same is None:
-                return
-            if same and not found:
+            if equal(subject, v.v) and not found:  # the language's ==, as at run time
                 taken, found = c.body, True
     if not found:
         taken = node.default

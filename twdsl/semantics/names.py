@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from twdsl.lang.agents import BUILTIN_AGENTS, entry_point_agents
 from twdsl.lang.builtins import FUNCTIONS as BUILTIN_FUNCTIONS
 from twdsl.lang.builtins import VALUES as BUILTIN_VALUES
 from twdsl.lang.kinds import ERROR_ACTIONS, ERROR_KINDS, THEN_ACTIONS
@@ -351,9 +352,14 @@ class Resolver:
             self.unknown("TW211", "unknown agent", v.name, v, self.agents,
                          " (no 'agent' signature of that name; write the name as a string "
                          "if it is bound in configuration)")
+        elif isinstance(v, A.StringLit) and v.value in BUILTIN_AGENTS and \
+                self.bound_agents is not None and v.value in self.bound_agents:
+            self.error("TW217", f"the configuration binds '{v.value}', which replaces the "
+                       f"built-in agent '{v.value}' for this task", v, severity=Severity.INFO)
         elif isinstance(v, A.StringLit) and v.value is not None and self.bound_agents is not None \
-                and v.value not in self.bound_agents and v.value not in self.agents:
-            best = closest(v.value, [*self.bound_agents, *self.agents])
+                and v.value not in self.bound_agents and v.value not in self.agents \
+                and v.value not in BUILTIN_AGENTS and v.value not in entry_point_agents():
+            best = closest(v.value, [*self.bound_agents, *self.agents, *BUILTIN_AGENTS])
             hint = f"; did you mean '{best}'?" if best else ""
             fix = Fix(f"change to '{best}'", (TextEdit(v.span, f'"{best}"'),)) if best else None
             self.error("TW211", f"unknown agent '{v.value}': the configuration binds no agent "

@@ -17,6 +17,7 @@ from typing import Any
 
 from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
 from twdsl.lang import types as T
+from twdsl.lang.constraints import KEYS, violation
 from twdsl.semantics.declarations import Declarations
 from twdsl.source import Span
 from twdsl.suggest import did_you_mean
@@ -251,35 +252,19 @@ class Templates:
         """Check a literal argument against its parameter's ``where`` constraints."""
         if param.constraints is None:
             return
-        value = _literal(arg.value)
+        value = literal_value(arg.value)
         if value is None:
             return  # computed at run time: checked then
         pname = param.name.name
         for f in param.constraints.fields():
-            bound = _literal(f.value)
-            key = f.key.name
-            problem = None
-            number = isinstance(value, (int, float)) and isinstance(bound, (int, float))
-            if key == "min" and number and value < bound:  # type: ignore[operator]
-                problem = f"is below the minimum {bound}"
-            elif key == "max" and number and value > bound:  # type: ignore[operator]
-                problem = f"is above the maximum {bound}"
-            elif key in ("min_length", "max_length") and isinstance(value, (str, list)) and \
-                    isinstance(bound, (int, float)):
-                n = len(value)
-                if key == "min_length" and n < bound:
-                    problem = f"is shorter than {bound:g}"
-                if key == "max_length" and n > bound:
-                    problem = f"is longer than {bound:g}"
-            elif key == "pattern" and isinstance(value, str) and isinstance(bound, str):
-                try:
-                    if re.fullmatch(bound, value) is None:
-                        problem = f"does not match the pattern {bound!r}"
-                except re.error as e:
-                    self.error("TW232", f"the pattern of parameter '{pname}' is not a valid "
-                               f"regular expression: {e}", f.value)
-            elif key == "choices" and isinstance(bound, list) and value not in bound:
-                problem = f"is not one of {', '.join(map(repr, bound))}"
+            if f.key.name not in KEYS:
+                continue
+            try:
+                problem = violation(f.key.name, literal_value(f.value), value)
+            except re.error as e:
+                self.error("TW232", f"the pattern of parameter '{pname}' is not a valid "
+                           f"regular expression: {e}", f.value)
+                continue
             if problem:
                 self.error("TW232", f"argument '{pname}' = {value!r} {problem}", arg.value,
                            (Related(f.span, "constraint declared here"),))
@@ -295,7 +280,7 @@ def _required(param: A.Param) -> bool:
     return param.default is None and not isinstance(param.type, A.OptionalType)
 
 
-def _literal(e: A.Node) -> object:
+def literal_value(e: A.Node) -> object:
     """The value of a literal expression (None when it is not one)."""
     if isinstance(e, A.StringLit):
         return e.value
@@ -306,7 +291,7 @@ def _literal(e: A.Node) -> object:
     if isinstance(e, A.Unary) and e.op == "-" and isinstance(e.operand, A.NumberLit):
         return -e.operand.value
     if isinstance(e, A.ArrayLit):
-        items = [_literal(x) for x in e.items]
+        items = [literal_value(x) for x in e.items]
         return None if any(i is None for i in items) else items
     return None
 
