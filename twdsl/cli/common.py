@@ -103,7 +103,11 @@ def colour(text: str, severity: Severity) -> str:
 
 
 class Configs:
-    """The configuration of each file: --config, or the nearest file above it (cached)."""
+    """The configuration of each file: --config, or the nearest file above it (cached).
+
+    A configuration is checked whole when it is loaded, its ``[agents]`` bindings by the
+    runtime's own rules (the same check ``twdsl run`` makes before a run: a binding ``run``
+    would refuse, such as a command template with an unescaped brace, stops ``check`` too)."""
 
     def __init__(self, forced: str | None) -> None:
         self.forced = Path(forced) if forced else None
@@ -114,8 +118,25 @@ class Configs:
         if where not in self.loaded:
             if self.forced is not None and not self.forced.is_file():
                 raise ConfigError(f"{self.forced}: no such configuration file")
-            self.loaded[where] = load_config(where)  # type: ignore[arg-type]
+            config = load_config(where)  # type: ignore[arg-type]
+            check_bindings(config)
+            self.loaded[where] = config
         return self.loaded[where]
+
+
+def check_bindings(config: Config) -> None:
+    """The configuration's ``[agents]`` bindings checked as the runtime checks them (nothing
+    is imported or started); ConfigError naming the file and the binding otherwise."""
+    if not config.agent_specs:
+        return
+    from twdsl.runtime.agents import AgentRegistry
+    from twdsl.runtime.errors import ConfigurationError
+
+    try:
+        AgentRegistry(config.agent_specs, config.folder,
+                      origin=str(config.path) if config.path else None)
+    except ConfigurationError as e:
+        raise ConfigError(str(e)) from None
 
 
 def write_output(path: str, data: bytes) -> None:
