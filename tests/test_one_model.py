@@ -1,0 +1,328 @@
+"""What ``twdsl check`` accepts, ``twdsl run`` runs as docs/language.md says: one semantic model
+and one definition of each rule.  Each case was a disagreement between the two (a program
+checked clean and was refused, or ran otherwise than the reference says); each runs here as a
+user runs it, the CLI as a subprocess on real files."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import twdsl
+from cli_helpers import run
+from twdsl import ide
+from twdsl.lang import retry as R
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(folder: Path, **files: str) -> None:
+    for name, text in files.items():
+        (folder / name.replace("__", ".")).write_text(textwrap.dedent(text).lstrip())
+
+
+def outputs(folder: Path, *args: str) -> dict[str, object]:
+    r = run("run", *args, "--no-state", "--log-format", "json", cwd=folder)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def _platform() -> str:
+    """The Platform example of docs/language.md (Templates), as written there."""
+    text = (ROOT / "docs" / "language.md").read_text()
+    block = next(b for b in re.findall(r"```twdsl\n(.*?)```", text, re.S)
+                 if "workflow Platform" in b)
+    return block
+
+
+PLATFORM_AGENTS = """
+def build(input, ctx):
+    return {"image": "img-" + input["name"]}
+
+def deploy(input, ctx):
+    return {"address": "https://" + input["image"] + ".example"}
+
+def logs(input, ctx):
+    return {"shipped": True}
+"""
+
+
+def test_the_reference_platform_example_checks_and_runs(tmp_path: Path) -> None:
+    """An abstract task a child template defines, read by a task of the parent: once a false
+    TW402 at run time, because the child's definition was put after the parent's tasks."""
+    write(tmp_path, platform__twdsl=_platform(), agents__py=PLATFORM_AGENTS,
+          twdsl__toml='[agents]\nBuilder = { python = "agents:build" }\n'
+                      'Deployer = { python = "agents:deploy" }\n'
+                      'LogShipper = { python = "agents:logs" }\n')
+    r = run("check", "platform.twdsl", cwd=tmp_path)
+    assert (r.returncode, r.stderr.strip()) == (0, "checked 1 file: no problems")
+    plan = run("run", "platform.twdsl", "--dry-run", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    tasks = re.findall(r"task (\S+) → agent (\w+)", plan.stdout)
+    assert tasks == [("api.build", "Builder"), ("api.deploy", "Deployer"),
+                     ("api.logs", "LogShipper"), ("web.build", "Builder"),
+                     ("web.deploy", "Deployer"), ("web.logs", "LogShipper")]
+    r = run("run", "platform.twdsl", "--no-state", "--log-format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    done = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
+    completed = [e["task"] for e in done if e["type"] == "task.completed"]
+    assert completed == ["api.build", "api.deploy", "api.logs", "web.build", "web.deploy",
+                         "web.logs"]
+
+
+LIB = """
+export agent Builder {
+  input { name: string }
+  output { image: string }
+}
+
+template Base(name: string) {
+  task build {
+    agent: Builder
+    input: { name: name }
+  }
+}
+
+export template Child(name: string, replicas: number = 1 where { min: 1 }) extends Base {
+  task ship {
+    agent: "echo"
+    input: { image: build.result.image, replicas: replicas }
+  }
+}
+"""
+
+
+def test_an_imported_template_keeps_what_it_inherits_in_its_own_file(tmp_path: Path) -> None:
+    """``Child`` extends ``Base``, which the importing file does not even see: the inherited
+    task runs, its source is the library's, and its agent is the library's signature."""
+    write(tmp_path, lib__twdsl=LIB, agents__py=PLATFORM_AGENTS,
+          twdsl__toml='[agents]\nBuilder = { python = "agents:build" }\n',
+          main__twdsl='''
+          import { Child } from "./lib.twdsl"
+
+          workflow W {
+            version: "1.0.0"
+            output { image: string? = api.ship.result.image }
+            use Child(name: "api") as api
+          }
+          ''')
+    assert run("check", ".", cwd=tmp_path).returncode == 0
+    plan = run("run", "main.twdsl", "--dry-run", cwd=tmp_path).stdout
+    assert "task api.build → agent Builder  (lib.twdsl:7:3)" in plan
+    assert "task api.ship → agent echo  after api.build  (lib.twdsl:14:3)" in plan
+    program = json.loads(run("compile", "main.twdsl", cwd=tmp_path).stdout)
+    assert program["agents"]["Builder"]["output"]["fields"]["image"]["kind"] == "string"
+    assert outputs(tmp_path, "main.twdsl") == {"image": "img-api"}
+
+
+def test_an_imported_templates_parameter_types_and_constraints_are_checked(
+        tmp_path: Path) -> None:
+    write(tmp_path, lib__twdsl=LIB, main__twdsl='''
+          import { Child } from "./lib.twdsl"
+
+          workflow W {
+            version: "1.0.0"
+            use Child(name: 5, replicas: 0) as api
+          }
+          ''')
+    r = run("check", "main.twdsl", "--format", "json", cwd=tmp_path)
+    found = [(d["code"], d["message"]) for d in json.loads(r.stdout)]
+    assert found == [
+        ("TW301", "argument 'name' of template 'Child' expects string, and this is number"),
+        ("TW232", "argument 'replicas' = 0 is below the minimum 1")]
+
+
+def test_switch_compares_with_the_languages_equality(tmp_path: Path) -> None:
+    write(tmp_path, w__twdsl='''
+          workflow W {
+            version: "1.0.0"
+            input { xs: array<any> = [true] }
+            output { same: boolean = xs == [1]  picked: string? = pick.result.message }
+            switch (xs) {
+              case [1]:
+                task one { agent: "echo" input: { message: "one" } }
+              case [true]:
+                task pick { agent: "echo" input: { message: "true" } }
+            }
+          }
+          ''')
+    assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
+    assert outputs(tmp_path, "w.twdsl") == {"same": False, "picked": "true"}
+    assert outputs(tmp_path, "w.twdsl", "-O0") == {"same": False, "picked": "true"}
+
+
+def test_a_huge_retry_count_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    src = ('workflow W {\n  version: "1.0.0"\n  timeout: 1h\n'
+           '  task a { agent: "echo" timeout: 1s retry: 2000 }\n}\n')
+    write(tmp_path, w__twdsl=src)
+    r = run("check", "w.twdsl", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (d,) = json.loads(r.stdout)
+    assert d["code"] == "TW506"
+    assert d["message"] == ("task 'a' may need 33.8067h (every attempt timing out, with the "
+                            "waits between retries) but workflow 'W' allows 1h")
+    snap = ide.snapshot(src, "w.twdsl")
+    (hint,) = ide.inlay_hints(snap)
+    assert hint.label == " ≤ 33h 48m worst case"
+    assert R.wait(2000) == 60.0 and R.wait(1024, backoff=10.0) == 60.0
+
+
+CHECKER = """
+agent Checker {
+  output { ok: boolean }
+}
+"""
+
+
+def test_an_agents_result_is_checked_against_its_signature(tmp_path: Path) -> None:
+    write(tmp_path, agents__py='def check(input, ctx):\n    return {"ok": "yes"}\n',
+          twdsl__toml='[agents]\nChecker = { python = "agents:check" }\n',
+          w__twdsl=CHECKER + '''
+          workflow W {
+            version: "1.0.0"
+            output { ok: boolean? = c.result.ok }
+            task c { agent: Checker }
+          }
+          ''')
+    assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
+    r = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
+    assert r.returncode == 1
+    assert re.fullmatch(
+        r"twdsl: run \S+ failed: task 'c' \(w\.twdsl:8:3\): validation: agent 'Checker' "
+        r"returned a result that does not fit its signature \(output \{ ok: boolean \}\): "
+        r"field 'ok' should be boolean, and is a string", r.stderr.splitlines()[-1])
+
+
+def test_a_result_that_does_not_fit_is_a_validation_error_on_error_handles(
+        tmp_path: Path) -> None:
+    write(tmp_path, agents__py='def check(input, ctx):\n    return {"ok": "yes"}\n',
+          twdsl__toml='[agents]\nChecker = { python = "agents:check" }\n',
+          w__twdsl=CHECKER + '''
+          workflow W {
+            version: "1.0.0"
+            output { kind: string? = c.error.kind  ok: boolean? = c.result.ok }
+            task c { agent: Checker  on_error: { when: [validation] then: continue } }
+          }
+          ''')
+    assert outputs(tmp_path, "w.twdsl") == {"kind": "validation", "ok": None}
+
+
+def test_a_workflow_output_is_checked_against_its_type(tmp_path: Path) -> None:
+    write(tmp_path, w__twdsl='''
+          workflow W {
+            version: "1.0.0"
+            output { count: number = e.result }
+            task e { agent: "echo" input: { message: "five" } }
+          }
+          ''')
+    assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
+    r = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1].endswith(
+        "w.twdsl:3:12: validation: output 'count' should be number, and is an object")
+
+
+def test_a_computed_template_argument_is_checked_against_its_constraints(
+        tmp_path: Path) -> None:
+    write(tmp_path, w__twdsl='''
+          template Scale(replicas: number where { min: 0, max: 10 }) {
+            task s { agent: "echo" input: { n: replicas } }
+          }
+
+          workflow W {
+            version: "1.0.0"
+            input { n: number = 3 }
+            use Scale(replicas: n - 5) as scale
+          }
+          ''')
+    assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
+    r = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1].endswith(
+        "validation: argument 'replicas' of template 'Scale' = -2 is below the minimum 0")
+    assert outputs(tmp_path, "w.twdsl", "-i", "n=7") == {}
+
+
+def test_built_in_agents_are_available_beside_configured_ones(tmp_path: Path) -> None:
+    write(tmp_path, agents__py='def hello(input, ctx):\n    return {"text": "hi"}\n',
+          twdsl__toml='[agents]\nhello = { python = "agents:hello" }\n',
+          w__twdsl='''
+          workflow W {
+            version: "1.0.0"
+            output { said: any = e.result.message }
+            task h { agent: "hello" }
+            task e { agent: "echo" input: { message: h.result } }
+          }
+          ''')
+    r = run("check", "w.twdsl", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "")
+    assert outputs(tmp_path, "w.twdsl") == {"said": {"text": "hi"}}
+
+
+def test_a_configuration_that_replaces_a_built_in_says_so(tmp_path: Path) -> None:
+    write(tmp_path, agents__py='def shout(input, ctx):\n    return input["message"].upper()\n',
+          twdsl__toml='[agents]\necho = { python = "agents:shout" }\n',
+          w__twdsl='''
+          workflow W {
+            version: "1.0.0"
+            output { said: any = e.result }
+            task e { agent: "echo" input: { message: "hi" } }
+          }
+          ''')
+    r = run("check", "w.twdsl", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0
+    assert [(d["code"], d["severity"]) for d in json.loads(r.stdout)] == [("TW217", "info")]
+    assert outputs(tmp_path, "w.twdsl") == {"said": "HI"}
+
+
+def test_check_refuses_a_command_template_that_run_refuses(tmp_path: Path) -> None:
+    write(tmp_path, twdsl__toml='[agents]\nsay = { command = ["echo", "{message} {oops"] }\n',
+          w__twdsl='workflow W {\n  version: "1.0.0"\n  task s { agent: "say" }\n}\n')
+    check = run("check", "w.twdsl", cwd=tmp_path)
+    go = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
+    assert (check.returncode, go.returncode) == (2, 2)
+    why = ("command[1] '{message} {oops' has a '{' that is not closed (write '{{' for a literal "
+           "brace)")
+    assert why in check.stderr and why in go.stderr
+
+
+def test_the_model_is_made_once_and_read_by_every_stage() -> None:
+    """The analysis hands on its semantic model: the types the checker inferred are the ones
+    the editor shows, and no stage builds a checker of its own."""
+    a = twdsl.analyze('agent A { output { n: number } }\n'
+                      'workflow W { version: "1" task t { agent: A input: { x: 1 + 2 } } }',
+                      "w.twdsl")
+    assert a.model is not None
+    w = a.module.items[1]
+    plus = w.body.items[1].body.items[1].value.fields[0].value
+    assert str(a.model.type_of(plus)) == "number"
+    assert str(a.model.task_result(w.body.items[1])) == "{ n: number }"
+    stages = [p for p in (ROOT / "twdsl").rglob("*.py")
+              if re.search(r"(?<![\w.])Checker\(", p.read_text()) and p.name != "typecheck.py"]
+    assert [p.relative_to(ROOT).as_posix() for p in stages] == ["twdsl/semantics/check.py"]
+
+
+@pytest.mark.parametrize("expression", [
+    "range(40).reduce((acc, x) => acc + acc, \"ab\")",
+    "range(1000000).map(x => range(1000000).length)",
+])
+def test_runaway_expressions_end_as_validation_errors(tmp_path: Path, expression: str) -> None:
+    write(tmp_path, w__twdsl=f'''
+          workflow W {{
+            version: "1.0.0"
+            timeout: 30s
+            input {{ n: number = 1 }}
+            output {{ v: any = {expression.replace("range(40)", "range(40 * n)")} }}
+          }}
+          ''')
+    compiled = run("compile", "w.twdsl", "-o", "w.json", cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    r = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
+    assert r.returncode == 1
+    last = r.stderr.splitlines()[-1]
+    assert "validation: output 'v': " in last
+    assert ("would make a string of" in last or "does too much work" in last), last
