@@ -181,13 +181,13 @@ agent Checker {
 def test_an_agents_result_is_checked_against_its_signature(tmp_path: Path) -> None:
     write(tmp_path, agents__py='def check(input, ctx):\n    return {"ok": "yes"}\n',
           twdsl__toml='[agents]\nChecker = { python = "agents:check" }\n',
-          w__twdsl=CHECKER + '''
+          w__twdsl=CHECKER + textwrap.dedent('''
           workflow W {
             version: "1.0.0"
             output { ok: boolean? = c.result.ok }
             task c { agent: Checker }
           }
-          ''')
+          '''))
     assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
     r = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
     assert r.returncode == 1
@@ -201,13 +201,13 @@ def test_a_result_that_does_not_fit_is_a_validation_error_on_error_handles(
         tmp_path: Path) -> None:
     write(tmp_path, agents__py='def check(input, ctx):\n    return {"ok": "yes"}\n',
           twdsl__toml='[agents]\nChecker = { python = "agents:check" }\n',
-          w__twdsl=CHECKER + '''
+          w__twdsl=CHECKER + textwrap.dedent('''
           workflow W {
             version: "1.0.0"
             output { kind: string? = c.error.kind  ok: boolean? = c.result.ok }
             task c { agent: Checker  on_error: { when: [validation] then: continue } }
           }
-          ''')
+          '''))
     assert outputs(tmp_path, "w.twdsl") == {"kind": "validation", "ok": None}
 
 
