@@ -816,8 +816,8 @@ def cache_key(n: M.TaskNode, basis: Any) -> str:
 
 
 def _field(rec: TaskRecord | None, field: str) -> Any:
-    if rec is None:
-        return None if field != "status" else "pending"
+    if rec is None:  # the task did not run (docs/language.md, Q3)
+        return "pending" if field == "status" else 0 if field == "attempts" else None
     if field in ("result", "self"):
         return rec.result
     if field == "status":

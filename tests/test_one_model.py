@@ -326,3 +326,18 @@ def test_runaway_expressions_end_as_validation_errors(tmp_path: Path, expression
     last = r.stderr.splitlines()[-1]
     assert "validation: output 'v': " in last
     assert ("would make a string of" in last or "does too much work" in last), last
+
+
+@pytest.mark.parametrize("src, expected", [
+    # found by tests/test_pipeline_property.py: checked clean, failed at run time
+    ('agent A { output { status: number } }\nworkflow W { version: "1"\n'
+     '  task t1 { agent: A on_error: skip }\n'
+     '  task t2 { agent: "B" when: !(t1.result.status ?? 0 < 2) } }',
+     [("TW301", "'??' gives a default of type boolean to a value of type number?: give a "
+                "default of type number")]),
+    ('workflow W { version: "1"\n  while (false) { max_iterations: 3 task t1 { agent: "A" } }\n'
+     '  task t3 { agent: "B" when: 1 >= t1.attempts } }',
+     [("TW301", "'>=' cannot combine number and array<number>")]),
+])
+def test_types_the_checker_once_got_wrong(src: str, expected: list[tuple[str, str]]) -> None:
+    assert [(d.code, d.message) for d in twdsl.analyze(src, "w.twdsl").diagnostics] == expected

@@ -377,36 +377,51 @@ class Checker:
         return value.type if value is not None else T.ANY
 
     def task_member(self, task: str, field: str, node: A.Member, ctx: _Ctx) -> T.Type:
+        """The type of ``task.field`` read here (docs/language.md, Q3 and Q5): every field
+        is one value per iteration when read from outside a loop the task is in; ``result``
+        is optional where the task may not have run, ``status`` and ``attempts`` always have a
+        value (``pending`` and 0 for a task that did not run)."""
         facts = self.facts[task]
+        always = field in ("status", "attempts")
+        t: T.Type
         if field == "result":
             t = facts.result
-        elif field in ("status", "error"):
-            t = T.STRING if field == "status" else T.optional(ERROR_TYPE)
-            return t
-        elif field in ("attempts",):
-            return T.NUMBER
+        elif field == "status":
+            t = T.STRING
+        elif field == "attempts":
+            t = T.NUMBER
+        elif field == "error":
+            t = T.optional(ERROR_TYPE)
         elif field == "duration":
-            return T.optional(T.DURATION)
+            t = T.optional(T.DURATION)
         elif field in ("started_at", "finished_at"):
-            return T.optional(T.DATETIME)
+            t = T.optional(T.DATETIME)
         else:
             hint, fix = did_you_mean(field, _TASK_FIELDS, node.name.span)
             self.error("TW302", f"task '{task}' has no field '{field}' (a task has "
                        f"{', '.join(_TASK_FIELDS)}){hint}", node.name, fix)
             return T.ANY
-        if facts.may_skip or ctx.header in {loop_id for loop_id, _ in facts.loops}:
+        if not always and (facts.may_skip or
+                           ctx.header in {loop_id for loop_id, _ in facts.loops}):
             t = T.optional(t)  # (in a while condition: null before the first iteration)
         inside = {loop_id for loop_id, _ in ctx.loops}
         outer = [loop for loop in facts.loops if loop[0] not in inside]
         if not outer:
-            return t if _prefix(facts.path, ctx.path) else T.optional(t)
+            return t if always or _prefix(facts.path, ctx.path) else T.optional(t)
         # Read from outside a loop: one element per iteration.  Branches inside the loop make
-        # the elements optional; branches around the loop make the whole array optional.
+        # the elements optional (for status and attempts, only where an inner loop may not
+        # run); branches around the loop make the whole array optional.
         entry = outer[0][1]
-        if facts.path[entry:]:
-            t = T.optional(t)
-        for _ in outer:
-            t = T.Arr(t)
+        if always:
+            for k in reversed(range(len(outer))):
+                t = T.Arr(t)
+                if k > 0 and facts.path[outer[k - 1][1]:outer[k][1]]:
+                    t = T.optional(t)
+        else:
+            if facts.path[entry:]:
+                t = T.optional(t)
+            for _ in outer:
+                t = T.Arr(t)
         return t if _prefix(facts.path[:entry], ctx.path) else T.optional(t)
 
     def member(self, e: A.Member, ctx: _Ctx) -> T.Type:
@@ -511,8 +526,16 @@ class Checker:
         left = self.infer(e.left, ctx)
         right = self.infer(e.right, ctx)
         if op == "??":
-            return T.join(T.strip(left), right) if isinstance(left, T.Opt) else \
-                T.join(left, right) if left == T.NULL else left
+            if isinstance(left, T.Opt):
+                inner = T.strip(left)
+                both = T.join(inner, right)
+                if both == T.ANY and T.ANY not in (inner, right):
+                    # a value that is either of two unrelated types: the checker has no type
+                    # for it, and what reads it would fail at run time for one of them
+                    self.error("TW301", f"'??' gives a default of type {right} to a value of "
+                               f"type {left}: give a default of type {inner}", e.right)
+                return both
+            return T.join(left, right) if left == T.NULL else left
         if op in ("==", "!="):
             return T.BOOLEAN
         if T.ANY in (left, right):
