@@ -341,3 +341,50 @@ def test_runaway_expressions_end_as_validation_errors(tmp_path: Path, expression
 ])
 def test_types_the_checker_once_got_wrong(src: str, expected: list[tuple[str, str]]) -> None:
     assert [(d.code, d.message) for d in twdsl.analyze(src, "w.twdsl").diagnostics] == expected
+
+
+def test_a_while_loop_carries_state_with_previous(tmp_path: Path) -> None:
+    write(tmp_path, w__twdsl='''
+          workflow Pages {
+            version: "1.0.0"
+            output { pages: any = page.result }
+            while ((page.result.next ?? 1) < 4) {
+              max_iterations: 10
+              task page { agent: "echo" input: { next: (page.previous.next ?? 0) + 1 } }
+            }
+          }
+          ''')
+    assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
+    expected = {"pages": [{"next": 1}, {"next": 2}, {"next": 3}, {"next": 4}]}
+    assert outputs(tmp_path, "w.twdsl") == expected
+    assert outputs(tmp_path, "w.twdsl", "-O0") == expected
+
+
+def test_previous_in_a_sequential_foreach_is_the_iteration_before(tmp_path: Path) -> None:
+    write(tmp_path, w__twdsl='''
+          workflow Sum {
+            version: "1.0.0"
+            output { running: any = add.result }
+            foreach x in [1, 2, 3] {
+              task add { agent: "echo" input: { total: (add.previous.total ?? 0) + x } }
+            }
+          }
+          ''')
+    assert outputs(tmp_path, "w.twdsl") == {
+        "running": [{"total": 1}, {"total": 3}, {"total": 6}]}
+
+
+@pytest.mark.parametrize("body, message", [
+    ('foreach x in [1, 2] { parallel: true task a { agent: "echo" input: { p: a.previous } } }',
+     "'a.previous' in a parallel foreach: iterations run at the same time, so there is no "
+     "previous one"),
+    ('foreach x in [1, 2] { task a { agent: "echo" } }\n'
+     '  task b { agent: "echo" input: { p: a.previous } }',
+     "'a.previous' is read inside the loop that declares 'a' (it is the result of the "
+     "iteration before the current one)"),
+])
+def test_previous_outside_its_loop_or_in_a_parallel_one_is_an_error(body: str,
+                                                                      message: str) -> None:
+    src = f'workflow W {{ version: "1"\n  {body}\n}}'
+    assert [(d.code, d.message) for d in twdsl.analyze(src, "w.twdsl").diagnostics] == [
+        ("TW302", message)]

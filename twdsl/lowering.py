@@ -662,7 +662,8 @@ class _Lowerer:
         if isinstance(e, A.Member):
             target = self.task_of_expr(e.obj, scope)
             if target is not None:
-                self.reads.append(target)
+                if e.name.name != "previous":  # (the iteration before: done already)
+                    self.reads.append(target)
                 return X.TaskField(node=target, field=e.name.name)
             return X.Get(obj=self._expr(e.obj, scope), name=e.name.name)
         if isinstance(e, A.StringLit):

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from twdsl.ide.context import Context, Frame, context_at, keywords_expected
 from twdsl.ide.snapshot import Snapshot
 from twdsl.lang import types as T
-from twdsl.lang.builtins import ERROR_TYPE, FUNCTIONS, MAPPED, VALUES, methods_for
+from twdsl.lang.builtins import (
+    ERROR_TYPE,
+    FUNCTIONS,
+    MAPPED,
+    TASK_FIELDS,
+    VALUES,
+    methods_for,
+)
 from twdsl.lang.kinds import ERROR_ACTIONS, ERROR_KINDS, THEN_ACTIONS
 from twdsl.semantics.names import iter_tasks
 from twdsl.syntax import ast as A
@@ -98,9 +105,6 @@ _OWNER_CONTAINER = {"workflow": "workflow", "task": "task", "agent": "agent",
                     "else": "branch", "on_error": "on_error", "on_success": "statements",
                     "fallback": "statements", "compensate": "statements",
                     "constraints": "constraints"}
-_TASK_FIELDS = {"result": "the agent's output", "status": "string", "error": "the failure, "
-                "if any", "attempts": "number", "duration": "duration?",
-                "started_at": "datetime?", "finished_at": "datetime?"}
 _PRIMS = ("string", "number", "boolean", "any", "object", "datetime", "duration", "file",
           "url", "null")
 
@@ -387,7 +391,7 @@ class _Completer:
             task = self._task(base)
             assert task is not None
             out = []
-            for name, detail in _TASK_FIELDS.items():
+            for name, detail in TASK_FIELDS.items():
                 if name == "result" and self.snap is not None:
                     detail = str(self.snap.declarations.task_result(task))
                 out.append(Item(name, "property", detail, sort="1"))

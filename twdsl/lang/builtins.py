@@ -524,3 +524,17 @@ VALUES: dict[str, Value] = {v.name: v for v in (
 
 #: The type of a task's ``error`` field and of ``error`` in a handler.
 ERROR_TYPE = _ERROR
+
+#: The fields of a task read in expressions (docs/language.md, "A task in expressions"), with
+#: what each holds; the checker types them, the runtime reads them from the task's record.
+TASK_FIELDS: dict[str, str] = {
+    "result": "the agent's output",
+    "status": "string (pending before the task runs)",
+    "error": "the failure, if any",
+    "attempts": "number (0 before the task runs)",
+    "duration": "duration?",
+    "started_at": "datetime?",
+    "finished_at": "datetime?",
+    "previous": "inside the loop that declares the task: its result in the iteration before "
+                "this one (null in the first)",
+}

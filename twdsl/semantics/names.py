@@ -418,6 +418,9 @@ class Resolver:
                                  BUILTIN_FUNCTIONS)
                 stack.extend((a, sc) for a in node.args)
             elif isinstance(node, A.Member):
+                if node.name.name == "previous" and isinstance(node.obj, A.Name) and \
+                        sc.lookup(node.obj.name) == "task":
+                    continue  # the iteration before: no wait (the checker types it)
                 stack.append((node.obj, sc))  # members are typed by the checker, not scoped
             elif isinstance(node, A.Lambda):
                 inner = sc.child()

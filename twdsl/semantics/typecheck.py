@@ -19,6 +19,7 @@ from twdsl.lang.builtins import (
     ERROR_TYPE,
     FUNCTIONS,
     MAPPED,
+    TASK_FIELDS,
     VALUES,
     function_arity,
     methods_for,
@@ -51,7 +52,6 @@ class _Ctx:
     header: int | None = None  # id of the while loop whose condition is being read
 
 
-_TASK_FIELDS = ("result", "status", "error", "attempts", "duration", "started_at", "finished_at")
 _FIELD_TYPES: dict[str, T.Type] = {
     "timeout": T.DURATION, "max_concurrency": T.NUMBER, "priority": T.NUMBER,
     "when": T.BOOLEAN, "version": T.STRING, "description": T.STRING, "schedule": T.STRING,
@@ -80,6 +80,7 @@ class Checker:
         self.task_result = declarations.task_result
         self.types: dict[int, T.Type] = {}
         self.facts_of: dict[int, dict[str, TaskFacts]] = {}  # id(body decl) -> its tasks
+        self.loop_stmts: dict[int, A.Stmt] = {}  # id(loop statement) -> the statement
 
     def error(self, code: str, message: str, node: A.Node, fix: Fix | None = None) -> None:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
@@ -155,6 +156,7 @@ class Checker:
                 for k, case in enumerate(item.cases):
                     self.collect(case.body, _Ctx(ctx.path + ((id(item), k),), ctx.loops))
             elif isinstance(item, (A.ForeachStmt, A.WhileStmt)):
+                self.loop_stmts[id(item)] = item
                 self.collect(item.body.items,
                              _Ctx(ctx.path, ctx.loops + ((id(item), len(ctx.path)),)))
 
@@ -396,10 +398,12 @@ class Checker:
             t = T.optional(T.DURATION)
         elif field in ("started_at", "finished_at"):
             t = T.optional(T.DATETIME)
+        elif field == "previous":
+            return self.previous(task, node, ctx)
         else:
-            hint, fix = did_you_mean(field, _TASK_FIELDS, node.name.span)
+            hint, fix = did_you_mean(field, TASK_FIELDS, node.name.span)
             self.error("TW302", f"task '{task}' has no field '{field}' (a task has "
-                       f"{', '.join(_TASK_FIELDS)}){hint}", node.name, fix)
+                       f"{', '.join(TASK_FIELDS)}){hint}", node.name, fix)
             return T.ANY
         if not always and (facts.may_skip or
                            ctx.header in {loop_id for loop_id, _ in facts.loops}):
@@ -423,6 +427,25 @@ class Checker:
             for _ in outer:
                 t = T.Arr(t)
         return t if _prefix(facts.path[:entry], ctx.path) else T.optional(t)
+
+    def previous(self, task: str, node: A.Member, ctx: _Ctx) -> T.Type:
+        """``task.previous``: inside the (sequential) loop that declares the task, its result
+        in the iteration before the current one (null in the first)."""
+        facts = self.facts[task]
+        inside = {loop_id for loop_id, _ in ctx.loops}
+        if not facts.loops or facts.loops[-1][0] not in inside:
+            self.error("TW302", f"'{task}.previous' is read inside the loop that declares "
+                       f"'{task}' (it is the result of the iteration before the current one)",
+                       node.name)
+            return T.ANY
+        loop = self.loop_stmts.get(facts.loops[-1][0])
+        if isinstance(loop, A.ForeachStmt):
+            par = loop.body.get("parallel")
+            if par is not None and not (isinstance(par.value, A.BoolLit) and not par.value.value):
+                self.error("TW302", f"'{task}.previous' in a parallel foreach: iterations run "
+                           "at the same time, so there is no previous one", node.name)
+                return T.ANY
+        return T.optional(facts.result)
 
     def member(self, e: A.Member, ctx: _Ctx) -> T.Type:
         if isinstance(e.obj, A.Name) and e.obj.name not in ctx.locals \
