@@ -111,7 +111,7 @@ def test_completion_of_task_members_and_result_fields(ws: ide.Workspace) -> None
     assert [(i.label, i.detail) for i in items] == [
         ("result", "{ path: string, size: number }"), ("status", "string"),
         ("error", "the failure, if any"), ("attempts", "number"), ("duration", "duration?"),
-        ("started_at", "datetime?"), ("finished_at", "datetime?")]
+        ("started_at", "datetime?"), ("finished_at", "datetime?"), ("previous", "result?")]
     text, cur = edit_at(MAIN, "    where: string = build.result.", "")
     items, _ = ide.complete(text, cur, snap, "main.twdsl")
     assert [(i.label, i.kind, i.detail) for i in items] == [

@@ -391,10 +391,10 @@ class _Completer:
             task = self._task(base)
             assert task is not None
             out = []
-            for name, detail in TASK_FIELDS.items():
+            for name, (detail, doc) in TASK_FIELDS.items():
                 if name == "result" and self.snap is not None:
                     detail = str(self.snap.declarations.task_result(task))
-                out.append(Item(name, "property", detail, sort="1"))
+                out.append(Item(name, "property", detail, doc, sort="1"))
             return out
         t = self.type_of(chain)
         return _members_of(t)

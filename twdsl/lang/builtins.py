@@ -525,16 +525,17 @@ VALUES: dict[str, Value] = {v.name: v for v in (
 #: The type of a task's ``error`` field and of ``error`` in a handler.
 ERROR_TYPE = _ERROR
 
-#: The fields of a task read in expressions (docs/language.md, "A task in expressions"), with
-#: what each holds; the checker types them, the runtime reads them from the task's record.
-TASK_FIELDS: dict[str, str] = {
-    "result": "the agent's output",
-    "status": "string (pending before the task runs)",
-    "error": "the failure, if any",
-    "attempts": "number (0 before the task runs)",
-    "duration": "duration?",
-    "started_at": "datetime?",
-    "finished_at": "datetime?",
-    "previous": "inside the loop that declares the task: its result in the iteration before "
-                "this one (null in the first)",
+#: The fields of a task read in expressions (docs/language.md, "A task in expressions"): the
+#: type shown for each and what it holds.  The checker types them, the runtime reads them from
+#: the task's record, the editor offers them.
+TASK_FIELDS: dict[str, tuple[str, str]] = {
+    "result": ("the agent's output", "The agent's answer (null when the task did not run)."),
+    "status": ("string", "The task's status: pending before it runs."),
+    "error": ("the failure, if any", "The failure, with kind, message and task."),
+    "attempts": ("number", "How many attempts the task made (0 before it runs)."),
+    "duration": ("duration?", "How long the task took."),
+    "started_at": ("datetime?", "When the task started."),
+    "finished_at": ("datetime?", "When the task finished."),
+    "previous": ("result?", "Inside the loop that declares the task: its result in the "
+                            "iteration before this one (null in the first)."),
 }
