@@ -17,6 +17,7 @@ import functools
 import gc
 import hashlib
 import inspect
+import logging
 import os
 import re
 import traceback
@@ -314,6 +315,18 @@ class TwdslServer(LanguageServer):
 
 
 server = TwdslServer()
+
+
+class _AnsweredCancels(logging.Filter):
+    """pygls warns on stderr of each ``$/cancelRequest`` for a request already answered;
+    editors send those all the time, and the protocol says to ignore them.  The warning
+    filled the editor's output channel."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Cancel notification for unknown message id")
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredCancels())
 
 
 def _prebuild(snaps: list[ide.Snapshot]) -> None:

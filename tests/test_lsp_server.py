@@ -698,3 +698,40 @@ async def test_a_pulling_client_is_asked_to_pull_again_when_a_configuration_chan
         await asyncio.sleep(0.01)
     assert puller.diagnostic_refresh_count == start + 1
     assert [d.code for d in await diagnostics(puller, u, 1)] == ["TW504"]
+
+
+def test_a_normal_session_writes_nothing_to_stderr(tmp_path: Path) -> None:
+    """What an editor shows as the server's output: nothing, for a session with a save (the
+    file watcher's notification follows it) and a cancel of a request already answered."""
+    doc = tmp_path / "w.twdsl"
+    doc.write_text('workflow W { version: "1" }\n')
+    messages = [
+        {"id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
+        {"method": "initialized", "params": {}},
+        {"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri(doc), "languageId": "twdsl", "version": 1, "text": doc.read_text()}}},
+        {"id": 2, "method": "textDocument/hover", "params": {
+            "textDocument": {"uri": uri(doc)}, "position": {"line": 0, "character": 10}}},
+        {"method": "$/cancelRequest", "params": {"id": 2}},
+        {"method": "textDocument/didSave", "params": {"textDocument": {"uri": uri(doc)}}},
+        {"method": "workspace/didChangeWatchedFiles", "params": {
+            "changes": [{"uri": uri(doc), "type": 2}]}},
+        {"method": "$/cancelRequest", "params": {"id": 999}},
+        {"id": 3, "method": "shutdown"},
+        {"method": "exit"},
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "twdsl.cli", "lsp", "--stdio"],
+        input=b"".join(_frame({"jsonrpc": "2.0", **m}) for m in messages),
+        capture_output=True, timeout=60, check=False,
+    )
+    assert proc.stderr.decode() == ""
+    assert proc.returncode == 0
+    replies, rest = [], proc.stdout
+    while rest:
+        head, rest = rest.split(b"\r\n\r\n", 1)
+        length = int(head.split(b"Content-Length:")[1].split(b"\r\n")[0])
+        replies.append(json.loads(rest[:length]))
+        rest = rest[length:]
+    assert [r["id"] for r in replies if "id" in r] == [1, 2, 3]
+    assert replies[-1] == {"id": 3, "jsonrpc": "2.0", "result": None}
