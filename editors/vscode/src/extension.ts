@@ -8,6 +8,7 @@ import {
   ErrorAction,
   LanguageClient,
   LanguageClientOptions,
+  MessageSignature,
   RevealOutputChannelOn,
   ServerOptions,
   State,
@@ -30,6 +31,26 @@ const CLIENT_ID = "twdsl"; // also makes the client read `twdsl.trace.server`
 const CLIENT_NAME = "TWDSL Language Server";
 const MAX_RESTARTS = 4; // crashes within RESTART_WINDOW_MS before giving up
 const RESTART_WINDOW_MS = 3 * 60 * 1000;
+
+/**
+ * The language client, quiet about requests that race a stop. On a restart VS Code keeps
+ * asking (highlights, hovers) until the old client is disposed; a request that arrives as it
+ * stops fails with "Starting server failed", which the base class logs as an error.
+ */
+class TwdslClient extends LanguageClient {
+  override handleFailedRequest<T>(
+    type: MessageSignature,
+    token: vscode.CancellationToken | undefined,
+    error: unknown,
+    defaultValue: T,
+    showNotification?: boolean,
+  ): T {
+    if (!this.isRunning()) {
+      return defaultValue;
+    }
+    return super.handleFailedRequest(type, token, error, defaultValue, showNotification);
+  }
+}
 
 let client: LanguageClient | undefined;
 let outputChannel: vscode.LogOutputChannel | undefined;
@@ -206,7 +227,7 @@ async function start(): Promise<void> {
     },
   };
 
-  const created = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+  const created = new TwdslClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
   created.onDidChangeState((event) => {
     if (event.newState === State.Running) {
       ready = true;
