@@ -17,9 +17,11 @@ import functools
 import gc
 import hashlib
 import inspect
+import logging
 import os
+import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,6 +59,10 @@ _SYMBOL_KIND = {
 _FOLD_KIND = {"comment": lsp.FoldingRangeKind.Comment, "imports": lsp.FoldingRangeKind.Imports,
               "region": lsp.FoldingRangeKind.Region}
 LEGEND = lsp.SemanticTokensLegend(list(ide.info.TOKEN_TYPES), list(ide.info.TOKEN_MODIFIERS))
+#: Files whose change on disk changes the analysis of open documents (watched on the client).
+CONFIG_FILES = ("twdsl.toml", "pyproject.toml")
+WATCHED = ("**/*.twdsl", *(f"**/{name}" for name in CONFIG_FILES))
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 class TwdslServer(LanguageServer):
@@ -77,6 +83,7 @@ class TwdslServer(LanguageServer):
         self._view: ide.Workspace | None = None
         self._configs: dict[Path, tuple[float, Config]] = {}
         self._config_errors: set[str] = set()
+        self._config_diagnostics: dict[str, str] = {}  # config file uri -> its error, shown
 
     # ------------------------------------------------------------------ helpers
     def log(self, message: str, kind: lsp.MessageType = lsp.MessageType.Log) -> None:
@@ -127,9 +134,56 @@ class TwdslServer(LanguageServer):
                 self._config_errors.add(message)
                 self.log(message, lsp.MessageType.Error)
                 self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, message))
+            self.config_problem(found, str(e))
             return DEFAULT
         self._configs[found] = (mtime, config)
+        self.config_problem(found, None)
         return config
+
+    def config_problem(self, path: Path, error: str | None) -> None:
+        """Show a configuration file's error as a diagnostic of that file (cleared once it
+        loads), so that it stays in the editor's problems until fixed."""
+        uri = from_fs_path(str(path)) or str(path)
+        if self._config_diagnostics.get(uri) == error:
+            return
+        diagnostics = []
+        if error is None:
+            self._config_diagnostics.pop(uri, None)
+        else:
+            self._config_diagnostics[uri] = error
+            at = _TOML_AT.search(error)  # tomllib's position of a syntax error, 1-based
+            pos = lsp.Position(int(at[1]) - 1, int(at[2]) - 1) if at else lsp.Position(0, 0)
+            diagnostics.append(lsp.Diagnostic(
+                lsp.Range(pos, pos), f"configuration ignored (the defaults are used): {error}",
+                lsp.DiagnosticSeverity.Error, source="twdsl"))
+        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, diagnostics))
+
+    def files_changed(self, changes: Sequence[lsp.FileEvent]) -> None:
+        """Files changed on disk (workspace/didChangeWatchedFiles): analyse again the open
+        documents they may change: all of them for a configuration file or a module created
+        or deleted, the importers of a module changed.  An open file's own change is the
+        editor's text, already analysed."""
+        opened = set(self.workspace.text_documents)
+        again: set[str] = set()
+        for change in changes:
+            path = self.path_of(change.uri)
+            if os.path.basename(path) in CONFIG_FILES:
+                self._config_errors.clear()  # a file broken again is reported again
+                if change.type == lsp.FileChangeType.Deleted:
+                    self.config_problem(Path(path), None)
+                again |= opened
+            elif path.endswith(".twdsl") and change.uri not in opened:
+                if change.type == lsp.FileChangeType.Changed:
+                    again |= {u for u in opened
+                              if u in self.snapshots and path in self.snapshots[u].modules}
+                else:
+                    again |= opened
+        for uri in again:
+            self.analysed.pop(uri, None)  # a request analyses it again, not the last snapshot
+            if self.push:
+                self.schedule(uri)
+        if again and not self.push and self._refresh_support():
+            self.workspace_diagnostic_refresh(None)
 
     def load(self, path: str) -> str | None:
         """An imported file's text: the open document's, else the file on disk."""
@@ -261,6 +315,18 @@ class TwdslServer(LanguageServer):
 server = TwdslServer()
 
 
+class _AnsweredCancels(logging.Filter):
+    """pygls warns on stderr of each ``$/cancelRequest`` for a request already answered;
+    editors send those all the time, and the protocol says to ignore them.  The warning
+    filled the editor's output channel."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Cancel notification for unknown message id")
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredCancels())
+
+
 def safe(default: Callable[[], Any]) -> Callable[[F], F]:
     """Log any exception of the handler (window/logMessage) and answer ``default()``."""
 
@@ -317,9 +383,25 @@ def initialize(ls: TwdslServer, params: lsp.InitializeParams) -> None:
 
 @server.feature(lsp.INITIALIZED)
 @safe(_none)
-def initialized(ls: TwdslServer, params: lsp.InitializedParams) -> None:
+async def initialized(ls: TwdslServer, params: lsp.InitializedParams) -> None:
     ls.log(f"twdsl {__version__} language server ready "
            f"({'push' if ls.push else 'pull'} diagnostics)", lsp.MessageType.Info)
+    ws = ls.client_capabilities.workspace
+    if ws is not None and ws.did_change_watched_files is not None and \
+            ws.did_change_watched_files.dynamic_registration:
+        watchers = [lsp.FileSystemWatcher(glob_pattern=g) for g in WATCHED]
+        try:
+            await ls.client_register_capability_async(lsp.RegistrationParams([lsp.Registration(
+                "twdsl-watched-files", lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                lsp.DidChangeWatchedFilesRegistrationOptions(watchers))]))
+        except Exception as e:  # the client refused: files changed on disk show on next edit
+            ls.log(f"twdsl: the client did not watch {', '.join(WATCHED)}: {e}")
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+@safe(_none)
+def did_change_watched_files(ls: TwdslServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+    ls.files_changed(params.changes)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)

@@ -570,3 +570,168 @@ async def test_a_pulling_client_is_asked_to_pull_again_when_an_import_changes(
         await asyncio.sleep(0.01)
     assert puller.diagnostic_refresh_count == start + 1
     assert [d.code for d in await diagnostics(puller, main, 1)] == ["TW302"]
+
+
+# ---------------------------------------------------------------- files changed on disk
+def changed_on_disk(client: LanguageClient, *events: tuple[Path, lsp.FileChangeType]) -> None:
+    """What an editor sends when files it watches for the server change on disk."""
+    client.workspace_did_change_watched_files(
+        lsp.DidChangeWatchedFilesParams([lsp.FileEvent(uri(p), t) for p, t in events])
+    )
+
+
+async def test_the_server_asks_the_client_to_watch_modules_and_configurations(
+    vscode: LanguageClient,
+) -> None:
+    for _ in range(3000):  # a request from the server, answered by the client
+        if vscode.registrations:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.01)
+    assert [
+        (r.id, r.method, r.register_options)
+        for r in vscode.registrations  # type: ignore[attr-defined]
+    ] == [
+        (
+            "twdsl-watched-files",
+            "workspace/didChangeWatchedFiles",
+            {
+                "watchers": [
+                    {"globPattern": "**/*.twdsl"},
+                    {"globPattern": "**/twdsl.toml"},
+                    {"globPattern": "**/pyproject.toml"},
+                ]
+            },
+        )
+    ]
+
+
+async def test_a_configuration_changed_on_disk_is_applied_without_an_edit(
+    vscode: LanguageClient, tmp_path: Path
+) -> None:
+    """twdsl.toml silences TW504; broken, it shows as a problem of twdsl.toml (where TOML
+    says) and the document is checked with the defaults; fixed, both clear. No edit of the
+    document in between: the server hears of the file through didChangeWatchedFiles."""
+    toml = tmp_path / "twdsl.toml"
+    toml.write_text('[check]\nignore = ["TW504"]\n')
+    u = open_doc(vscode, tmp_path / "w.twdsl", 'workflow W { version: "1" input { n: number } }')
+    assert await diagnostics(vscode, u, 1) == []
+
+    since = len(vscode.published)  # type: ignore[attr-defined]
+    toml.write_text('[check]\nignore = ["TW504"]]\n')
+    changed_on_disk(vscode, (toml, lsp.FileChangeType.Changed))
+    got = await diagnostics(vscode, u, 1, since)
+    assert [d.code for d in got] == ["TW504"]
+    [problem] = [p for p in vscode.published[since:]  # type: ignore[attr-defined]
+                 if p.uri == uri(toml)]
+    assert [(d.range, d.severity, d.message) for d in problem.diagnostics] == [
+        (
+            rng((1, 18), (1, 18)),
+            lsp.DiagnosticSeverity.Error,
+            f"configuration ignored (the defaults are used): {toml}: not valid TOML: "
+            "Expected newline or end of document after a statement (at line 2, column 19)",
+        )
+    ]
+
+    since = len(vscode.published)  # type: ignore[attr-defined]
+    toml.write_text('[check]\nignore = ["TW504"]\n')
+    changed_on_disk(vscode, (toml, lsp.FileChangeType.Changed))
+    assert await diagnostics(vscode, u, 1, since) == []
+    for _ in range(3000):
+        if not vscode.diagnostics[uri(toml)]:
+            break
+        await asyncio.sleep(0.01)
+    assert list(vscode.diagnostics[uri(toml)]) == []
+    # a configuration file deleted: the defaults apply again
+    since = len(vscode.published)  # type: ignore[attr-defined]
+    toml.unlink()
+    changed_on_disk(vscode, (toml, lsp.FileChangeType.Deleted))
+    assert [d.code for d in await diagnostics(vscode, u, 1, since)] == ["TW504"]
+    assert errors_logged(vscode) == [
+        f"twdsl: configuration ignored: {toml}: not valid TOML: Expected newline or end of "
+        "document after a statement (at line 2, column 19)"
+    ]
+
+
+async def test_an_imported_file_changed_on_disk_reanalyses_its_open_importers(
+    vscode: LanguageClient, project: Path
+) -> None:
+    main = open_doc(vscode, project / "main.twdsl")
+    assert await diagnostics(vscode, main, 1) == []
+    other = open_doc(vscode, project / "other.twdsl", 'workflow O { version: "1" }')
+    assert await diagnostics(vscode, other, 1) == []
+    lib = project / "lib.twdsl"
+    since = len(vscode.published)  # type: ignore[attr-defined]
+    lib.write_text(lib.read_text().replace("path: string", "dir: string"))
+    changed_on_disk(vscode, (lib, lsp.FileChangeType.Changed))
+    got = await diagnostics(vscode, main, 1, since)
+    assert [(d.code, d.message, d.range) for d in got] == [
+        ("TW302", "{ dir: string, size: number } has no field 'path'", rng((11, 33), (11, 37)))
+    ]
+    # only the importer was analysed again
+    assert [p.uri for p in vscode.published[since:]] == [main]  # type: ignore[attr-defined]
+
+    # deleted: every open document is analysed again (an import may now be missing)
+    since = len(vscode.published)  # type: ignore[attr-defined]
+    lib.unlink()
+    changed_on_disk(vscode, (lib, lsp.FileChangeType.Deleted))
+    got = await diagnostics(vscode, main, 1, since)
+    assert [(d.code, d.message, d.range) for d in got] == [
+        ("TW220", f"cannot import './lib.twdsl': there is no file {lib}", rng((0, 32), (0, 45)))
+    ]
+    await diagnostics(vscode, other, 1, since)
+    assert errors_logged(vscode) == []
+
+
+async def test_a_pulling_client_is_asked_to_pull_again_when_a_configuration_changes(
+    puller: LanguageClient, tmp_path: Path
+) -> None:
+    toml = tmp_path / "twdsl.toml"
+    toml.write_text('[check]\nignore = ["TW504"]\n')
+    u = open_doc(puller, tmp_path / "w.twdsl", 'workflow W { version: "1" input { n: number } }')
+    assert await diagnostics(puller, u, 1) == []
+    start = puller.diagnostic_refresh_count
+    toml.write_text("[check]\n")
+    changed_on_disk(puller, (toml, lsp.FileChangeType.Changed))
+    for _ in range(3000):
+        if puller.diagnostic_refresh_count > start:
+            break
+        await asyncio.sleep(0.01)
+    assert puller.diagnostic_refresh_count == start + 1
+    assert [d.code for d in await diagnostics(puller, u, 1)] == ["TW504"]
+
+
+def test_a_normal_session_writes_nothing_to_stderr(tmp_path: Path) -> None:
+    """What an editor shows as the server's output: nothing, for a session with a save (the
+    file watcher's notification follows it) and a cancel of a request already answered."""
+    doc = tmp_path / "w.twdsl"
+    doc.write_text('workflow W { version: "1" }\n')
+    messages = [
+        {"id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
+        {"method": "initialized", "params": {}},
+        {"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri(doc), "languageId": "twdsl", "version": 1, "text": doc.read_text()}}},
+        {"id": 2, "method": "textDocument/hover", "params": {
+            "textDocument": {"uri": uri(doc)}, "position": {"line": 0, "character": 10}}},
+        {"method": "$/cancelRequest", "params": {"id": 2}},
+        {"method": "textDocument/didSave", "params": {"textDocument": {"uri": uri(doc)}}},
+        {"method": "workspace/didChangeWatchedFiles", "params": {
+            "changes": [{"uri": uri(doc), "type": 2}]}},
+        {"method": "$/cancelRequest", "params": {"id": 999}},
+        {"id": 3, "method": "shutdown"},
+        {"method": "exit"},
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "twdsl.cli", "lsp", "--stdio"],
+        input=b"".join(_frame({"jsonrpc": "2.0", **m}) for m in messages),
+        capture_output=True, timeout=60, check=False,
+    )
+    assert proc.stderr.decode() == ""
+    assert proc.returncode == 0
+    replies, rest = [], proc.stdout
+    while rest:
+        head, rest = rest.split(b"\r\n\r\n", 1)
+        length = int(head.split(b"Content-Length:")[1].split(b"\r\n")[0])
+        replies.append(json.loads(rest[:length]))
+        rest = rest[length:]
+    assert [r["id"] for r in replies if "id" in r] == [1, 2, 3]
+    assert replies[-1] == {"id": 3, "jsonrpc": "2.0", "result": None}

@@ -9,12 +9,18 @@ that points nowhere.  The grammar's token scopes themselves are tested by vscode
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_lsp
+from lsp_helpers import make_client
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 import twdsl
 from twdsl.codes import lookup
@@ -64,9 +70,14 @@ def test_manifest_declares_the_language_grammar_and_snippets(manifest: dict[str,
     assert tm["language"] == "twdsl"
     assert (EXT / tm["path"]).is_file()
     assert tm["scopeName"] == tm_grammar["scopeName"] == "source.twdsl"
-    [snip] = contributes["snippets"]
-    assert snip["language"] == "twdsl"
-    assert (EXT / snip["path"]).is_file()
+    # The snippets are not contributed: VS Code would offer them everywhere, over the server's
+    # completion, which knows where the cursor is. The extension offers them itself while no
+    # server runs (src/snippets.ts reads the file the .vsix ships).
+    assert "snippets" not in contributes
+    assert (EXT / "snippets" / "twdsl.json").is_file()
+    extension_ts = (EXT / "src" / "extension.ts").read_text(encoding="utf-8")
+    assert 'readSnippets(context.asAbsolutePath("snippets/twdsl.json"))' in extension_ts
+    assert "if (client?.isRunning()) {\n        return undefined;" in extension_ts
     assert "onLanguage:twdsl" in manifest["activationEvents"]
 
 
@@ -100,19 +111,50 @@ def test_client_uses_the_manifest_default_and_the_documented_module() -> None:
     assert 'from "vscode-languageclient/node"' in extension_ts
 
 
+def _extension_server_command() -> list[str]:
+    """The command the extension spawns with `twdsl.server.pythonPath` set to this Python:
+    the arguments src/server.ts gives, then `--stdio`, which vscode-languageclient appends for
+    TransportKind.stdio (the transport src/extension.ts asks for)."""
+    server_ts = (EXT / "src" / "server.ts").read_text(encoding="utf-8")
+    extension_ts = (EXT / "src" / "extension.ts").read_text(encoding="utf-8")
+    assert "transport: TransportKind.stdio," in extension_ts
+    [args] = re.findall(r'args: (\[[^\]]*\]),\n\s*setting: "twdsl.server.pythonPath"', server_ts)
+    return [sys.executable, *json.loads(args), "--stdio"]
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=_extension_server_command(),
+                                              client_factory=make_client))
+async def as_vscode_starts_it(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code")))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_the_server_starts_the_way_the_extension_starts_it(
+        as_vscode_starts_it: LanguageClient) -> None:
+    assert _extension_server_command()[1:] == ["-m", "twdsl.cli", "lsp", "--stdio"]
+    for _ in range(500):
+        if as_vscode_starts_it.log_messages:
+            break
+        await asyncio.sleep(0.01)
+    assert [m.message for m in as_vscode_starts_it.log_messages] == [
+        f"twdsl {twdsl.__version__} language server ready (push diagnostics)"]
+
+
 def test_build_scripts_and_ignored_files(manifest: dict[str, Any]) -> None:
     scripts = manifest["scripts"]
     assert scripts["package"].startswith("vsce package --no-dependencies")
     assert "esbuild src/extension.ts --bundle --outfile=out/extension.js" in scripts["bundle"]
     assert "vscode-tmgrammar-test" in scripts["test:grammar"]
     assert manifest["dependencies"]["vscode-languageclient"].startswith("^9.")
-    assert {"@vscode/vsce", "esbuild", "typescript", "vscode-tmgrammar-test"} <= set(
-        manifest["devDependencies"])
+    assert {"@vscode/vsce", "esbuild", "typescript", "vscode-tmgrammar-test",
+            "puppeteer-core"} <= set(manifest["devDependencies"])  # e2e/run.mjs drives Chromium
     assert (EXT / "package-lock.json").is_file()
     gitignore = (EXT / ".gitignore").read_text(encoding="utf-8").split()
     assert gitignore == ["node_modules/", "out/", "*.vsix"]
     vscodeignore = (EXT / ".vscodeignore").read_text(encoding="utf-8").split("\n")
-    assert {"src/**", "tests/**", "node_modules/**"} <= set(vscodeignore)
+    assert {"src/**", "tests/**", "node_modules/**", "e2e/**"} <= set(vscodeignore)
     for name in ("README.md", "CHANGELOG.md", "LICENSE", "ci.sh"):
         assert (EXT / name).is_file(), name
     assert (EXT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")

@@ -45,7 +45,7 @@ const required = [
   "extension/snippets/twdsl.json",
 ];
 const missing = required.filter((name) => !names.has(name));
-const unwanted = [...names].filter((name) => /^extension\/(node_modules|src|tests|out\/test)\//.test(name));
+const unwanted = [...names].filter((name) => /^extension\/(node_modules|src|tests|e2e|out\/test)\//.test(name));
 if (missing.length > 0 || unwanted.length > 0) {
   console.error(`ci.sh: ${file}: missing ${JSON.stringify(missing)}, unwanted ${JSON.stringify(unwanted)}`);
   process.exit(1);

@@ -1,6 +1,6 @@
-// The TWDSL extension: highlighting, snippets and configuration are declared in package.json;
-// this file only runs the language client, which starts `twdsl lsp` over stdio and restarts it
-// on request or when its settings change.
+// The TWDSL extension: highlighting and configuration are declared in package.json; this file
+// runs the language client, which starts `twdsl lsp` over stdio and restarts it on request or
+// when its settings change, and offers the static snippets while no server runs.
 
 import * as vscode from "vscode";
 import {
@@ -8,12 +8,14 @@ import {
   ErrorAction,
   LanguageClient,
   LanguageClientOptions,
+  MessageSignature,
   RevealOutputChannelOn,
   ServerOptions,
   State,
   TransportKind,
 } from "vscode-languageclient/node";
 
+import { ClientLog } from "./channel";
 import {
   ServerCommand,
   ServerCommandError,
@@ -23,11 +25,32 @@ import {
   resolveServerCommand,
   userHome,
 } from "./server";
+import { readSnippets } from "./snippets";
 
 const CLIENT_ID = "twdsl"; // also makes the client read `twdsl.trace.server`
 const CLIENT_NAME = "TWDSL Language Server";
 const MAX_RESTARTS = 4; // crashes within RESTART_WINDOW_MS before giving up
 const RESTART_WINDOW_MS = 3 * 60 * 1000;
+
+/**
+ * The language client, quiet about requests that race a stop. On a restart VS Code keeps
+ * asking (highlights, hovers) until the old client is disposed; a request that arrives as it
+ * stops fails with "Starting server failed", which the base class logs as an error.
+ */
+class TwdslClient extends LanguageClient {
+  override handleFailedRequest<T>(
+    type: MessageSignature,
+    token: vscode.CancellationToken | undefined,
+    error: unknown,
+    defaultValue: T,
+    showNotification?: boolean,
+  ): T {
+    if (!this.isRunning()) {
+      return defaultValue;
+    }
+    return super.handleFailedRequest(type, token, error, defaultValue, showNotification);
+  }
+}
 
 let client: LanguageClient | undefined;
 let outputChannel: vscode.LogOutputChannel | undefined;
@@ -44,8 +67,48 @@ export function activate(context: vscode.ExtensionContext): void {
         void enqueue(restart);
       }
     }),
+    vscode.languages.registerCompletionItemProvider("twdsl", snippetProvider(context)),
   );
   void enqueue(start);
+}
+
+/**
+ * The snippets of snippets/twdsl.json while the server is not running (not installed, not
+ * started yet, stopped). A running server offers the snippets that fit where the cursor is.
+ */
+function snippetProvider(context: vscode.ExtensionContext): vscode.CompletionItemProvider {
+  let items: vscode.CompletionItem[] | undefined;
+  return {
+    provideCompletionItems() {
+      if (client?.isRunning()) {
+        return undefined;
+      }
+      items ??= readSnippets(context.asAbsolutePath("snippets/twdsl.json")).map((s) => {
+        const item = new vscode.CompletionItem(s.prefix, vscode.CompletionItemKind.Snippet);
+        item.insertText = new vscode.SnippetString(s.body);
+        item.detail = s.description;
+        item.documentation = new vscode.MarkdownString().appendCodeblock(s.body, "twdsl");
+        return item;
+      });
+      return items;
+    },
+  };
+}
+
+/** The channel given to the language client: its lines keep their level in the log channel. */
+function clientChannel(log: vscode.LogOutputChannel): vscode.OutputChannel {
+  const entries = new ClientLog(log);
+  return {
+    name: log.name,
+    append: (value) => entries.append(value),
+    appendLine: (value) => entries.appendLine(value),
+    replace: (value) => log.replace(value),
+    clear: () => log.clear(),
+    show: (columnOrPreserveFocus?: vscode.ViewColumn | boolean, preserveFocus?: boolean) =>
+      log.show(typeof columnOrPreserveFocus === "boolean" ? columnOrPreserveFocus : preserveFocus),
+    hide: () => log.hide(),
+    dispose: () => undefined, // the log channel is the extension's, disposed with it
+  };
 }
 
 export function deactivate(): Promise<void> {
@@ -116,6 +179,8 @@ async function start(): Promise<void> {
   }
   channel.info(`starting: ${[cmd.command, ...cmd.args].join(" ")}${cwd ? ` (in ${cwd})` : ""}`);
 
+  // With TransportKind.stdio the client appends `--stdio` to the arguments (`twdsl lsp`
+  // accepts it: stdio is its default).
   const run = {
     command: cmd.command,
     args: cmd.args,
@@ -131,11 +196,9 @@ async function start(): Promise<void> {
       { scheme: "file", language: "twdsl" },
       { scheme: "untitled", language: "twdsl" },
     ],
-    synchronize: {
-      fileEvents: vscode.workspace.createFileSystemWatcher("**/{*.twdsl,twdsl.toml,pyproject.toml}"),
-    },
-    outputChannel: channel,
-    traceOutputChannel: channel,
+    // No `synchronize.fileEvents`: the server registers the files it watches itself
+    // (twdsl.toml, pyproject.toml, *.twdsl), as it does with any client that allows it.
+    outputChannel: clientChannel(channel),
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     errorHandler: {
       error: (_error, _message, count) => ({
@@ -164,7 +227,7 @@ async function start(): Promise<void> {
     },
   };
 
-  const created = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+  const created = new TwdslClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
   created.onDidChangeState((event) => {
     if (event.newState === State.Running) {
       ready = true;
