@@ -389,6 +389,23 @@ task refuses { agent: "Refuses" input: { user: "ada" } on_error: continue }
                                              "task": "refuses"}
 
 
+async def test_a_node_that_cannot_import_the_agent_fails_the_call_as_agent(
+        executor: Executor, tmp_path: Path) -> None:
+    (tmp_path / "vanishing.py").write_text("def f(input, ctx):\n    return 1\n")
+    registry = AgentRegistry({"V": {"python": "vanishing:f"}}, tmp_path)
+    registry.get("V")  # imported here, then the module is gone: the Ray worker cannot import it
+    (tmp_path / "vanishing.py").unlink()
+    comp = compile_source(flow('task t { agent: "V" }'), "t.twdsl")
+    assert comp.program is not None
+    engine = Engine(comp.program, registry, Fanout([]), RunOptions(executor=executor))
+    result = await engine.run({})
+    assert result.tasks["t"].error == {
+        "kind": "agent", "task": "t",
+        "message": f"[agents.V] on the Ray node 127.0.0.1: python = 'vanishing:f': no module named "
+                   f"'vanishing' in {tmp_path} or on sys.path: install the agent's module on "
+                   "every node of the cluster, or give it the same path there"}
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

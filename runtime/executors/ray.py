@@ -244,7 +244,7 @@ def _ray_prints_to_stderr() -> None:
     raylet that died, ...) to sys.stdout, which is the run's outputs (JSON) in ``twdsl run``:
     send all of it to stderr, beside the progress lines.  Done before ``ray.init``, which
     registers the printing function; Ray versions without it print as they do."""
-    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    worker: Any = getattr(getattr(ray, "_private", None), "worker", None)
     original = getattr(worker, "print_to_stdstream", None)
     if original is None or getattr(original, "twdsl_stderr", False):
         return
