@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -487,6 +488,34 @@ task parent { agent: "ParentPid" }
     assert proc.pid not in got["pids"]
     assert set(got["nodes"]) <= {ray_cluster.head, ray_cluster.worker}
     assert got["parent"] == proc.pid  # the command agent ran in twdsl's process
+
+
+def test_ctrl_c_on_twdsl_run_stops_the_ray_task(ray_cluster: RayCluster, project: Path,
+                                                tmp_path: Path) -> None:
+    (project / "hold.twdsl").write_text(flow(
+        f'task hold {{ agent: "Stubborn" input: {{ dir: "{tmp_path}" }} }}'))
+    proc = twdsl("run", "hold.twdsl", "--executor", "ray", "--ray-address", ray_cluster.address,
+                 "--no-state", cwd=project, env=ray_cluster.env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "pid").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "the agent never started"
+            time.sleep(0.05)
+        pid = int((tmp_path / "pid").read_text())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (proc.returncode, out) == (1, "")
+    assert "cancelled: cancelled: the run was cancelled" in err
+    # the run ended at once; its Ray task was asked to stop, then its worker process killed
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"the Ray worker {pid} outlived the run"
+        time.sleep(0.05)
+    assert (tmp_path / "ignored").exists()
+    assert not (tmp_path / "finished").exists()
 
 
 KILL_FLOW = flow("""

@@ -22,10 +22,12 @@ Ray executor is chosen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,7 +107,8 @@ class RayExecutor:
         self.address = address
         self.owned = False  #: this executor connected, so close() disconnects
         self._routed: dict[int, tuple[Agent, Agent]] = {}
-        self._stopping: set[Any] = set()  #: cancelled Ray tasks not yet known to have ended
+        #: cancelled Ray tasks not yet known to have ended → when to kill them (monotonic)
+        self._stopping: dict[Any, float] = {}
         self._connect()
 
     def _connect(self) -> None:
@@ -158,19 +161,18 @@ class RayExecutor:
 
     def cancel(self, ref: Any, grace: float) -> None:
         """Stop the Ray task of ``ref``: Ray's KeyboardInterrupt now, its worker process
-        killed ``grace`` seconds later if it is still running (or at ``close``)."""
+        killed ``grace`` seconds later if it is still running (by then, or at ``close``)."""
         try:
             ray.cancel(ref, force=grace <= 0)
         except Exception:  # noqa: BLE001 - already over, or Ray is going away
             return
         if grace > 0:
-            self._stopping.add(ref)
+            self._stopping[ref] = time.monotonic() + grace
             asyncio.get_running_loop().call_later(grace, self._force, ref)
 
     def _force(self, ref: Any) -> None:
-        if ref not in self._stopping:
+        if self._stopping.pop(ref, None) is None:
             return
-        self._stopping.discard(ref)
         try:
             ready, _ = ray.wait([ref], timeout=0, fetch_local=False)
             if not ready:
@@ -179,10 +181,16 @@ class RayExecutor:
             pass
 
     def close(self) -> None:
-        """Kill the Ray tasks still being stopped; disconnect when this executor connected
-        (which stops the Ray instance it started, if any)."""
-        for ref in list(self._stopping):
-            self._force(ref)
+        """Give the Ray tasks still being stopped the rest of their grace, kill those still
+        running; disconnect when this executor connected (which stops the Ray instance it
+        started, if any)."""
+        if self._stopping:
+            wait = max(self._stopping.values()) - time.monotonic()
+            refs = list(self._stopping)
+            with contextlib.suppress(Exception):
+                ray.wait(refs, num_returns=len(refs), timeout=max(0.0, wait), fetch_local=False)
+            for ref in refs:
+                self._force(ref)
         if self.owned and ray.is_initialized():
             ray.shutdown()
         self.owned = False

@@ -299,9 +299,12 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
                         "--no-state)") from None
         _interrupted_hint(store, program, inputs)
         recorder = Recorder.new_run(store, program, inputs)
-    return execute(program, inputs, registry, recorder, log_format,
-                   max_concurrency or config.run.get("max_concurrency") or 16, seed,
-                   cache=not no_cache, outlets=outlets, executor=executor)
+    try:
+        return execute(program, inputs, registry, recorder, log_format,
+                       max_concurrency or config.run.get("max_concurrency") or 16, seed,
+                       cache=not no_cache, outlets=outlets, executor=executor)
+    finally:
+        executor.close()
 
 
 def make_executor_or_stop(name: str, address: str | None) -> Any:
@@ -362,7 +365,7 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
             reuse: dict[str, Any] | None = None, cache: bool = True,
             outlets: Outlets | None = None, resumed: bool = False, executor: Any = None) -> int:
     """Run with the progress view and the recorder; print outputs or the error; the exit
-    code.  ``executor`` (closed here) runs the agent calls; None: the local one."""
+    code.  ``executor`` runs the agent calls (None: the local one); its maker closes it."""
     from twdsl.runtime.engine import Engine, RunOptions
     from twdsl.runtime.events import Fanout
     from twdsl.runtime.progress import JsonLog, LiveView, TextLog
@@ -402,8 +405,6 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
             close()
         if recorder is not None:
             recorder.close()
-        if executor is not None:
-            executor.close()
     if result.outputs is not None and result.status.value == "completed":
         click.echo(json.dumps(result.outputs, indent=2, sort_keys=False))
         return EXIT_OK
