@@ -145,6 +145,10 @@ ray = { num_gpus = 1 }
 [agents.Flaky]
 python = "agents:flaky"
 
+[agents.Down]
+python = "agents:flaky"
+circuit_breaker = { failures = 2, reset_after = 60 }
+
 [agents.NotJson]
 python = "agents:not_json"
 
@@ -405,6 +409,22 @@ async def test_a_node_that_cannot_import_the_agent_fails_the_call_as_agent(
         "message": f"[agents.V] on the Ray node 127.0.0.1: python = 'vanishing:f': no module named "
                    f"'vanishing' in {tmp_path} or on sys.path: install the agent's module on "
                    "every node of the cluster, or give it the same path there"}
+
+
+async def test_the_circuit_breaker_stays_twdsls(project: Path, executor: Executor) -> None:
+    # two failures on Ray open the breaker: the third call fails here, never reaching Ray
+    source = flow("""
+foreach i in [1, 2, 3] {
+  task down { agent: "Down" input: { ok_at: 99 } on_error: continue }
+}
+""")
+    result = await run_flow(source, project, executor)
+    errors = [result.tasks[f"down[{i}]"].error or {} for i in range(3)]
+    assert [e["kind"] for e in errors] == ["transient"] * 3
+    assert [e["message"] for e in errors[:2]] == ["ConnectionError: down at attempt 1"] * 2
+    assert errors[2]["message"].startswith(
+        "circuit open for agent 'Down' (2 consecutive failures, last: transient: "
+        "ConnectionError: down at attempt 1); retrying after ")
 
 
 def _alive(pid: int) -> bool:

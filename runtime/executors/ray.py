@@ -28,6 +28,7 @@ import json
 import logging
 import socket
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,9 @@ class RayExecutor:
     def __init__(self, address: str | None) -> None:
         self.address = address
         self.owned = False  #: this executor connected, so close() disconnects
-        self._routed: dict[int, tuple[Agent, Agent]] = {}
+        #: the Python agents as this executor runs them (weak: a long-lived process makes a
+        #: registry per run, and forgets it)
+        self._routed: weakref.WeakKeyDictionary[Agent, Agent] = weakref.WeakKeyDictionary()
         #: cancelled Ray tasks not yet known to have ended → when to kill them (monotonic)
         self._stopping: dict[Any, float] = {}
         self._connect()
@@ -133,16 +136,19 @@ class RayExecutor:
     def agent(self, agent: Agent) -> Agent:
         """``agent`` with its calls as Ray tasks when it is a Python agent (behind its circuit
         breaker, which stays here); any other agent as it is.  Made once per agent."""
-        hit = self._routed.get(id(agent))
-        if hit is not None and hit[0] is agent:
-            return hit[1]
-        routed = agent
+        breaker = None
         if isinstance(agent, PythonAgent):
-            routed = agent.with_runner(self._runner(agent))
+            inner = agent
         elif isinstance(agent, BreakerAgent) and isinstance(agent.inner, PythonAgent):
-            inner = agent.inner
-            routed = BreakerAgent(inner.with_runner(self._runner(inner)), agent.breaker)
-        self._routed[id(agent)] = (agent, routed)
+            inner, breaker = agent.inner, agent.breaker
+        else:
+            return agent
+        routed = self._routed.get(agent)
+        if routed is None:
+            routed = inner.with_runner(self._runner(inner))
+            if breaker is not None:  # the same breaker, here: it sees every call of the agent
+                routed = BreakerAgent(routed, breaker)
+            self._routed[agent] = routed
         return routed
 
     def _runner(self, agent: PythonAgent) -> RayRunner:
