@@ -43,6 +43,7 @@ from twdsl.lang.values import Duration, a_value, equal, render, to_json
 from twdsl.runtime.agents import AgentCall
 from twdsl.runtime.errors import ErrorKind, TaskError
 from twdsl.runtime.events import Event, EventSink, Fanout
+from twdsl.runtime.executors import Executor, LocalExecutor
 from twdsl.runtime.states import TASK_TRANSITIONS, RunStatus, TaskStatus, check_task
 
 NONE, BREAK, CONTINUE = 0, 1, 2  # what a node's run signals to its loop
@@ -95,6 +96,8 @@ class RunOptions:
     cache: Any = None
     resumed: bool = False  # a `runs resume` of this run id
     clock: Callable[[], float] = time.time  # for cache expiry (tests give their own)
+    #: where agent calls run (runtime/executors): here, or Python agents on a Ray cluster
+    executor: Executor = field(default_factory=LocalExecutor)
 
 
 @dataclass(slots=True)
@@ -723,7 +726,7 @@ class Engine:
         key = ev["key"]
         retries = policy.attempts if policy is not None else 0
         try:
-            agent = self.agents.get(n.agent)
+            agent = self.opt.executor.agent(self.agents.get(n.agent))
         except Exception as e:  # noqa: BLE001 - a binding that cannot load fails the task
             return TaskError(ErrorKind.AGENT, f"agent '{n.agent}' cannot be used: {e}")
         err: TaskError | None = None

@@ -8,6 +8,10 @@ threads of a pool of our own (up to 256), not asyncio's default executor: that e
 only ``cpu_count + 4`` workers (a parallel ``foreach`` of sleepy sync agents would queue
 behind 6 of them here) and ``asyncio.run`` waits for its threads at exit, so one hung agent
 would keep ``twdsl run`` from ending after Ctrl-C.
+
+An executor may run the function elsewhere (runtime/executors: a Ray task) by giving a copy of
+the agent a ``runner``; the binding's timeout, the classification of errors and the JSON
+check stay here, the same wherever the function runs.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import queue
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +38,26 @@ class PythonAgent:
     """A Python callable as an agent."""
 
     def __init__(self, name: str, func: Callable[..., Any], target: str,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, *, base_dir: Path | None = None,
+                 ray: Mapping[str, Any] | None = None,
+                 runner: Callable[[PythonAgent, AgentCall], Awaitable[Any]] | None = None
+                 ) -> None:
         self.name = name
         self.timeout = timeout  #: the binding's own limit (seconds), besides the task's
         self.func = func
         self.target = target  #: "module:function", for messages
+        self.base_dir = base_dir  #: the folder the module is imported from first
+        self.ray = ray  #: the binding's checked ``ray`` table (the Ray executor's options)
+        self.runner = runner  #: runs the function elsewhere; None: here (loop or thread)
         self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
             type(func).__call__)
+
+    def with_runner(self, runner: Callable[[PythonAgent, AgentCall], Awaitable[Any]]
+                    ) -> PythonAgent:
+        """This agent with its function run by ``runner(agent, call)``, which returns the
+        function's result or raises the attempt's TaskError."""
+        return PythonAgent(self.name, self.func, self.target, self.timeout,
+                           base_dir=self.base_dir, ray=self.ray, runner=runner)
 
     async def __call__(self, call: AgentCall) -> Any:
         if self.timeout is None:
@@ -55,7 +72,9 @@ class PythonAgent:
 
     async def _call(self, call: AgentCall) -> Any:
         try:
-            if self.is_async:
+            if self.runner is not None:
+                result = await self.runner(self, call)
+            elif self.is_async:
                 result = await self.func(call.input, call)
             else:
                 result = await _in_thread(self.func, call.input, call)
@@ -64,13 +83,22 @@ class PythonAgent:
         except TaskError:
             raise
         except Exception as e:  # an agent's bug is the attempt's failure, with its traceback
-            raise TaskError(classify(e), f"{type(e).__name__}: {e}",
-                            {"type": f"{type(e).__module__}.{type(e).__qualname__}",
-                             "traceback": "".join(traceback.format_exception(e))}) from None
+            raise failure(e) from None
         return ensure_json(self.name, result)
 
     def __repr__(self) -> str:
         return f"PythonAgent({self.name!r}, {self.target!r})"
+
+
+def failure(e: BaseException) -> TaskError:
+    """The attempt's error when a Python agent raised ``e`` (not a TaskError): its kind by
+    :func:`classify`, with the exception's type and traceback in the details.  ``SystemExit``
+    and the like end the attempt only, as kind ``agent``."""
+    if not isinstance(e, Exception):
+        return TaskError(ErrorKind.AGENT, f"{type(e).__name__}: {e}")
+    return TaskError(classify(e), f"{type(e).__name__}: {e}",
+                     {"type": f"{type(e).__module__}.{type(e).__qualname__}",
+                      "traceback": "".join(traceback.format_exception(e))})
 
 
 def classify(e: BaseException) -> ErrorKind:
@@ -113,7 +141,7 @@ def _in_thread(func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         except Exception as e:  # noqa: BLE001 - handed to the awaiting task
             value, ok = e, False
         except BaseException as e:  # noqa: BLE001 - sys.exit() in an agent ends the attempt only
-            value, ok = TaskError(ErrorKind.AGENT, f"{type(e).__name__}: {e}"), False
+            value, ok = failure(e), False
         try:
             loop.call_soon_threadsafe(settle, ok, value)
         except RuntimeError:

@@ -37,11 +37,21 @@ from twdsl.runtime.errors import ConfigurationError
 KINDS = ("python", "command", "url")
 COMMON_KEYS = ("timeout", "circuit_breaker", "description")
 KEYS = {
-    "python": ("python", *COMMON_KEYS),
+    "python": ("python", *COMMON_KEYS, "ray"),
     "command": ("command", "cwd", "env", "output", "kill_grace", *COMMON_KEYS),
     "url": ("url", "headers", "poll_interval", "connect_timeout", *COMMON_KEYS),
 }
 DEFAULT_BREAKER = BreakerSettings()
+#: The keys of a Python agent's ``ray`` table (what one call asks of a Ray cluster).
+RAY_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "max_retries", "kill_grace")
+#: Ray's own default: a Ray task lost with its worker process or node is run again 3 times.
+DEFAULT_MAX_RETRIES = 3
+#: Seconds between asking a cancelled Ray task to stop and killing its worker process.
+DEFAULT_KILL_GRACE = 2.0
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
+_RAY_OWN = {"CPU": "num_cpus", "GPU": "num_gpus", "memory": "memory"}
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -164,7 +174,8 @@ class AgentRegistry:
         spec = b.spec
         if b.kind == "python":
             func = load_target(spec["python"], self.base_dir, b.where)
-            return PythonAgent(b.name, func, spec["python"], spec.get("timeout"))
+            return PythonAgent(b.name, func, spec["python"], spec.get("timeout"),
+                               base_dir=self.base_dir, ray=spec.get("ray"))
         if b.kind == "command":
             cwd = self.base_dir / spec["cwd"] if "cwd" in spec else self.base_dir
             return CommandAgent(b.name, CommandSpec(
@@ -193,7 +204,7 @@ class AgentRegistry:
         if not callable(func):
             raise ConfigurationError(f"{where}: is a {type(func).__name__}, not a function "
                                      "f(input, ctx)")
-        return PythonAgent(name, func, ep.value)
+        return PythonAgent(name, func, ep.value, base_dir=self.base_dir)
 
     # -- checking bindings -----------------------------------------------------------------
 
@@ -222,6 +233,10 @@ class AgentRegistry:
                 "of python, command, url (one binding per agent)")
         kind = kinds[0]
         known = KEYS[kind]
+        if "ray" in spec and kind != "python":
+            raise ConfigurationError(
+                f"{where}: ray applies to python agents only; a {kind} agent always runs "
+                "where twdsl runs, whatever the executor (see docs/agents.md); remove it")
         for key in spec:
             if key not in known:
                 close = difflib.get_close_matches(str(key), known, n=1)
@@ -252,6 +267,8 @@ class AgentRegistry:
                 fix = 'for example "agents:echo" for a function echo in agents.py beside the config'
             raise ConfigurationError(f"{b.where}: python = {json.dumps(target)} must be "
                                      f"\"module:function\"; {fix}")
+        if "ray" in b.spec:
+            b.spec["ray"] = _ray_table(b.spec["ray"], b.where)
 
     def _check_command(self, b: Binding) -> None:
         argv = b.spec["command"]
@@ -345,6 +362,70 @@ def _string_table(b: Binding, key: str) -> None:
             shown = str(v).lower() if isinstance(v, bool) else str(v)
             raise ConfigurationError(f"{b.where}: {key}.{k} is {_what(v)}; write it as a "
                                      f"string: {json.dumps(shown)}")
+
+
+def _ray_table(table: Any, where: str) -> dict[str, Any]:
+    """A ``ray`` table checked and normalized (numbers as floats, ``memory`` in bytes)::
+
+        >>> _ray_table({"num_cpus": 2, "memory": "512 MiB", "resources": {"ssd": 1}}, "[x]")
+        {'num_cpus': 2.0, 'memory': 536870912, 'resources': {'ssd': 1.0}}
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(
+            f"{where}: ray must be a table such as ray = {{ num_cpus = 1, memory = \"2 GiB\" }}, "
+            f"not {_what(table)}")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in RAY_KEYS:
+            close = difflib.get_close_matches(str(key), RAY_KEYS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigurationError(f"{where}: unknown key 'ray.{key}'{hint}; ray knows: "
+                                     f"{', '.join(RAY_KEYS)}")
+        if key == "max_retries":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigurationError(
+                    f"{where}: ray.max_retries must be a whole number >= 0 (0: a Ray task lost "
+                    f"with its node is not run again), not {_what(value)}")
+            out[key] = value
+        elif key == "memory":
+            out[key] = _bytes(value, where)
+        elif key == "resources":
+            out[key] = _resources(value, where)
+        else:
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ConfigurationError(f"{where}: ray.{key} must be a number >= 0 (e.g. "
+                                         f"{key} = 1), not {_what(value)}")
+            out[key] = float(value)
+    return out
+
+
+def _bytes(value: Any, where: str) -> int:
+    """``ray.memory``: a whole number of bytes, or a size such as "512 MiB" or "2 GB"."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and (m := _SIZE.fullmatch(value)) is not None and (
+            m.group(2).lower() in _UNITS) and float(m.group(1)) > 0:
+        return max(1, int(float(m.group(1)) * _UNITS[m.group(2).lower()]))
+    raise ConfigurationError(
+        f"{where}: ray.memory must be a number of bytes > 0 or a size such as \"512 MiB\" or "
+        f"\"2 GB\" (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), not {_what(value)}")
+
+
+def _resources(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where}: ray.resources must be a table of custom resources "
+                                 f"such as resources = {{ ssd = 1 }}, not {_what(value)}")
+    out: dict[str, float] = {}
+    for name, amount in value.items():
+        if name in _RAY_OWN:
+            raise ConfigurationError(
+                f"{where}: ray.resources.{name}: write ray.{_RAY_OWN[name]} = "
+                f"{json.dumps(amount)} instead")
+        if not isinstance(amount, int | float) or isinstance(amount, bool) or amount <= 0:
+            raise ConfigurationError(f"{where}: ray.resources.{name} must be a number > 0, not "
+                                     f"{_what(amount)}")
+        out[str(name)] = float(amount)
+    return out
 
 
 def _breaker(b: Binding) -> BreakerSettings:

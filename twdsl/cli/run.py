@@ -24,6 +24,7 @@ from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Severity, render_text
 from twdsl.ir.model import IR_VERSION, Program
 from twdsl.ir.validate import IRInvariantError, validate
+from twdsl.runtime.executors import EXECUTORS
 from twdsl.source import SourceFile
 
 
@@ -238,6 +239,12 @@ def inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
               help="Serve Prometheus metrics on 127.0.0.1:PORT while the run goes.")
 @click.option("--max-concurrency", type=click.IntRange(1), default=None,
               help="Task attempts running at once (unless the workflow sets max_concurrency).")
+@click.option("--executor", "executor_name", type=click.Choice(EXECUTORS), default="local",
+              show_default=True, help="Where agent calls run: here, or Python agents as Ray "
+              "tasks on a Ray cluster (docs/scale-out-ray.md).")
+@click.option("--ray-address", default=None, metavar="HOST:PORT",
+              help="The Ray cluster's head, or 'auto' (default: Ray's rule: RAY_ADDRESS, else a "
+                   "cluster started on this machine, else a new local Ray).")
 @click.option("--seed", type=int, default=None, hidden=True, help="Seed of retry jitter.")
 def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                 workflow: str | None, optimize: int, config_path: str | None,
@@ -245,13 +252,14 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                 log_format: str, events_file: str | None, webhooks: tuple[str, ...],
                 webhook_headers: tuple[str, ...], event_types: tuple[str, ...],
                 metrics_port: int | None, max_concurrency: int | None,
-                seed: int | None) -> None:
+                executor_name: str, ray_address: str | None, seed: int | None) -> None:
     """Run a workflow: FILE is a .twdsl source or a compiled .json program."""
     try:
         outlets = Outlets(events_file, webhooks, webhook_headers, event_types, metrics_port)
         outlets.headers_checked()
         code = _run(file, pairs, inputs_file, workflow, optimize, config_path, state_path,
-                    no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets)
+                    no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets,
+                    executor_name, ray_address)
     except Stop as stop:
         if stop.message:
             click.echo(stop.message, err=True)
@@ -265,7 +273,8 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
 def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: str | None,
          optimize: int, config_path: str | None, state_path: str | None, no_state: bool,
          no_cache: bool, dry_run: bool, log_format: str, max_concurrency: int | None,
-         seed: int | None, outlets: Outlets | None = None) -> int:
+         seed: int | None, outlets: Outlets | None = None, executor_name: str = "local",
+         ray_address: str | None = None) -> int:
     config = config_for(Path(file), config_path)
     program = load_program(file, workflow, optimize, config)
     inputs = _inputs(program, pairs, inputs_file)
@@ -276,6 +285,7 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
             click.echo(line)
         return EXIT_OK
     registry = agent_registry(program, config)
+    executor = make_executor_or_stop(executor_name, ray_address)
     store = None
     recorder = None
     if not no_state:
@@ -289,9 +299,23 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
                         "--no-state)") from None
         _interrupted_hint(store, program, inputs)
         recorder = Recorder.new_run(store, program, inputs)
-    return execute(program, inputs, registry, recorder, log_format,
-                   max_concurrency or config.run.get("max_concurrency") or 16, seed,
-                   cache=not no_cache, outlets=outlets)
+    try:
+        return execute(program, inputs, registry, recorder, log_format,
+                       max_concurrency or config.run.get("max_concurrency") or 16, seed,
+                       cache=not no_cache, outlets=outlets, executor=executor)
+    finally:
+        executor.close()
+
+
+def make_executor_or_stop(name: str, address: str | None) -> Any:
+    """The executor (runtime/executors); one that cannot be used is a usage error (exit 2)
+    before anything is recorded."""
+    from twdsl.runtime.executors import ExecutorError, make_executor
+
+    try:
+        return make_executor(name, address)
+    except ExecutorError as e:
+        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
 
 
 def agent_registry(program: Program, config: Config) -> Any:
@@ -339,9 +363,9 @@ def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> N
 def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: Any,
             log_format: str, max_concurrency: int, seed: int | None = None,
             reuse: dict[str, Any] | None = None, cache: bool = True,
-            outlets: Outlets | None = None, resumed: bool = False) -> int:
+            outlets: Outlets | None = None, resumed: bool = False, executor: Any = None) -> int:
     """Run with the progress view and the recorder; print outputs or the error; the exit
-    code."""
+    code.  ``executor`` runs the agent calls (None: the local one); its maker closes it."""
     from twdsl.runtime.engine import Engine, RunOptions
     from twdsl.runtime.events import Fanout
     from twdsl.runtime.progress import JsonLog, LiveView, TextLog
@@ -369,6 +393,8 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
                          run_id=recorder.run_id if recorder else None, reuse=reuse or {},
                          cache=recorder.store if recorder is not None and cache else None,
                          resumed=resumed)
+    if executor is not None:
+        options.executor = executor
     engine = Engine(program, registry, Fanout(sinks), options)
     try:
         result = asyncio.run(_main(engine, inputs, recorder, registry))
