@@ -11,7 +11,6 @@ import pytest
 
 from twdsl.lint.schedule import ScheduleError, parse_schedule
 
-
 BAD = [  # schedule, column of the error, width of its caret, words of the message
     ("0 25 * * *", 16, 2, "hour '25' is not valid (0-23)"),
     ("61 3 * * *", 14, 2, "minute '61' is not valid (0-59)"),

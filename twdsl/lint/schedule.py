@@ -74,6 +74,16 @@ class Schedule:
         it = _croniter(self.expr, datetime.fromtimestamp(ts, self.zone()))
         return float(it.get_next(float))
 
+    def latest(self, ts: float) -> float | None:
+        """The last fire time at or before ``ts`` (None if there is none)."""
+        it = _croniter(self.expr, datetime.fromtimestamp(ts, self.zone()))
+        try:
+            t = float(it.get_prev(float))
+        except Exception:  # noqa: BLE001 - croniter found none
+            return None
+        nxt = self.after(t)
+        return nxt if nxt <= ts else t
+
     def fires(self, since: float, until: float, limit: int = 1000) -> list[float]:
         """Fire times in ``(since, until]``, oldest first, at most ``limit``."""
         it = _croniter(self.expr, datetime.fromtimestamp(since, self.zone()))
@@ -207,3 +217,17 @@ def check(ctx: LintContext) -> Iterator[Diagnostic]:
                 span = source.span(span.start + 1 + e.start, span.start + 1 + e.end)
             yield Diagnostic(CODE.code, CODE.severity,
                              f"workflow '{decl.name.name}': bad schedule: {e.message}", span)
+
+
+def workflow_schedules(module: A.Module) -> dict[str, str]:
+    """Workflow name → the text of its ``schedule`` (a literal string), for the workflows
+    that have one: what ``twdsl server`` fires."""
+    out: dict[str, str] = {}
+    for decl in module.items:
+        if isinstance(decl, A.WorkflowDecl):
+            field = decl.body.get("schedule")
+            if field is not None and isinstance(field.value, A.StringLit):
+                text = field.value.value
+                if text is not None:
+                    out[decl.name.name] = text
+    return out
