@@ -137,38 +137,31 @@ class Guard:
 
         async def counted() -> Message:
             nonlocal seen, too_big
+            if too_big:  # the app reads on: it gets an empty end, and its answer is replaced
+                return {"type": "http.request", "body": b"", "more_body": False}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     too_big = True
-                    raise _TooBig()
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
-        started = False
+        replaced = False
 
         async def secured(message: Message) -> None:
-            nonlocal started
+            nonlocal replaced
+            if replaced:
+                return
             if message["type"] == "http.response.start":
-                started = True
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + self.HEADERS
+                if too_big:
+                    replaced = True
+                    await _refuse(send, 413, f"the request body is larger than {limit} bytes")
+                    return
+                message["headers"] = list(message.get("headers", [])) + self.HEADERS
             await send(message)
 
-        try:
-            await self.app(scope, counted, secured)
-        except _TooBig:
-            if not started:
-                await _refuse(send, 413, f"the request body is larger than {limit} bytes")
-        except Exception:
-            if too_big and not started:
-                await _refuse(send, 413, f"the request body is larger than {limit} bytes")
-                return
-            raise
-
-
-class _TooBig(Exception):
-    pass
+        await self.app(scope, counted, secured)
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:
@@ -206,6 +199,9 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
                   description="Deploy TWDSL workflows, run them, watch and steer their runs. "
                               "Authenticate with `Authorization: Bearer <token>` "
                               "(`twdsl token create`).")
+
+    app.add_middleware(Guard, max_body=settings.max_body,  # type: ignore[arg-type]
+                       max_deploy_body=settings.max_deploy_body)
 
     def svc() -> Service:
         return holder["svc"]
@@ -620,30 +616,50 @@ def _event_json(e: Any) -> dict[str, Any]:
     return {"seq": e.seq, "ts": e.ts, "type": e.type, "key": e.key, "data": e.data}
 
 
+_ENDS = frozenset({"workflow.completed", "workflow.failed", "workflow.cancelled",
+                   "workflow.timeout", "workflow.paused"})
+_STOPPED = FINAL_RUN_STATUSES | {"paused", "interrupted"}
+
+
 async def _stream(service: Service, run_id: str, after: int,
                   request: Request) -> AsyncIterator[str]:
     """Events as they are recorded; a ``run`` event whenever the run's status changes; an
-    ``end`` event once the run has ended and every event was sent."""
+    ``end`` event once the run has stopped and its last event was sent.
+
+    A run's status is written before the event that says so (docs/state.md: status
+    changes are durable, events group-committed), so a stopped status is announced only
+    after that event (or two seconds later: a run killed with its process has none)."""
     seq = after
     status = None
+    ended_event = False
+    stopped_since: float | None = None
     last_sent = time.monotonic()
     yield "retry: 2000\n\n"
     while True:
         found = await asyncio.to_thread(service.store.events, run_id, seq, 500)
         for e in found:
             seq = e.seq
+            ended_event = ended_event or e.type in _ENDS
             last_sent = time.monotonic()
             yield (f"id: {e.seq}\nevent: {e.type}\n"
                    f"data: {json.dumps(_event_json(e), default=str)}\n\n")
+        if len(found) == 500:
+            continue
         run = await asyncio.to_thread(service.store.get_run, run_id)
         now_status = run_status(run) if run is not None else None
+        if now_status in _STOPPED or now_status is None:
+            if stopped_since is None:
+                stopped_since = time.monotonic()
+            if not ended_event and time.monotonic() - stopped_since < 2.0:
+                await asyncio.sleep(0.02)
+                continue
+        else:
+            stopped_since = None
+            ended_event = False  # a resumed run goes on
         if now_status != status:
             status = now_status
             yield f"event: run\ndata: {json.dumps({'status': status})}\n\n"
-        if len(found) == 500:
-            continue
-        if status is None or (status in FINAL_RUN_STATUSES | {"paused", "interrupted"}
-                              and not found):
+        if status is None or status in _STOPPED:
             yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
             return
         if await request.is_disconnected():
