@@ -88,7 +88,7 @@ class _Layout:
             out = [f'<g class="node" data-node="{escape(nid)}" transform="translate({x:g},{y:g})">',
                    f'<title>{escape(name)} ({escape(agent)})</title>',
                    f'<rect width="{TASK_W}" height="{TASK_H}" rx="8"/>',
-                   f'<text class="name" x="12" y="19">{escape(_clip(name, TASK_W - 44))}</text>',
+                   f'<text class="name" x="12" y="19">{escape(_clip(name, (TASK_W - 50) * 0.88))}</text>',
                    f'<text class="agent" x="12" y="35">{escape(_clip(agent, TASK_W - 24))}</text>',
                    f'<text class="badge" x="{TASK_W - 10}" y="19" text-anchor="end"></text>',
                    "</g>"]

@@ -109,6 +109,7 @@ function page(title, ...children) {
 }
 async function route() {
   stopLive();
+  $("#toast").hidden = true;
   if (!S.me) {
     try {
       S.me = await api("GET", "/api/session");
@@ -226,9 +227,11 @@ async function startDialog(workflows, chosen) {
   const hint = h("div", { class: "muted" });
   const err = h("div");
   async function fill() {
+    area.removeAttribute("data-for");
     const w = await api("GET", `/api/workflows/${encodeURIComponent(sel.value)}`);
     hint.textContent = w.inputs.length ? "Inputs: " + w.inputs.map((i) => `${i.name}: ${i.type}${i.required ? "" : " (optional)"}`).join(", ") : "This workflow takes no input.";
     area.value = json(template(w.inputs));
+    area.dataset.for = w.workflow;
   }
   sel.addEventListener("change", fill);
   const go = h("button", { class: "primary", id: "run-submit", type: "submit" }, "Start");
@@ -402,10 +405,11 @@ async function runPage(id, token) {
     if (run.parent_id) rows.push(["Retry of", h("a", { href: `#/runs/${run.parent_id}`, class: "mono" }, run.parent_id)]);
     if (run.resumes) rows.push(["Resumed", `${run.resumes} time${run.resumes > 1 ? "s" : ""}`]);
     summary.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-    ioCard.replaceChildren(
+    ioCard.replaceChildren(...[
+      run.error ? h("div", { class: "card", id: "run-error" }, h("h2", {}, "Error"), errorView(run.error)) : null,
       h("div", { class: "card" }, h("h2", {}, "Inputs"), h("pre", { id: "run-inputs-view" }, json(run.inputs || {}))),
       run.outputs ? h("div", { class: "card" }, h("h2", {}, "Outputs"), h("pre", { id: "run-outputs" }, json(run.outputs))) : null,
-      run.error ? h("div", { class: "card", id: "run-error" }, h("h2", {}, "Error"), errorView(run.error)) : null);
+    ].filter(Boolean));
     tl.replaceChildren(timeline(run, run.tasks));
     const open = new Set([...tasksEl.querySelectorAll("details[open]")].map((d) => d.dataset.key));
     tasksEl.replaceChildren(...(run.tasks.length ? run.tasks.map((t) => { const v = taskView(t, run.error); if (open.has(t.key)) v.open = true; return v; })
@@ -474,7 +478,7 @@ function barChart(points, label) {
     g.append(s("line", { x1: L, x2: W, y1: y, y2: y, class: "axis" }), s("text", { x: 2, y: y + 3 }, `${v * 100}%`));
   }
   points.forEach((p, i) => {
-    const x = L + i * bw + bw * 0.15, w = bw * 0.7;
+    const w = Math.min(bw * 0.7, 40), x = L + i * bw + (bw - w) / 2;
     if (p.success_rate !== null) {
       const hOk = p.success_rate * (H - B - 10);
       g.append(s("rect", { x, y: H - B - hOk, width: w, height: hOk, class: "bar-ok" }, s("title", {}, `${p.label}: ${Math.round(p.success_rate * 100)}% of ${p.ended}`)));
