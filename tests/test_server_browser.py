@@ -200,7 +200,7 @@ def test_start_a_run_and_watch_it_complete_on_the_graph(browser: Any,
                                                         site: dict[str, Any]) -> None:
     login(browser, site, "operator")
     shot(browser, "runs")
-    run_id = start_run(browser, "Slow", '{"seconds": 2.5}')
+    run_id = start_run(browser, "Slow", '{"seconds": 4}')
     wait_for(browser, lambda: node_status(browser, "wait") == "running",
              message="the wait task running on the graph")
     assert node_status(browser, "first") == "completed"
