@@ -31,7 +31,12 @@ ALLOWED = {
     # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
                   "twdsl.config", "twdsl.fix", "twdsl.report", "twdsl.codes",
-                  "twdsl.compiler", "twdsl.ir", "twdsl.runtime", "twdsl.lsp"),
+                  "twdsl.compiler", "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.server",
+                  "twdsl.lint.schedule"),
+    # The server is a front door like the CLI: the public API, the runtime and its store, the
+    # schedule rule of twdsl/lint/schedule.py (what `check` says a schedule means).
+    "twdsl.server": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.config", "twdsl.compiler",
+                     "twdsl.ir", "twdsl.runtime", "twdsl.lint.schedule", "twdsl.server"),
     "twdsl.lsp": ("twdsl", *_BASE, "twdsl.analysis", "twdsl.project", "twdsl.formatter",
                   "twdsl.config", "twdsl.codes", "twdsl.ide", "twdsl.lsp"),
     # The runtime runs IR only (twdsl.ir, once it exists): no AST, no checker.

@@ -132,7 +132,7 @@ def test_two_schedulers_on_one_database_fire_each_occurrence_once(tmp_path: Path
         clock.now = T0 + minute * 60 + 0.5
         barrier = threading.Barrier(2)
 
-        def go(s: Scheduler) -> None:
+        def go(s: Scheduler, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             s.tick()
 

@@ -84,11 +84,13 @@ class _Layout:
     def task(self, node: M.TaskNode) -> Box:
         nid, name, agent = node.id, node.name, node.agent
 
+        shown = escape(_clip(name, (TASK_W - 50) * 0.88))  # bold: wider letters
+
         def draw(x: float, y: float) -> list[str]:
             out = [f'<g class="node" data-node="{escape(nid)}" transform="translate({x:g},{y:g})">',
                    f'<title>{escape(name)} ({escape(agent)})</title>',
                    f'<rect width="{TASK_W}" height="{TASK_H}" rx="8"/>',
-                   f'<text class="name" x="12" y="19">{escape(_clip(name, (TASK_W - 50) * 0.88))}</text>',
+                   f'<text class="name" x="12" y="19">{shown}</text>',
                    f'<text class="agent" x="12" y="35">{escape(_clip(agent, TASK_W - 24))}</text>',
                    f'<text class="badge" x="{TASK_W - 10}" y="19" text-anchor="end"></text>',
                    "</g>"]

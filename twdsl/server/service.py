@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -256,7 +257,7 @@ class Service:
             inputs = validate_inputs(program, given)
         except InputError as e:
             raise ApiError(422, f"the inputs of {program.workflow} do not fit its declaration;"
-                           " nothing was run", e.problems) from None
+                           " nothing was run", _for_api(e.problems)) from None
         self.check_agents(program)
         run_id = self.runner.create(program, inputs, ir=d.ir,
                                     source_path=self._source_path(d))
@@ -466,6 +467,15 @@ class Service:
             check_schedule(text)
         except DeployError as e:
             raise ApiError(422, e.message) from None
+
+
+def _for_api(problems: list[str]) -> list[str]:
+    """The runtime's input problems, said for a JSON body rather than for --input flags.
+
+    >>> _for_api(["input 'n' (number) is required: pass --input n=…"])
+    ['input \'n\' (number) is required: add "n" to "inputs"']
+    """
+    return [re.sub(r": pass --input (\w+)=…", r': add "\1" to "inputs"', p) for p in problems]
 
 
 def fire_json(f: Any) -> dict[str, Any]:
