@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -200,6 +201,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
                               "Authenticate with `Authorization: Bearer <token>` "
                               "(`twdsl token create`).")
 
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # not event streams (Starlette)
     app.add_middleware(Guard, max_body=settings.max_body,  # type: ignore[arg-type]
                        max_deploy_body=settings.max_deploy_body)
 
