@@ -505,3 +505,40 @@ def test_tokens_from_the_cli(env: dict[str, Any]) -> None:
     r = subprocess.run([sys.executable, "-m", "twdsl.cli", "token", "create", "--role", "root"],
                        cwd=project, capture_output=True, text=True)
     assert r.returncode == 2 and "'root' is not one of" in r.stderr
+
+
+def test_a_stopped_server_cancels_its_runs_and_the_next_one_starts_the_waiting(
+        tmp_path: Path) -> None:
+    project = make_project(tmp_path / "r")
+    tok = token(project, "admin")
+    server = Server(project, "--max-runs", "1", "--no-scheduler")
+    with server.client(tok) as c:
+        deploy(c, project, "slow.twdsl")
+        running = c.post("/api/workflows/Slow/runs", json={}).json()["id"]
+        wait_task(c, running, "wait", "running")
+        waiting = c.post("/api/workflows/Slow/runs", json={"inputs": {"seconds": 0}}).json()["id"]
+    server.stop()
+    listed = {r["id"]: r for r in json.loads(cli(project, "runs", "list", "--format",
+                                                 "json").stdout)}
+    assert listed[running]["status"] == "cancelled"
+    assert listed[waiting]["status"] == "pending"
+    again = Server(project, "--no-scheduler")
+    try:
+        with again.client(tok) as c:
+            run = wait_run(c, waiting, {"completed"})
+            assert [t["key"] for t in run["tasks"]] == ["first", "wait", "after"]
+            assert c.post(f"/api/runs/{running}/resume").json()["reused"] == 1
+            wait_task(c, running, "wait", "running")
+            c.post(f"/api/runs/{running}/cancel")
+            wait_run(c, running, {"cancelled"})
+    finally:
+        again.stop()
+
+
+def test_a_port_in_use_is_a_usage_error(env: dict[str, Any]) -> None:
+    port = env["server"].url.rsplit(":", 1)[1]
+    r = subprocess.run([sys.executable, "-m", "twdsl.cli", "server", "--port", port],
+                       cwd=env["project"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert f"twdsl: error: cannot listen on 127.0.0.1:{port}: Address already in use" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -177,7 +177,7 @@ async def _refuse(send: Send, status: int, message: str) -> None:
 # ---------------------------------------------------------------------- the app
 def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     """The ASGI app.  The service (store, runner, scheduler) starts with the app's lifespan
-    unless one is given."""
+    (unless the one given has started) and stops with it."""
     holder: dict[str, Service] = {}
 
     @asynccontextmanager
@@ -191,9 +191,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         app.state.sessions = Sessions(svc.db.secret("session"), settings.session_hours * 3600)
         try:
             yield
-        finally:
-            if service is None:
-                await asyncio.to_thread(svc.stop)
+        finally:  # here, not after uvicorn returns: it re-raises SIGTERM once shut down
+            await asyncio.to_thread(svc.stop)
 
     app = FastAPI(title="twdsl server", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None,

@@ -34,7 +34,9 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 def role_at_least(role: str, needed: str) -> bool:
-    """>>> role_at_least("admin", "operator"), role_at_least("viewer", "operator")
+    """Whether a token of ``role`` may do what ``needed`` may.
+
+    >>> role_at_least("admin", "operator"), role_at_least("viewer", "operator")
     (True, False)
     """
     return ROLES.index(role) >= ROLES.index(needed)

@@ -67,6 +67,7 @@ class Runner:
         self.lock = threading.Lock()
         self.slots: asyncio.Semaphore | None = None
         self._stopped = threading.Event()
+        self.stopping = False
 
     # ------------------------------------------------------------------ lifetime
     def start(self) -> None:
@@ -87,6 +88,7 @@ class Runner:
         stop; runs still waiting stay pending, for the next start."""
         if not self.thread.is_alive():
             return
+        self.stopping = True
 
         async def shutdown() -> None:
             for task in list(self.tasks.values()):
@@ -159,6 +161,8 @@ class Runner:
         try:
             await self.slots.acquire()
         except asyncio.CancelledError:  # cancelled while waiting: it never started
+            if self.stopping:
+                raise  # the server stops: the run stays pending, for the next start
             await asyncio.to_thread(store.update_run, run_id, status="cancelled",
                                     finished_at=time.time(),
                                     error={"kind": "cancelled",

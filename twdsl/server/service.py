@@ -125,6 +125,7 @@ class Service:
         self.agents_lock = threading.Lock()
         self.started_at = time.time()
         self.running = False
+        self.stopped = False
 
     def _registry(self) -> Any:
         from twdsl.runtime.agents import AgentRegistry
@@ -146,6 +147,9 @@ class Service:
         self.running = True
 
     def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         self.running = False
         self.scheduler.stop()
         self.notifier.stop()
@@ -472,8 +476,8 @@ class Service:
 def _for_api(problems: list[str]) -> list[str]:
     """The runtime's input problems, said for a JSON body rather than for --input flags.
 
-    >>> _for_api(["input 'n' (number) is required: pass --input n=…"])
-    ['input \'n\' (number) is required: add "n" to "inputs"']
+    >>> print(_for_api(["input 'n' (number) is required: pass --input n=…"])[0])
+    input 'n' (number) is required: add "n" to "inputs"
     """
     return [re.sub(r": pass --input (\w+)=…", r': add "\1" to "inputs"', p) for p in problems]
 
