@@ -72,7 +72,8 @@ def main() -> None:
             for f in fires:
                 run = httpx.get(url + f"/api/runs/{f['run_id']}", headers=headers).json()
                 start_ms.append((run["started_at"] - f["scheduled_at"]) * 1000)
-            gaps = [b["scheduled_at"] - a["scheduled_at"] for a, b in zip(fires, fires[1:], strict=False)]
+            times = [f["scheduled_at"] for f in fires]
+            gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
