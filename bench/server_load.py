@@ -10,12 +10,16 @@ database work.
   reads 50 runs; show reads the run, its tasks, attempts and events.  What ``server`` costs
   beyond ``bare`` is the framework, the authentication and the request checks.
 
-The load (this process, asyncio + httpx): ``--requests`` requests per operation with
-``--concurrency`` in flight, after a warm-up, ``--repeat`` times; each round's requests per
-second and latency percentiles, and the median round.  The workflow is one task of the
-built-in ``echo`` agent, so a run costs what the server pays per run, not an agent's work.
+The load comes from a second process: wrk (Debian's ``wrk``, one thread, ``--concurrency``
+connections, ``--seconds`` per round, a Lua script for the bodies, the run ids and the p95),
+or without it this script's own asyncio + httpx client (``--requests`` per round; a Python
+client is slower than the servers, so its figures are the client's).  Each operation runs
+``--repeat`` rounds after a warm-up; the median round is kept.  ``floor`` is a request that
+does nothing (``/healthz``): what the harness itself allows.  The
+workflow is one task of the built-in ``echo`` agent, so a run costs what the server pays per
+run, not an agent's work.
 
-    .venv/bin/python bench/server_load.py [--requests 1000] [--concurrency 8] [--repeat 3]
+    .venv/bin/python bench/server_load.py [--seconds 8] [--concurrency 8] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,7 +87,9 @@ async def app(scope, receive, send):
                 return
     path, method = scope["path"], scope["method"]
     status = 200
-    if method == "POST" and path == "/runs":
+    if path == "/healthz":
+        out = {"status": "ok"}
+    elif method == "POST" and path == "/runs":
         given = json.loads(await body(receive))["inputs"]
         inputs = validate_inputs(program, given)
         rid = runner.create(program, inputs, ir=ir, source_path=None)
@@ -108,7 +115,7 @@ async def app(scope, receive, send):
 if __name__ == "__main__":
     import socket
     import uvicorn
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
     sock.bind(("127.0.0.1", 0))
     print(f"http://127.0.0.1:{sock.getsockname()[1]}", file=sys.stderr, flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
@@ -171,6 +178,43 @@ async def load(url: str, method: str, paths: list[str], body: Any, headers: dict
             "max_ms": latencies[-1] * 1000}
 
 
+WRK_DONE = r"""
+done = function(summary, latency, requests)
+  io.write(string.format('WRK {"requests": %d, "duration_us": %d, "p50_us": %d, ' ..
+    '"p95_us": %d, "max_us": %d, "errors": %d, "non2xx": %d}\n', summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(95), latency.max,
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout, summary.errors.status))
+end
+"""
+
+
+def wrk_load(url: str, method: str, paths: list[str], body: Any, headers: dict[str, str],
+             args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append(f"wrk.body = {json.dumps(json.dumps(body))}")
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+    for k, v in headers.items():
+        lines.append(f'wrk.headers["{k}"] = "{v}"')
+    lines.append("local paths = {" + ", ".join(json.dumps(p) for p in paths) + "}")
+    lines.append("local i = 0")
+    lines.append("request = function() i = i + 1; "
+                 "return wrk.format(nil, paths[(i % #paths) + 1]) end")
+    script = tmp / "load.lua"
+    script.write_text("\n".join(lines) + "\n" + WRK_DONE)
+    r = subprocess.run(["wrk", "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s",
+                        "--timeout", "30s", "-s", str(script), url], capture_output=True,
+                       text=True, check=True)
+    line = next(x for x in r.stdout.splitlines() if x.startswith("WRK "))
+    res = json.loads(line[4:])
+    if res["errors"] or res["non2xx"]:
+        raise SystemExit(f"{method} {paths[0]}: {res} {r.stdout}")
+    return {"rps": res["requests"] / (res["duration_us"] / 1e6), "p50_ms": res["p50_us"] / 1000,
+            "p95_ms": res["p95_us"] / 1000, "max_ms": res["max_us"] / 1000,
+            "requests": res["requests"]}
+
+
 def wait_idle(url: str, headers: dict[str, str], bare: bool) -> None:
     """Let the submitted runs finish before the next measurement."""
     for _ in range(600):
@@ -182,8 +226,16 @@ def wait_idle(url: str, headers: dict[str, str], bare: bool) -> None:
         time.sleep(0.2)
 
 
+def run_load(url: str, method: str, paths: list[str], body: Any, headers: dict[str, str],
+             args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    if args.client == "wrk":
+        return wrk_load(url, method, paths, body, headers, args, tmp)
+    return asyncio.run(load(url, method, paths * (args.requests // len(paths) + 1)
+                            [: args.requests], body, headers, args.concurrency))
+
+
 def measure(kind: str, url: str, headers: dict[str, str], args: argparse.Namespace,
-            ) -> dict[str, Any]:
+            tmp: Path) -> dict[str, Any]:
     bare = kind == "bare"
     submit_path = "/runs" if bare else "/api/workflows/Echo/runs"
     list_path = "/runs" if bare else "/api/runs"
@@ -195,19 +247,21 @@ def measure(kind: str, url: str, headers: dict[str, str], args: argparse.Namespa
     del warm
     wait_idle(url, headers, bare)
     ids = [r["id"] for r in httpx.get(url + list_path, headers=headers).json()["runs"]]
-    for op in ("submit", "list", "show"):
+    floor = "/healthz"
+    for op in ("floor", "submit", "list", "show"):
         rounds = []
         for _ in range(args.repeat):
             if op == "submit":
-                res = asyncio.run(load(url, "POST", [submit_path] * args.requests,
-                                       {"inputs": {"n": 1}}, headers, args.concurrency))
+                res = run_load(url, "POST", [submit_path], {"inputs": {"n": 1}}, headers, args,
+                               tmp)
                 wait_idle(url, headers, bare)
             elif op == "list":
-                res = asyncio.run(load(url, "GET", [list_path] * args.requests, None, headers,
-                                       args.concurrency))
+                res = run_load(url, "GET", [list_path], None, headers, args, tmp)
+            elif op == "show":
+                res = run_load(url, "GET", [show_prefix + i for i in ids], None, headers, args,
+                               tmp)
             else:
-                paths = [show_prefix + ids[i % len(ids)] for i in range(args.requests)]
-                res = asyncio.run(load(url, "GET", paths, None, headers, args.concurrency))
+                res = run_load(url, "GET", [floor], None, {}, args, tmp)
             rounds.append(res)
         mid = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
         out[op] = {**{k: round(v, 2) for k, v in mid.items()},
@@ -220,9 +274,14 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--client", choices=["wrk", "python"],
+                    default="wrk" if shutil.which("wrk") else "python")
     args = ap.parse_args()
-    results: dict[str, Any] = {"requests": args.requests, "concurrency": args.concurrency,
-                               "repeat": args.repeat}
+    results: dict[str, Any] = {"client": args.client, "concurrency": args.concurrency,
+                               "repeat": args.repeat,
+                               **({"seconds": args.seconds} if args.client == "wrk"
+                                  else {"requests": args.requests})}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "echo.twdsl").write_text(WORKFLOW)
@@ -232,7 +291,7 @@ def main() -> None:
         proc, url = start([sys.executable, "bare.py", str(root / "b" / "state.db"),
                            str(root / "echo.twdsl")], root)
         try:
-            results["bare"] = measure("bare", url, {}, args)
+            results["bare"] = measure("bare", url, {}, args, root)
         finally:
             stop(proc)
         # the server
@@ -248,10 +307,11 @@ def main() -> None:
             r = httpx.post(url + "/api/workflows", headers=headers,
                            json={"source": WORKFLOW, "filename": "echo.twdsl"})
             assert r.status_code == 201, r.text
-            results["server"] = measure("server", url, headers, args)
+            results["server"] = measure("server", url, headers, args, root)
         finally:
             stop(proc)
-    for op in ("submit", "list", "show"):
+    results["load_average"] = round(os.getloadavg()[0], 2)
+    for op in ("floor", "submit", "list", "show"):
         results[f"{op}_rps_ratio_server_to_bare"] = round(
             results["server"][op]["rps"] / results["bare"][op]["rps"], 2)
     print(json.dumps(results, indent=2))

@@ -77,7 +77,10 @@ def server_command(host: str, port: int, state: str | None, config_path: str | N
     except (ApiError, ServerDBError) as e:
         fail(getattr(e, "message", str(e)))
     try:
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and
+        # without it every answer waits ~40 ms for Nagle's algorithm
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                             socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as e:

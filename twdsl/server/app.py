@@ -402,18 +402,18 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
                 "points": svc().series(name, (now - days * 86400) // size * size, size)}
 
     @app.post("/api/workflows/{name}/runs", tags=["runs"], status_code=201)
-    def submit(name: str, body: SubmitBody, who: Principal = operator) -> dict[str, Any]:
+    def submit(name: str, body: SubmitBody, who: Principal = operator) -> JSONResponse:
         """Start a run of the latest (or the named) version; inputs are validated as
         `twdsl run` validates them, before anything is recorded."""
         service = svc()
-        return service.run_json(service.submit(service.deployment(name, body.version),
-                                               body.inputs))
+        return JSONResponse(service.run_json(service.submit(
+            service.deployment(name, body.version), body.inputs)), status_code=201)
 
     # -------------------------------------------------------------- runs
     @app.get("/api/runs", tags=["runs"])
     def runs(workflow: str | None = None, status: str | None = None,
              since: float | None = None, until: float | None = None, limit: int = 50,
-             who: Principal = viewer) -> dict[str, Any]:
+             who: Principal = viewer) -> JSONResponse:
         """Runs, newest first; ``since <= created_at < until`` (epoch seconds)."""
         if status is not None and status not in RUN_STATUSES | {"interrupted"}:
             raise ApiError(422, f"status: one of {', '.join(sorted(RUN_STATUSES))}, "
@@ -427,13 +427,13 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         if status in ("running", "interrupted"):
             found = [r for r in found if run_status(r) == status]
         cache: dict[str, Any] = {}
-        return {"runs": [service.run_json(r, cache) for r in found]}
+        return JSONResponse({"runs": [service.run_json(r, cache) for r in found]})
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
-    def run(run_id: str, who: Principal = viewer) -> dict[str, Any]:
+    def run(run_id: str, who: Principal = viewer) -> JSONResponse:
         """A run with its tasks, their attempts, inputs, results and errors."""
         service = svc()
-        return service.run_detail(service.run(run_id))
+        return JSONResponse(service.run_detail(service.run(run_id)))
 
     @app.get("/api/runs/{run_id}/graph.svg", tags=["runs"], response_class=Response)
     def run_graph(run_id: str, who: Principal = viewer) -> Response:
