@@ -153,6 +153,7 @@ def all_css(driver: Any, selector: str) -> list[Any]:
 
 def login(driver: Any, site: dict[str, Any], role: str) -> None:
     driver.delete_all_cookies()
+    driver.get("about:blank")  # a fresh page: a new hash alone would keep the old one
     driver.get(site["server"].url + "/#/runs")
     field = wait_for(driver, lambda: css(driver, "#token"), message="the login form")
     field.clear()
@@ -162,7 +163,17 @@ def login(driver: Any, site: dict[str, Any], role: str) -> None:
 
 
 def node_status(driver: Any, node: str) -> str:
-    return str(css(driver, f'#graph g.node[data-node="{node}"]').get_attribute("data-status"))
+    """Read in one script: the page redraws as events come (an element found may be gone by
+    the time it is read)."""
+    return str(driver.execute_script(
+        "const g = document.querySelector(`#graph g.node[data-node=\"${arguments[0]}\"]`);"
+        "return g ? g.dataset.status : null;", node))
+
+
+def texts(driver: Any, selector: str) -> list[str]:
+    return list(driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent.trim())",
+        selector))
 
 
 def start_run(driver: Any, workflow: str, inputs: str) -> str:
@@ -186,6 +197,7 @@ def start_run(driver: Any, workflow: str, inputs: str) -> str:
 
 def test_login_is_refused_with_a_wrong_token(browser: Any, site: dict[str, Any]) -> None:
     browser.delete_all_cookies()
+    browser.get("about:blank")
     browser.get(site["server"].url + "/")
     field = wait_for(browser, lambda: css(browser, "#token"), message="the login form")
     assert css(browser, "#top").is_displayed() is False
@@ -205,8 +217,8 @@ def test_start_a_run_and_watch_it_complete_on_the_graph(browser: Any,
              message="the wait task running on the graph")
     assert node_status(browser, "first") == "completed"
     assert node_status(browser, "after") == "waiting"
-    assert css(browser, "#run-status .pill").text == "running"
-    assert [b.text for b in all_css(browser, "#run-actions button")] == ["Cancel", "Pause"]
+    assert texts(browser, "#run-status .pill") == ["running"]
+    assert texts(browser, "#run-actions button") == ["Cancel", "Pause"]
     shot(browser, "run-running")
     wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute(
         "data-run-status") == "completed", timeout=20, message="the run completed")
@@ -217,7 +229,7 @@ def test_start_a_run_and_watch_it_complete_on_the_graph(browser: Any,
         "fill")
     bars = all_css(browser, "#timeline .bar")
     assert len(bars) == 3
-    assert [b.text for b in all_css(browser, "#run-actions button")] == ["Retry"]
+    assert texts(browser, "#run-actions button") == ["Retry"]
     assert run_id in browser.current_url
     shot(browser, "run-completed")
 
@@ -233,7 +245,7 @@ def test_cancel_a_run_from_its_page(browser: Any, site: dict[str, Any]) -> None:
              message="the run cancelled")
     wait_for(browser, lambda: node_status(browser, "wait") == "cancelled")
     assert node_status(browser, "after") == "waiting"
-    assert [b.text for b in all_css(browser, "#run-actions button")] == ["Resume", "Retry"]
+    assert texts(browser, "#run-actions button") == ["Resume", "Retry"]
     shot(browser, "run-cancelled")
 
 
@@ -250,7 +262,7 @@ def test_a_failing_run_shows_its_traceback(browser: Any, site: dict[str, Any]) -
     right = css(browser, 'details.task[data-key="right"]')
     assert right.get_attribute("open") is not None  # a failed task opens by itself
     assert "ZeroDivisionError" in right.find_element("css selector", "pre.traceback").text
-    assert [b.text for b in all_css(browser, "#run-actions button")] == [
+    assert texts(browser, "#run-actions button") == [
         "Retry", "Retry failed only"]
     shot(browser, "run-failed")
     # retry failed only: a new run, linked

@@ -418,10 +418,12 @@ async function runPage(id, token) {
     document.body.dataset.runStatus = run.status;
   }
   let pending = null;
+  let shown = JSON.stringify(run0);
   async function refresh() {
     if (S.page !== token) return;
     const run = await api("GET", `/api/runs/${encodeURIComponent(run0.id)}`);
-    if (S.page === token) render(run);
+    const text = JSON.stringify(run);
+    if (S.page === token && text !== shown) { shown = text; render(run); }  // redraw on change only
     return run;
   }
   function soon() {
