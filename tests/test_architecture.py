@@ -60,7 +60,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "twdsl.ide": (*_BASE, *_PUBLIC_API, "twdsl.syntax", "twdsl.semantics"),
     # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": (*_BASE, *_PUBLIC_API, "twdsl.fix", "twdsl.report", "twdsl.compiler",
-                  "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.syntax.parser"),
+                  "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.server", "twdsl.syntax.parser",
+                  "twdsl.lint.schedule"),
+    # The server is a front door like the CLI: the public API, the runtime and its store, and
+    # the schedule rule of twdsl/lint/schedule.py (what `check` says a schedule means).
+    "twdsl.server": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime",
+                     "twdsl.lint.schedule"),
     "twdsl.lsp": (*_BASE, *_PUBLIC_API, "twdsl.ide"),
     # The runtime runs IR only: no AST, no checker.
     "twdsl.runtime": (*_BASE, "twdsl.ir"),

@@ -278,6 +278,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "every run (current_time, workflow_id, task_id, context.run_id): the cache is never hit.",
          'workflow W {\n  version: "1.0.0"\n  input { q: string }\n  task a { agent: "A" input: { q: q, at: current_time } cache: 1h }\n}',
          'workflow W {\n  version: "1.0.0"\n  input { q: string }\n  task a { agent: "A" input: { q: q, at: current_time } cache: { ttl: 1h, key: q } }\n}'),
+    Code("TW510", "bad-schedule", "lint", _E,
+         "A workflow schedule that is not a cron expression twdsl server can fire: 5 fields (or 6, seconds first), an @daily-style name, an optional TZ=Area/City in front; the error points at the wrong field.",
+         'workflow W {\n  version: "1.0.0"\n  schedule: "0 25 * * *"\n  task a { agent: "A" }\n}',
+         'workflow W {\n  version: "1.0.0"\n  schedule: "TZ=Europe/Paris 0 3 * * *"\n  task a { agent: "A" }\n}'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "

@@ -32,6 +32,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("twdsl.cli.runs:stats_command",
               "Runs, success rate, durations (mean, p50, p95) per workflow and task, frequent..."),
     "cache": ("twdsl.cli.runs:cache_group", "The task result cache (a task's `cache` setting)."),
+    "server": ("twdsl.cli.server:server_command",
+               "Serve the HTTP API and the web UI, fire schedules and send notifications."),
+    "token": ("twdsl.cli.token:token_group",
+              "API tokens of `twdsl server`: create (shown once), list, revoke."),
+    "schedules": ("twdsl.cli.schedules:schedules_group",
+                  "Schedules of deployed workflows: list (the default), pause, resume, fires."),
     "lsp": ("twdsl.cli.lsp:lsp_command",
             "Run the language server (stdio by default): see docs/editors.md."),
 }

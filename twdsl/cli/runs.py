@@ -43,6 +43,9 @@ def _store_path(flag: str | None) -> Path:
     return (found.parent if found else Path.cwd()) / ".twdsl" / "state.db"
 
 
+store_path = _store_path  # public: `twdsl server`, `token` and `schedules` use the same file
+
+
 def _open(flag: str | None, must_exist: bool = True) -> Any:
     from twdsl.runtime.store import SQLiteStore, StoreError
 

@@ -49,6 +49,7 @@ def _rules() -> tuple[Rule, ...]:
         missing_agent,
         missing_version,
         retry_budget,
+        schedule,
         unbound_output,
         unreachable_task,
         unused_input,
@@ -57,7 +58,7 @@ def _rules() -> tuple[Rule, ...]:
 
     return (missing_version.check, missing_agent.check, unbound_output.check,
             unused_input.check, constant_condition.check, retry_budget.check,
-            unreachable_task.check, unused_result.check, cache_inputs.check)
+            unreachable_task.check, unused_result.check, cache_inputs.check, schedule.check)
 
 
 def run_rules(ctx: LintContext) -> list[Diagnostic]:
