@@ -24,10 +24,12 @@ class LintContext:
 
     model: SemanticModel
     text: str
+    #: the declarations to lint (a part of the module, when the others' results are reused)
+    part: A.Module | None = None
 
     @property
     def module(self) -> A.Module:
-        return self.model.module
+        return self.part if self.part is not None else self.model.module
 
     @property
     def models(self) -> list[Model]:

@@ -46,6 +46,7 @@ class FileScope:
     templates: Templates
     #: agent declarations in scope, by the name they are known by here (imported included)
     agent_decls: dict[str, A.AgentDecl] = field(default_factory=dict)
+    text: str = ""  # the file's text (what reuse compares declarations by)
 
     @classmethod
     def of(cls, path: str, module: A.Module, imports: Imports | None,

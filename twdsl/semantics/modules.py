@@ -48,6 +48,8 @@ def resolve_imports(path: str, module: A.Module, modules: dict[str, A.Module | N
     ``broken``: files with syntax errors, whose exports cannot be trusted)."""
     out = Imports()
     diags: list[Diagnostic] = []
+    if not any(isinstance(d, A.ImportDecl) for d in module.items):
+        return out, diags  # (walking the module for the names it uses is most of the cost)
     used = _used_names(module)
     for imp in module.items:
         if not isinstance(imp, A.ImportDecl):
