@@ -14,7 +14,7 @@ from twdsl.semantics.names import Model
 from twdsl.syntax import ast as A
 
 if TYPE_CHECKING:
-    import networkx as nx
+    from twdsl.semantics.graph import TaskGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class LintContext:
         return self.model.bodies
 
     @property
-    def graphs(self) -> list[nx.DiGraph]:
+    def graphs(self) -> list[TaskGraph]:
         return self.model.graphs
 
 
