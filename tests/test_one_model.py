@@ -462,3 +462,20 @@ def test_nesting_costs_time_linear_in_its_depth_and_compiles(shape: str) -> None
     assert c.program is not None
     tasks = [n for n in c.program.nodes.values() if n.kind == "task"]
     assert [t.name for t in tasks] == ["t"]
+
+
+def test_a_named_fallback_copies_the_tasks_of_its_handlers_under_its_own_names() -> None:
+    """Issue 16 (6): a fallback naming a task whose handler holds statements made two nodes
+    with one id (an internal error after `check` said clean)."""
+    from twdsl.compiler import compile_source
+
+    src = ('workflow W {\n  version: "1.0.0"\n  task a { agent: "fail" on_error: { fallback: b } }'
+           '\n  task b { agent: "echo" on_error: { task c { agent: "echo" } } }\n}\n')
+    assert twdsl.analyze(src, "w.twdsl").diagnostics == []
+    program = compile_source(src, "w.twdsl").program
+    assert program is not None
+    assert sorted(n.id for n in program.nodes.values() if n.kind == "task") == [
+        "a", "a.fallback.b", "a.fallback.c", "b", "c"]
+    itself = src.replace("fallback: b", "fallback: a")
+    assert [(d.code, d.message) for d in twdsl.analyze(itself, "w.twdsl").diagnostics] == [
+        ("TW212", "task 'a' names itself as its fallback: to run it again, give it a retry")]

@@ -36,6 +36,7 @@ from twdsl.recursion import gc_paused
 from twdsl.semantics import policies as P
 from twdsl.semantics.declarations import Declarations
 from twdsl.semantics.model import FileScope
+from twdsl.semantics.names import iter_tasks
 from twdsl.semantics.templates import Templates, literal_value
 from twdsl.source import SourceFile, Span
 from twdsl.syntax import ast as A
@@ -550,8 +551,13 @@ class _Lowerer:
         bid = self.new_id("block", scope.prefix)
         node = M.BlockNode(id=bid, parent=owner, role="handler", src=self.src(fb))
         self.add(node)
-        inner = _Scope({k: v for k, v in scope.tasks.items() if k != fb.name},
-                       scope.instances, scope.locals, scope.consts, f"{owner}.fallback.")
+        prefix = f"{owner}.fallback."
+        # the copy's own handler tasks are copies too (ids under the prefix); names of the
+        # workflow's other tasks still read those tasks
+        copied = {t.name.name for t, _ in iter_tasks([stmt]) if t is not stmt}
+        tasks = {k: (prefix + k if k in copied else v) for k, v in scope.tasks.items()
+                 if k != fb.name}
+        inner = _Scope(tasks, scope.instances, scope.locals, scope.consts, prefix)
         copy = self.task(stmt, inner, bid)
         self.nodes[copy].src = self.src(stmt)
         node.children.append(copy)
