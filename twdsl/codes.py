@@ -89,8 +89,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "split it into parts computed separately.",
          "workflow W { version: \"1.0.0\" task a { agent: \"A\" input: { x: " + "[" * 65 +
          "1" + "]" * 65 + " } } }",
-         "workflow W { version: \"1.0.0\" task a { agent: \"A\" input: { x: " + "[" * 64 +
-         "1" + "]" * 64 + " } } }"),
+         "workflow W { version: \"1.0.0\" task a { agent: \"A\" input: { x: " + "[" * 60 +
+         "1" + "]" * 60 + " } } }"),
     Code("TW130", "bad-interpolation", "syntax", _E,
          "A '${' in a string that is empty or never closed.",
          'workflow W { version: "1.0.0" description: "v${}" }',

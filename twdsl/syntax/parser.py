@@ -375,10 +375,30 @@ class _Driver:
                 fix = Fix("replace '=' with ':'", (TextEdit(tok.span(self.file), ":"),))
         elif tok.kw is not None and tok.value in _KEYWORD_HINTS and tok.kw not in expected:
             msg = f"unexpected keyword '{tok.value}'{where}: {_KEYWORD_HINTS[tok.value]}"
+        elif expected == {"COLON"} and i >= 1 and self.tokens[i - 1].line < tok.line \
+                and self._after_value(i - 1):
+            # `agent: "A" "extra"` then a line break: the stray value is the mistake, not
+            # the next line (where the parser notices it, expecting ':' after a key)
+            stray = self.tokens[i - 1]
+            msg = (f"unexpected {_describe(stray)}{where} after a field's value: a field holds "
+                   "one value (remove it, or write another field as 'name: value')")
+            fix = Fix("remove it", (TextEdit(stray.span(self.file), ""),))
+            self.diags.append(Diagnostic("TW110", Severity.ERROR, msg, stray.span(self.file),
+                                         (), fix))
+            return
         else:
             msg = f"unexpected {what}{where}; expected {_summarize(expected)}"
         span = tok.span(self.file)
         self.diags.append(Diagnostic("TW110", Severity.ERROR, msg, span, (), fix))
+
+    def _after_value(self, k: int) -> bool:
+        """Token ``k`` follows a complete value on its own line (``key: value`` then it)."""
+        if k < 1:
+            return False
+        before = self.tokens[k - 1]
+        return before.line == self.tokens[k].line and before.type in (
+            "STRING", "NUMBER", "DURATION", "NAME", "TRUE", "FALSE", "NULL", "RBRACE", "RSQB",
+            "RPAR")
 
     def _context(self) -> str:
         for v in reversed(self.value_stack):
