@@ -730,7 +730,7 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - a binding that cannot load fails the task
             return TaskError(ErrorKind.AGENT, f"agent '{n.agent}' cannot be used: {e}")
         err: TaskError | None = None
-        for retry in range(retries + 1):
+        for retry in range(retries if extra else retries + 1):  # extra: N more attempts
             if retry or extra:
                 assert policy is not None
                 # a handler's extra retry policy continues the count of the first one
