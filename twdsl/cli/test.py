@@ -26,7 +26,6 @@ from twdsl.cli.common import (
     internal_error,
     write_output,
 )
-from twdsl.cli.run import Stop, config_for, load_program
 
 if TYPE_CHECKING:
     from twdsl.testing.runner import Loaded
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
 def _load(file: Path, workflow: str | None) -> Loaded:
     """The test file's workflow, compiled as `twdsl run` compiles it (same configuration,
     same optimization level)."""
+    from twdsl.cli.run import Stop, config_for, load_program
     from twdsl.testing.runner import Loaded, LoadError
 
     try:
@@ -58,8 +58,6 @@ def _load(file: Path, workflow: str | None) -> Loaded:
 def test_command(paths: tuple[str, ...], keywords: tuple[str, ...], fmt: str,
                  junit_path: str | None) -> None:
     """Run workflow tests: *.test.toml files, with mock agents on a virtual clock."""
-    from twdsl.testing import report
-    from twdsl.testing.runner import prepare, run_test
     from twdsl.testing.spec import SUFFIX, SpecError, TestFile, discover, read_test_file
 
     start = time.perf_counter()
@@ -80,12 +78,17 @@ def test_command(paths: tuple[str, ...], keywords: tuple[str, ...], fmt: str,
              if not keywords or any(k.lower() in t.name.lower() for k in keywords)]
     if not problems and not tests:
         fail(f"no test matches -k {' -k '.join(keywords)}")
+    from twdsl.testing import report
+    from twdsl.testing.runner import prepare, run_test
+
     try:
         prepared, more = prepare(files, tests, _load)
     except Exception as exc:  # a bug: say so, exit 3
         internal_error(", ".join(found), exc)
     problems += more
     if problems:
+        order = {path: i for i, path in enumerate(found)}
+        problems.sort(key=lambda p: (order.get(p.file, len(order)), p.line))
         for p in problems:
             click.echo(str(p), err=True)
         n = len(problems)

@@ -208,6 +208,7 @@ class Instance:
     result: Any = None
     error: dict[str, Any] | None = None
     input: Any = None
+    errors: list[str] = field(default_factory=list)  # the kind of each failed attempt
     started: int | None = None  # position of its first task.started among the events
     #: how many events had been emitted when its last attempt ended (else when it ended): it
     #: ended before another started when this is at most the other's ``started``
@@ -282,6 +283,11 @@ def run_test(p: Prepared) -> Outcome:
     return outcome
 
 
+def _node_of(key: str) -> str:
+    m = _KEY.fullmatch(key)
+    return m.group("node") if m else key
+
+
 def _vt(seconds: float) -> str:
     return format_duration(round(seconds, 6))
 
@@ -314,8 +320,16 @@ class Checker:
             elif e.type in _FINAL_EVENTS and inst.ended is None:
                 inst.ended, inst.ended_at = i + 1, at
         # A task ended when its last attempt ended (its on_error handler, if any, runs after)
-        for c in calls:
+        for c in sorted(calls, key=lambda c: c.attempt):
             inst = self.instances.get(c.key)
+            if inst is not None and c.outcome.startswith("error:"):
+                inst.errors.append(c.outcome.removeprefix("error:"))
+            elif inst is not None and c.outcome in ("hang", "cancelled"):
+                # stopped by the scheduler: by the task's own timeout, or cancelled
+                node = program.nodes.get(_node_of(c.key))
+                limit = node.timeout if isinstance(node, TaskNode) else None
+                timed_out = limit is not None and c.ended_at - c.at >= limit - 1e-9
+                inst.errors.append("timeout" if timed_out else "cancelled")
             if inst is not None and c.ended is not None and (
                     inst.ended is None or inst.attempts and c.attempt == inst.attempts):
                 inst.ended, inst.ended_at = c.ended, c.ended_at
@@ -437,6 +451,9 @@ class Checker:
                 out.append(f"{where}.error.message: expected a message containing "
                            f"{show(value.message)}, got {show(i.error.get('message'))}")
             return out
+        if what == "errors":
+            return [] if i.errors == value else [
+                f"{where}.errors: expected {show(value)}, got {show(i.errors)}"]
         if what in ("input", "input_match") and i.started is None:
             return [f"{where}.{what}: expected {show(value)}, but the task never started "
                     f"({i.status})"]

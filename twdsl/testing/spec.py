@@ -171,7 +171,7 @@ ERROR_KEYS = ("kind", "message")
 EXPECT_KEYS = ("status", "outputs", "outputs_json", "outputs_match", "outputs_match_json",
                "error", "ran", "not_ran", "order", "time", "tasks")
 RUN_ERROR_KEYS = ("kind", "task", "message")
-TASK_KEYS = ("status", "attempts", "error", "result", "result_json", "result_match",
+TASK_KEYS = ("status", "attempts", "error", "errors", "result", "result_json", "result_match",
              "result_match_json", "input", "input_json", "input_match", "input_match_json")
 
 
@@ -670,6 +670,14 @@ def _task_expects(r: _Reader, v: Any, where: KeyPath, out: list[Expect]) -> None
                 e = r.error(t[key], (*here, key), f"{label}.error")
                 if e is not None:
                     out.append(Expect(("tasks", name, key), e, line, sel))
+            elif key == "errors":
+                kinds = t[key]
+                if not isinstance(kinds, list) or not all(k in ERROR_KINDS for k in kinds):
+                    r.problem((*here, key), f"{label}.errors must be an array of error kinds "
+                              f"({', '.join(ERROR_KINDS)}), one per failed attempt, not "
+                              f"{_show(kinds)}")
+                else:
+                    out.append(Expect(("tasks", name, key), kinds, line, sel))
         for key in ("result", "result_match", "input", "input_match"):
             given, value = r.data(t, key, here, label)
             if given:
