@@ -275,7 +275,7 @@ def run_test(p: Prepared) -> Outcome:
     if result is not None:
         outcome.run_status = result.status.value
         if not hung:
-            failures += Checker(program, result, sink.events, mocks.calls).check(t.expects)
+            failures += Observed(program, result, sink.events, mocks.calls).check(t.expects)
     failures.sort(key=lambda f: f.line)
     outcome.failures = failures
     outcome.status = "failed" if failures else "passed"
@@ -292,8 +292,9 @@ def _vt(seconds: float) -> str:
     return format_duration(round(seconds, 6))
 
 
-class Checker:
-    """A run's result and events, against a test's expectations."""
+class Observed:
+    """What a run did (its result, events and agent calls), checked against a test's
+    expectations."""
 
     def __init__(self, program: Program, result: RunResult,
                  events: list[tuple[float, Event]], calls: list[Call]) -> None:

@@ -397,9 +397,10 @@ def _read(path: str, text: str, doc: dict[str, Any]) -> TestFile:
         label = f"test {json.dumps(name)}" if name else "[[test]]"
         inputs = dict(base_inputs)
         inputs.update(_inputs(r, t, where, folder, label))
-        inputs_line = r.line((*where, "inputs")) if ("inputs" in t or "inputs_json" in t
-                                                      or "inputs_file" in t) \
-            else r.line(("inputs",)) if base_inputs else r.line(where)
+        given = [k for k in ("inputs", "inputs_json", "inputs_file") if k in t]
+        top_given = [k for k in ("inputs", "inputs_json", "inputs_file") if k in top]
+        inputs_line = r.line((*where, given[0])) if given else \
+            r.line((top_given[0],)) if top_given else r.line(where)
         mocks = dict(base_mocks)
         mocks.update(_mocks(r, t.get("agents", {}), (*where, "agents"), f"{label}: agents"))
         faults = _faults(r, t.get("faults", []), (*where, "faults"), label)
