@@ -144,7 +144,7 @@ def main() -> None:
     args = ap.parse_args()
     repeat = 2 if args.quick else args.repeat
 
-    from twdsl.cli.test import _load as load  # the command's own loader (compile as `run`)
+    from twdsl.cli.test import load_workflow as load  # compiles as `twdsl run` does
     from twdsl.testing.runner import prepare, run_test
     from twdsl.testing.spec import read_test_file
 

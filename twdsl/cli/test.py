@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from twdsl.testing.runner import Loaded
 
 
-def _load(file: Path, workflow: str | None) -> Loaded:
+def load_workflow(file: Path, workflow: str | None) -> Loaded:
     """The test file's workflow, compiled as `twdsl run` compiles it (same configuration,
     same optimization level)."""
     from twdsl.cli.run import Stop, config_for, load_program
@@ -82,7 +82,7 @@ def test_command(paths: tuple[str, ...], keywords: tuple[str, ...], fmt: str,
     from twdsl.testing.runner import prepare, run_test
 
     try:
-        prepared, more = prepare(files, tests, _load)
+        prepared, more = prepare(files, tests, load_workflow)
     except Exception as exc:  # a bug: say so, exit 3
         internal_error(", ".join(found), exc)
     problems += more
