@@ -140,9 +140,12 @@ def _cli(folder: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=7, help="repetitions (median)")
+    ap.add_argument("--runs", type=int, default=51,
+                    help="repetitions of the in-process runs (median; they take milliseconds)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 repetitions")
     args = ap.parse_args()
     repeat = 2 if args.quick else args.repeat
+    runs_repeat = 2 if args.quick else args.runs
 
     from twdsl.cli.test import load_workflow as load  # compiles as `twdsl run` does
     from twdsl.testing.runner import prepare, run_test
@@ -174,7 +177,7 @@ def main() -> None:
         run_test(faulty), run_test(clean)  # warm up
         runs: dict[str, list[float]] = {"faults": [], "no fault": []}
         virtual = 0.0
-        for _ in range(repeat):
+        for _ in range(runs_repeat):
             o = run_test(faulty)
             assert o.status == "passed", o.failures
             runs["faults"].append(o.wall_time)
@@ -194,15 +197,16 @@ def main() -> None:
                  "ratio": round(med["faults"] / med["no fault"], 2),
                  "virtual_per_wall": round(virtual / med["faults"])})
     commit = _commit()
-    env = {"python": sys.version.split()[0], "commit": commit, "repeat": repeat}
+    env = {"python": sys.version.split()[0], "commit": commit, "repeat": repeat,
+           "runs": runs_repeat}
     out = HERE / "results" / f"workflow_tests-{commit}.jsonl"
     if not args.quick:
         out.parent.mkdir(exist_ok=True)
         with out.open("w") as f:
             for row in rows:
                 f.write(json.dumps({**row, **env}) + "\n")
-    print(f"\nmedians of {repeat}; virtual time of the faulty run: {virtual:.1f} s "
-          f"({virtual / 60:.1f} min)")
+    print(f"\nmedians of {repeat} commands and {runs_repeat} runs; virtual time of the faulty "
+          f"run: {virtual:.1f} s ({virtual / 60:.1f} min)")
     print(f"twdsl test (whole command)    {med['cli']:.3f} s   twdsl compile (floor) "
           f"{med['floor']:.3f} s   ratio {med['cli'] / med['floor']:.2f}")
     print(f"  CPU (user + system)         {med['cli_cpu']:.3f} s   twdsl compile (floor) "
