@@ -633,3 +633,86 @@ def test_line_map_follows_arrays_of_tables_and_dotted_keys() -> None:
     assert m.line(("test", 1, "agents", "B c", "x")) == 8  # inside the string: not a key
     assert m.line(("test", 1, "agents", "B c", "after")) == 12
     assert m.line(("test", 1, "nothing")) == 6
+
+
+TWO = """\
+agent Slow {
+  output { v: string? }
+}
+
+agent Gen {
+  output {
+    n: number
+    tags: array<string>
+  }
+}
+
+workflow First {
+  version: "1.0.0"
+  task a { agent: "echo" }
+}
+
+workflow Second {
+  version: "1.0.0"
+  output {
+    at: datetime = current_time
+    region: any = env.REGION
+    v: any = slow.result.v
+    gen: any = gen.result
+  }
+  task slow { agent: Slow timeout: 1m }
+  task gen { agent: Gen }
+}
+"""
+
+TWO_TESTS = """\
+file = "two.twdsl"
+workflow = "Second"
+now = 2026-03-01T09:00:00Z
+env = { REGION = "eu" }
+
+[agents.Slow]
+result_json = '{"v": null}'
+delay = "30s"
+
+[agents."*"]
+generate = true
+seed = 3
+
+[[test]]
+name = "virtual now, env, nulls and generated results"
+
+[test.expect]
+status = "completed"
+outputs_json = '''{"at": "2026-03-01T09:00:30Z", "region": "eu", "v": null,
+                 "gen": {"n": 17, "tags": ["tags-0505", "tags-dbf6"]}}'''
+time = "30s"
+
+[[test]]
+name = "a mock slower than the timeout"
+
+[test.agents.Slow]
+result = { v = "late" }
+delay = "2m"
+
+[test.expect]
+status = "failed"
+error = { kind = "timeout", task = "slow" }
+time = "1m"
+"""
+
+
+def test_workflow_choice_now_env_nulls_delays_and_generated_defaults(tmp_path: Path) -> None:
+    """``workflow`` picks one of the file's workflows; ``now`` and a mock's ``delay`` are on the
+    virtual clock (``current_time`` when the outputs are computed, 30s in); ``env`` is the
+    test's; ``result_json`` gives a null; ``[agents."*"]`` mocks every other agent."""
+    (tmp_path / "two.twdsl").write_text(TWO)
+    (tmp_path / "two.test.toml").write_text(TWO_TESTS)
+    r = run("test", cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert _wall(r.stdout) == """\
+two.test.toml (Second)
+  PASS  virtual now, env, nulls and generated results  [30s virtual]
+  PASS  a mock slower than the timeout  [1m virtual]
+2 passed, 0 failed in <t>s
+"""
