@@ -716,3 +716,31 @@ two.test.toml (Second)
   PASS  a mock slower than the timeout  [1m virtual]
 2 passed, 0 failed in <t>s
 """
+
+
+def test_the_virtual_loop_says_when_nothing_can_happen_any_more() -> None:
+    """Nothing ready and no timer: ``on_idle`` is called once (the runner cancels the run);
+    if that does not make anything happen either, the loop raises Hung."""
+    import asyncio
+
+    from twdsl.testing.clock import Hung
+
+    loop = VirtualLoop()
+    idle: list[float] = []
+
+    async def stubborn() -> None:
+        await asyncio.sleep(5)
+        try:
+            await loop.create_future()
+        except asyncio.CancelledError:
+            await loop.create_future()  # ignores the cancellation: waits for good
+
+    task = loop.create_task(stubborn())
+    loop.on_idle = lambda: (idle.append(loop.time()), task.cancel())
+    with pytest.raises(Hung):
+        loop.run_until_complete(task)
+    assert idle == [5.0]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        loop.run_until_complete(task)
+    loop.close()
