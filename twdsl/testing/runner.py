@@ -101,7 +101,8 @@ def prepare(files: list[TestFile], tests: list[TestCase], loader: Loader
         try:
             inputs = validate_inputs(done.program, dict(t.inputs))
         except InputError as e:
-            found += [Problem(t.file.path, t.inputs_line, f"test {_q(t.name)}: {p}")
+            found += [Problem(t.file.path, t.inputs_line, f"test {_q(t.name)}: "
+                              + re.sub(r": pass --input (\S+)=…$", r": add \1 = … to inputs", p))
                       for p in e.problems]
         problems += found
         if not found:

@@ -207,11 +207,11 @@ class _Reader:
             return None
         v = t[key]
         if not isinstance(v, str):
-            self.problem((*where, key), f"{what}.{key} must be a string, not {_what(v)}")
+            self.problem((*where, key), f"{_key(what, key)} must be a string, not {_what(v)}")
             return None
         if choices is not None and v not in choices:
             hint = closest(v, choices)
-            self.problem((*where, key), f"{what}.{key} = {json.dumps(v)} is not one of "
+            self.problem((*where, key), f"{_key(what, key)} = {json.dumps(v)} is not one of "
                          f"{', '.join(choices)}" + (f" (did you mean '{hint}'?)" if hint
                                                      else ""))
             return None
@@ -223,7 +223,7 @@ class _Reader:
             return None
         v = t[key]
         if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-            self.problem((*where, key), f"{what}.{key} must be a whole number >= {minimum}, "
+            self.problem((*where, key), f"{_key(what, key)} must be a whole number >= {minimum}, "
                          f"not {_show(v)}")
             return None
         return v
@@ -238,21 +238,21 @@ class _Reader:
         if text:
             raw = t[f"{key}_json"]
             if not isinstance(raw, str):
-                self.problem((*where, f"{key}_json"), f"{what}.{key}_json must be a string of "
+                self.problem((*where, f"{key}_json"), f"{_key(what, key)}_json must be a string of "
                              f"JSON, not {_what(raw)}")
                 return False, None
             try:
                 return True, json.loads(raw)
             except json.JSONDecodeError as e:
-                self.problem((*where, f"{key}_json"), f"{what}.{key}_json is not JSON: {e.msg} "
-                             f"at column {e.colno}")
+                self.problem((*where, f"{key}_json"), f"{_key(what, key)}_json is not JSON: "
+                             f"{e.msg} at column {e.colno}")
                 return False, None
         if not plain:
             return False, None
         try:
             return True, _json(t[key])
         except ValueError as e:
-            self.problem((*where, key), f"{what}.{key}: {e}")
+            self.problem((*where, key), f"{_key(what, key)}: {e}")
             return False, None
 
     def duration(self, t: dict[str, Any], key: str, where: KeyPath, what: str
@@ -262,7 +262,7 @@ class _Reader:
         v = t[key]
         seconds = parse_duration(v)
         if seconds is None:
-            self.problem((*where, key), f"{what}.{key} must be a duration such as 90s, 5m or "
+            self.problem((*where, key), f"{_key(what, key)} must be a duration such as 90s, 5m or "
                          f"1h30m (or a number of seconds), not {_show(v)}")
         return seconds
 
@@ -286,6 +286,11 @@ class _Reader:
                          f"of its loop), not {_show(v)}")
             return None
         return parse_selector(v)
+
+
+def _key(what: str, key: str) -> str:
+    """``what.key``, or ``key`` alone for the test file's own keys (``what`` empty)."""
+    return f"{what}.{key}" if what else key
 
 
 def parse_selector(text: str) -> Selector:
@@ -362,15 +367,15 @@ def _read(path: str, text: str, doc: dict[str, Any]) -> TestFile:
     r = _Reader(path, text)
     folder = Path(path).parent
     top = r.table(doc, (), FILE_KEYS, "the test file") or {}
-    target_name = r.string(top, "file", (), "the test file")
+    target_name = r.string(top, "file", (), "")
     if "file" not in top:
         r.problem((), "the test file must name the workflow it tests: file = "
                   "\"flow.twdsl\" (relative to the test file)")
     tf = TestFile(path, folder / (target_name or ""), r.line(("file",)),
-                  r.string(top, "workflow", (), "the test file"))
+                  r.string(top, "workflow", (), ""))
     base_inputs = _inputs(r, top, (), folder, "the test file")
     base_mocks = _mocks(r, top.get("agents", {}), ("agents",), "agents")
-    base_seed = r.integer(top, "seed", (), "the test file")
+    base_seed = r.integer(top, "seed", (), "")
     base_now = _now(r, top, ())
     base_env = _env(r, top, ())
     tests = top.get("test")
