@@ -76,11 +76,18 @@ class Recorder:
         elif key is not None:
             line = self.lines.get(e.node or "")
             if t == "task.started":
-                s.set_task(rid, key, "running", task=e.task, attempts=e.attempt or 1,
-                           started_at=e.ts, line=line)
+                attempt = e.attempt or 1
                 self.attempt_start[key] = e.ts
-                if (e.attempt or 1) > 1:
-                    s.set_attempt(rid, key, e.attempt or 1, "running", started_at=e.ts)
+                if attempt == 1 and not self.resumed:  # the common case: kept in the row
+                    s.task_started(rid, key, e.task, e.ts, line, e.data.get("input"))
+                    return
+                # the row's start is the first attempt's (a task's duration counts its
+                # retries, as the engine's does); each attempt's own is in `attempts`
+                s.set_task(rid, key, "running", task=e.task, attempts=attempt, line=line,
+                           **({"input": e.data.get("input"), "started_at": e.ts}
+                              if attempt == 1 else {}))
+                if attempt > 1:
+                    s.set_attempt(rid, key, attempt, "running", started_at=e.ts)
             elif t == "task.retried":
                 err = e.data.get("error")
                 s.set_task(rid, key, "retrying", task=e.task, error=err)
@@ -91,6 +98,12 @@ class Recorder:
             elif t == "task.reused":  # as recorded before (times kept), or in a new run
                 s.set_task(rid, key, "completed", task=e.task, result=e.data.get("result"),
                            line=line)
+            elif t == "task.completed" and e.attempt == 1 and not self.resumed:
+                # the common case: one row for the task, its events in it
+                self.attempt_start.pop(key, None)
+                s.task_completed(rid, key, e.ts, e.data.get("result"), e.task,
+                                 e.data.get("duration"))
+                return
             elif t in ("task.completed", "task.cached"):
                 s.set_task(rid, key, "completed", task=e.task, result=e.data.get("result"),
                            finished_at=e.ts, line=line,

@@ -332,6 +332,89 @@ def test_event_numbers_continue_in_another_store(backend: Backend, clock: Clock)
             (1, "workflow.started"), (2, "workflow.cancelled"), (3, "workflow.resumed")]
 
 
+def test_a_first_attempt_s_events_are_kept_in_the_task_row(store: Store, backend: Backend,
+                                                           clock: Clock) -> None:
+    run = make_run(store)
+    store.record_event(run.id, "workflow.started", data={"workflow": "build"}, ts=1.0)
+    for i, key in enumerate(("a[0]", "a[1]")):
+        store.record_task(run.id, key, "running", "task.started",
+                          {"input": {"i": i}, "task": "a", "attempt": 1}, 2.0 + i, "started",
+                          task="a", attempts=1, started_at=2.0 + i, line=4, input={"i": i})
+    store.record_event(run.id, "task.queued", "b", {"task": "b", "attempt": 1}, ts=3.5)
+    store.flush()  # a commit between the start and the end of a[0]
+    store.record_task(run.id, "a[0]", "completed", "task.completed",
+                      {"result": {"ok": 0}, "duration": 2.5, "task": "a", "attempt": 1}, 4.5,
+                      "done", result={"ok": 0}, finished_at=4.5, attempts=1)
+    store.record_task(run.id, "a[1]", "failed", "task.failed",
+                      {"error": {"kind": "agent"}, "task": "a", "attempt": 1}, 5.0,
+                      error={"kind": "agent"}, finished_at=5.0)
+    assert store.events(run.id) == [
+        EventRecord(run.id, 1, 1.0, "workflow.started", None, {"workflow": "build"}),
+        EventRecord(run.id, 2, 2.0, "task.started", "a[0]",
+                    {"input": {"i": 0}, "task": "a", "attempt": 1}),
+        EventRecord(run.id, 3, 3.0, "task.started", "a[1]",
+                    {"input": {"i": 1}, "task": "a", "attempt": 1}),
+        EventRecord(run.id, 4, 3.5, "task.queued", "b", {"task": "b", "attempt": 1}),
+        EventRecord(run.id, 5, 4.5, "task.completed", "a[0]",
+                    {"result": {"ok": 0}, "duration": 2.5, "task": "a", "attempt": 1}),
+        EventRecord(run.id, 6, 5.0, "task.failed", "a[1]",
+                    {"error": {"kind": "agent"}, "task": "a", "attempt": 1}),
+    ]
+    assert [(e.seq, e.type) for e in store.events(run.id, after_seq=2, limit=3)] == [
+        (3, "task.started"), (4, "task.queued"), (5, "task.completed")]
+    # one row per task, and three rows of events
+    assert backend.peek("SELECT count(*) FROM tasks") == [(2,)]
+    assert backend.peek("SELECT seq, type FROM events ORDER BY seq") == [
+        (1, "workflow.started"), (4, "task.queued"), (6, "task.failed")]
+    assert backend.peek("SELECT last_seq FROM runs") == [(6,)]
+    assert store.task_states(run.id)[0] == TaskState(
+        run.id, "a[0]", "a", "completed", 1, {"ok": 0}, None, 2.0, 4.5, 4)
+    with backend.open(flush_interval=None, clock=clock) as other:  # numbers go on
+        other.record_event(run.id, "workflow.completed", ts=6.0)
+    assert [e.seq for e in store.events(run.id, after_seq=5)] == [6, 7]
+
+
+@pytest.mark.parametrize("commit_between", [False, True])
+def test_first_attempts_on_the_fast_path_mix_with_other_writes(
+        store: Store, commit_between: bool) -> None:
+    run = make_run(store)
+    # a: starts, completes; b: starts, fails once, starts again, completes; c: starts, fails
+    store.task_started(run.id, "a", "ta", 1.0, 3, {"n": 1})
+    store.task_started(run.id, "b", "tb", 1.5, 4, {"n": 2})
+    store.task_started(run.id, "c", "tc", 1.6, 5, None)
+    if commit_between:
+        store.flush()
+    store.task_completed(run.id, "a", 2.0, {"ok": 1}, "ta", 1.0)
+    store.record_task(run.id, "b", "retrying", "task.retried",
+                      {"error": {"kind": "agent"}, "task": "tb", "attempt": 1}, 2.5,
+                      error={"kind": "agent"})
+    store.set_attempt(run.id, "b", 1, "failed", started_at=1.5, finished_at=2.5)
+    store.record_task(run.id, "b", "running", "task.started", {"task": "tb", "attempt": 2},
+                      3.0, attempts=2)  # the row keeps the first attempt's start
+    store.set_task(run.id, "c", "failed", error={"kind": "timeout"}, finished_at=3.2)
+    if commit_between:
+        store.flush()
+    store.record_task(run.id, "b", "completed", "task.completed",
+                      {"result": 7, "task": "tb", "attempt": 2}, 4.0, result=7,
+                      finished_at=4.0)
+    assert store.task_states(run.id) == [
+        TaskState(run.id, "a", "ta", "completed", 1, {"ok": 1}, None, 1.0, 2.0, 3),
+        TaskState(run.id, "b", "tb", "completed", 2, 7, {"kind": "agent"}, 1.5, 4.0, 4),
+        TaskState(run.id, "c", "tc", "failed", 1, None, {"kind": "timeout"}, 1.6, 3.2, 5),
+    ]
+    assert [(e.seq, e.ts, e.type, e.key, e.data) for e in store.events(run.id)] == [
+        (1, 1.0, "task.started", "a", {"input": {"n": 1}, "task": "ta", "attempt": 1}),
+        (2, 1.5, "task.started", "b", {"input": {"n": 2}, "task": "tb", "attempt": 1}),
+        (3, 1.6, "task.started", "c", {"input": None, "task": "tc", "attempt": 1}),
+        (4, 2.0, "task.completed", "a",
+         {"result": {"ok": 1}, "duration": 1.0, "task": "ta", "attempt": 1}),
+        (5, 2.5, "task.retried", "b", {"error": {"kind": "agent"}, "task": "tb", "attempt": 1}),
+        (6, 3.0, "task.started", "b", {"task": "tb", "attempt": 2}),
+        (7, 4.0, "task.completed", "b", {"result": 7, "task": "tb", "attempt": 2}),
+    ]
+    assert store.completed_results(run.id) == {"a": {"ok": 1}, "b": 7}
+
+
 def test_completed_results_are_what_a_resume_reuses(store: Store) -> None:
     run = make_run(store)
     store.set_task(run.id, "a", "completed", result={"x": 1})

@@ -88,6 +88,7 @@ class TaskFields(TypedDict, total=False):
     started_at: float | None
     finished_at: float | None
     line: int | None
+    input: Any  # what the first attempt was given
 
 
 class AttemptFields(TypedDict, total=False):
@@ -335,6 +336,34 @@ class Store(abc.ABC):
     def record_event(self, run_id: str, type: str, key: str | None = None,
                      data: Any = None, ts: float | None = None) -> None:
         """Append an event (recorded); its ``seq`` is given when it is committed."""
+
+    def record_task(self, run_id: str, key: str, status: str, event: str, data: Any,
+                    ts: float, slot: str | None = None, **fields: Any) -> None:
+        """``set_task`` and ``record_event`` of the event that changed it, in one call
+        (recorded).  ``slot`` ("started", "done") marks a first attempt's ``task.started`` or
+        ``task.completed``, which a store may keep in the task's row."""
+        self.set_task(run_id, key, status, **fields)
+        self.record_event(run_id, event, key, data, ts)
+
+    def task_started(self, run_id: str, key: str, task: str | None, ts: float,
+                     line: int | None, input: Any) -> None:
+        """A task instance's first attempt started (recorded): its state ``running`` and its
+        ``task.started`` event (data ``{"input", "task", "attempt": 1}``), which a store may
+        keep in the task's row."""
+        self.set_task(run_id, key, "running", task=task, attempts=1, started_at=ts, line=line,
+                      input=input)
+        self.record_event(run_id, "task.started", key,
+                          {"input": input, "task": task, "attempt": 1}, ts)
+
+    def task_completed(self, run_id: str, key: str, ts: float, result: Any,
+                       task: str | None = None, duration: float | None = None) -> None:
+        """That first attempt succeeded (recorded): state ``completed`` with its result, and
+        its ``task.completed`` event (data ``{"result", "duration", "task", "attempt": 1}``,
+        the duration from the task's start), which a store may keep in the task's row."""
+        self.set_task(run_id, key, "completed", result=result, finished_at=ts)
+        self.record_event(run_id, "task.completed", key,
+                          {"result": result, "duration": duration, "task": task,
+                           "attempt": 1}, ts)
 
     @abc.abstractmethod
     def checkpoint(self, run_id: str, key: str, value: Any) -> None:

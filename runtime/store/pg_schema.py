@@ -123,8 +123,18 @@ CREATE INDEX runs_leased ON runs(queue, lease_expires)
 CREATE INDEX runs_finished ON runs(finished_at) WHERE queue IS NOT NULL;
 """
 
+V4_EVENTS_IN_TASK_ROWS = """
+ALTER TABLE tasks ADD COLUMN input json;
+ALTER TABLE tasks ADD COLUMN seq_started integer;
+ALTER TABLE tasks ADD COLUMN seq_done integer;
+ALTER TABLE runs ADD COLUMN last_seq integer NOT NULL DEFAULT 0;
+UPDATE runs SET last_seq = (SELECT coalesce(max(seq), 0) FROM events
+                            WHERE events.run_id = runs.id);
+"""
+
 #: Applied in order; ``twdsl_schema.version`` = how many have been applied.
-MIGRATIONS: list[str] = [V1_EXECUTION_RECORD, V2_CONTROL_PLANE, V3_QUEUES]
+MIGRATIONS: list[str] = [V1_EXECUTION_RECORD, V2_CONTROL_PLANE, V3_QUEUES,
+                         V4_EVENTS_IN_TASK_ROWS]
 VERSION = len(MIGRATIONS)
 
 #: The advisory lock migrations hold (any number; this one spells "twdsl").

@@ -33,9 +33,25 @@ T = TypeVar("T")
 
 #: The PostgreSQL type of each column written in bulk (the JSON rows carry text, numbers).
 _TYPES = {"attempts": "integer", "line": "integer", "attempt": "integer",
+          "seq_started": "integer", "seq_done": "integer",
           "started_at": "double precision", "finished_at": "double precision"}
 
 _PG_SQL: dict[str, str] = {}
+
+#: A run's events: the rows of ``events`` and those kept in task rows (sql.py)
+EVENTS_SQL = """
+SELECT run_id, seq, ts, type, key, data FROM events WHERE run_id = ? AND seq > ?
+UNION ALL
+SELECT run_id, seq_started, started_at, 'task.started', key,
+       json_build_object('input', input, 'task', task, 'attempt', 1)
+FROM tasks WHERE run_id = ? AND seq_started > ?
+UNION ALL
+SELECT run_id, seq_done, finished_at, 'task.completed', key,
+       json_build_object('result', result,
+                         'duration', round((finished_at - started_at)::numeric, 6),
+                         'task', task, 'attempt', 1)
+FROM tasks WHERE run_id = ? AND seq_done > ?
+ORDER BY 2"""
 
 
 def _pg(sql: str) -> str:
@@ -172,13 +188,15 @@ class PostgresStore(SQLStore):
                 f"ON CONFLICT ({', '.join(key_cols)}) DO UPDATE SET {updates}")
         db.conn.execute(sql, (encode(rows),))
 
-    def _bulk_events(self, db: Any, run_id: str, after: int, rows: list[list[Any]]) -> None:
+    def _bulk_events(self, db: Any, run_id: str, rows: list[list[Any]]) -> None:
         db.conn.execute(
             "INSERT INTO events (run_id, seq, ts, type, key, data) "
-            "SELECT %s, %s + j.n, (j.e ->> 0)::double precision, j.e ->> 1, j.e ->> 2, "
-            "CASE WHEN json_typeof(j.e -> 3) = 'null' THEN NULL ELSE j.e -> 3 END "
-            "FROM json_array_elements(%s::json) WITH ORDINALITY AS j(e, n)",
-            (run_id, after, encode(rows)))
+            "SELECT %s, (j.e ->> 0)::integer, (j.e ->> 1)::double precision, j.e ->> 2, "
+            "j.e ->> 3, CASE WHEN json_typeof(j.e -> 4) = 'null' THEN NULL ELSE j.e -> 4 END "
+            "FROM json_array_elements(%s::json) AS j(e)", (run_id, encode(rows)))
+
+    def _events_sql(self, limit: bool) -> str:
+        return EVENTS_SQL + (" LIMIT ?" if limit else "")
 
 
 def _reason(e: BaseException) -> str:

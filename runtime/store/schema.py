@@ -134,11 +134,25 @@ def _v3_queues(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v4_events_in_task_rows(db: sqlite3.Connection) -> None:
+    """The events of a task's first attempt kept in its row (its input and the numbers of
+    its task.started and task.completed), and each run's event counter."""
+    _script(db, """
+        ALTER TABLE tasks ADD COLUMN input TEXT;            -- JSON: the first attempt's input
+        ALTER TABLE tasks ADD COLUMN seq_started INTEGER;   -- its task.started event
+        ALTER TABLE tasks ADD COLUMN seq_done INTEGER;      -- its task.completed event
+        ALTER TABLE runs ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE runs SET last_seq = (SELECT coalesce(max(seq), 0) FROM events
+                                    WHERE events.run_id = runs.id);
+    """)
+
+
 #: Applied in order; ``user_version`` = how many have been applied.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_execution_record,
     _v2_control_plane,
     _v3_queues,
+    _v4_events_in_task_rows,
 ]
 VERSION = len(MIGRATIONS)
 

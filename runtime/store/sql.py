@@ -9,7 +9,13 @@ whichever comes first.  At commit, updates of the same row are merged (a task th
 completes between two commits is written once), and each table is written by one statement
 whose rows travel as one JSON array (``json_each`` in SQLite, ``json_array_elements`` in
 PostgreSQL): the database does the per-row work, and the writer thread, which holds the
-interpreter lock while it runs Python, does little.  Durable writes and reads take the write
+interpreter lock while it runs Python, does little.
+
+The events that start and complete a task's first attempt (``record_task`` with ``slot``)
+are not rows of ``events``: their numbers are kept in the task's row (``seq_started``,
+``seq_done``, beside its ``input``), and ``events()`` gives them back in order with the
+others.  A task that succeeds at once costs one row.  ``runs.last_seq`` counts a run's
+events.  Durable writes and reads take the write
 lock, commit the queue, and then do their own work, so that everything recorded before a
 durable write is committed with it, in the same transaction.
 """
@@ -61,10 +67,12 @@ T = TypeVar("T")
 TASK_COLS = TaskFields.__optional_keys__
 ATTEMPT_COLS = AttemptFields.__optional_keys__
 RUN_COLS = RunFields.__optional_keys__
-JSON_COLS = frozenset({"result", "error", "outputs", "inputs"})
+JSON_COLS = frozenset({"result", "error", "outputs", "inputs", "input"})
+#: where a task's row keeps the number of the event ``record_task(slot=…)`` stands for
+SLOTS = {"started": "seq_started", "done": "seq_done"}
 
 # Queue operations: (kind, …)
-_TASK, _ATTEMPT, _EVENT, _CHECKPOINT, _RUN, _CACHE_PUT, _CACHE_HIT = range(7)
+_TASK, _ATTEMPT, _EVENT, _CHECKPOINT, _RUN, _CACHE_PUT, _CACHE_HIT, _STARTED, _DONE = range(9)
 
 RUN_SELECT = ("SELECT id, workflow, version, source_path, ir_sha256, inputs, status, "
               "created_at, started_at, finished_at, error, outputs, parent_id, resumes, pid, "
@@ -141,23 +149,37 @@ def _careful(text: str) -> Any:
         raise Damaged(str(e)) from None
 
 
+#: The columns of a first attempt's row (``task_started``, then ``task_completed``), after
+#: its key (run_id, key): the row as a list, the fast path.
+FAST_COLS = ("task", "status", "attempts", "started_at", "line", "input", "seq_started",
+             "result", "finished_at", "seq_done")
+STARTED_COLS = FAST_COLS[:7]  # a first attempt that has not completed in the batch
+DONE_COLS = ("status", "result", "finished_at", "seq_done")  # completed, started before
+_SEQ_STARTED, _SEQ_DONE, _DONE_SEQ = 8, 11, 5  # where the event numbers go in those lists
+
+
 @dataclass
 class Batch:
     """Queued operations merged by row, ready to be written table by table."""
 
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: first attempts as lists: [run_id, key, *FAST_COLS] (by key), and the completions of
+    #: first attempts started in an earlier batch: [run_id, key, *DONE_COLS]
+    started: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    done: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     attempts: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
-    events: dict[str, list[list[Any]]] = field(default_factory=dict)  # run → [ts, type, key, data]
+    #: run → its events in order: [ts, type, key, data, row, place]; a row (list or dict)
+    #: and a place in it (index or column) for an event kept in a task's row
+    events: dict[str, list[list[Any]]] = field(default_factory=dict)
     checkpoints: dict[tuple[str, str], tuple[Any, float]] = field(default_factory=dict)
     puts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     hits: dict[str, list[Any]] = field(default_factory=dict)
 
     def run_ids(self) -> set[str]:
         ids = set(self.runs) | set(self.events)
-        ids.update(k[0] for k in self.tasks)
-        ids.update(k[0] for k in self.attempts)
-        ids.update(k[0] for k in self.checkpoints)
+        for keys in (self.tasks, self.started, self.done, self.attempts, self.checkpoints):
+            ids.update(k[0] for k in keys)
         return ids
 
     def drop_runs(self, lost: set[str]) -> None:
@@ -165,23 +187,91 @@ class Batch:
             self.runs.pop(rid, None)
             self.events.pop(rid, None)
         self.tasks = {k: v for k, v in self.tasks.items() if k[0] not in lost}
+        self.started = {k: v for k, v in self.started.items() if k[0] not in lost}
+        self.done = {k: v for k, v in self.done.items() if k[0] not in lost}
         self.attempts = {k: v for k, v in self.attempts.items() if k[0] not in lost}
         self.checkpoints = {k: v for k, v in self.checkpoints.items() if k[0] not in lost}
+
+    def as_dict(self, k: tuple[str, str]) -> dict[str, Any] | None:
+        """A task's row taken off the fast path (another kind of write came for it): as
+        the columns it sets, its events now pointing there."""
+        cols: tuple[str, ...]
+        row = self.started.pop(k, None)
+        if row is not None:
+            cols = FAST_COLS if row[3] == "completed" else STARTED_COLS
+        else:
+            row = self.done.pop(k, None)
+            if row is None:
+                return None
+            cols = DONE_COLS
+        fields = dict(zip(cols, row[2:], strict=False))
+        for ev in self.events.get(k[0], ()):
+            if ev[4] is row:
+                ev[4] = fields
+                ev[5] = cols[ev[5] - 2]
+        self.tasks[k] = fields
+        return fields
 
 
 def merge(ops: Iterable[tuple[Any, ...]]) -> Batch:
     """Merge queued operations row by row (later columns win; untouched columns stay)."""
     b = Batch()
-    tasks, attempts, events = b.tasks, b.attempts, b.events
+    tasks, attempts, events, started = b.tasks, b.attempts, b.events, b.started
     for op in ops:
         kind = op[0]
-        if kind == _TASK:
-            _merge(tasks, (op[1], op[2]), op[3], op[4])
+        row: Any
+        place: Any
+        if kind == _STARTED:  # (kind, run, key, task, ts, line, input)
+            rid, key = op[1], op[2]
+            k = (rid, key)
+            if k in tasks or k in b.done:
+                row = b.as_dict(k) if k not in tasks else tasks[k]
+                row.update(task=op[3], status="running", attempts=1, started_at=op[4],
+                           line=op[5], input=op[6])
+                place = "seq_started"
+            else:
+                row = started[k] = [rid, key, op[3], "running", 1, op[4], op[5], op[6], None,
+                                    None, None, None]
+                place = _SEQ_STARTED
+            evs = events.get(rid)
+            if evs is None:
+                evs = events[rid] = []
+            evs.append([op[4], "task.started", key, None, row, place])
+        elif kind == _DONE:  # (kind, run, key, ts, result)
+            rid, key = op[1], op[2]
+            k = (rid, key)
+            row = started.get(k)
+            if row is not None:
+                row[3] = "completed"
+                row[9] = op[4]
+                row[10] = op[3]
+                place = _SEQ_DONE
+            elif k in tasks:
+                row = tasks[k]
+                row.update(status="completed", result=op[4], finished_at=op[3])
+                place = "seq_done"
+            else:
+                row = b.done[k] = [rid, key, "completed", op[4], op[3], None]
+                place = _DONE_SEQ
+            evs = events.get(rid)
+            if evs is None:
+                evs = events[rid] = []
+            evs.append([op[3], "task.completed", key, None, row, place])
+        elif kind == _TASK:
+            k = (op[1], op[2])
+            if k in started or k in b.done:
+                b.as_dict(k)
+            row = _merge(tasks, k, op[3], op[4])
+            if len(op) > 5:  # with its event: (type, data, ts, slot)
+                evs = events.get(op[1])
+                if evs is None:
+                    evs = events[op[1]] = []
+                evs.append([op[7], op[5], op[2], op[6], row if op[8] else None, op[8]])
         elif kind == _EVENT:
-            rows = events.get(op[1])
-            if rows is None:
-                rows = events[op[1]] = []
-            rows.append([op[5], op[2], op[3], op[4]])
+            evs = events.get(op[1])
+            if evs is None:
+                evs = events[op[1]] = []
+            evs.append([op[5], op[2], op[3], op[4], None, None])
         elif kind == _ATTEMPT:
             _merge(attempts, (op[1], op[2], op[3]), op[4], op[5])
         elif kind == _CHECKPOINT:
@@ -199,14 +289,15 @@ def merge(ops: Iterable[tuple[Any, ...]]) -> Batch:
 
 
 def _merge(rows: dict[Any, dict[str, Any]], key: Any, status: str,
-           fields: dict[str, Any]) -> None:
+           fields: dict[str, Any]) -> dict[str, Any]:
     row = rows.get(key)
     if row is None:
         fields["status"] = status  # a fresh **kwargs dict: ours to keep
         rows[key] = fields
-    else:
-        row.update(fields)
-        row["status"] = status
+        return fields
+    row.update(fields)
+    row["status"] = status
+    return row
 
 
 def group_by_columns(rows: dict[Any, dict[str, Any]]) -> dict[tuple[str, ...], list[list[Any]]]:
@@ -304,8 +395,14 @@ class SQLStore(Store):
         """INSERT … ON CONFLICT DO UPDATE of ``cols`` for rows ``[*key, *values]``."""
 
     @abc.abstractmethod
-    def _bulk_events(self, db: Any, run_id: str, after: int, rows: list[list[Any]]) -> None:
-        """Insert events ``[ts, type, key, data]`` numbered ``after + 1`` on."""
+    def _bulk_events(self, db: Any, run_id: str, rows: list[list[Any]]) -> None:
+        """Insert a run's events ``[seq, ts, type, key, data]``."""
+
+    @abc.abstractmethod
+    def _events_sql(self, limit: bool) -> str:
+        """The events of a run after a seq, with those kept in task rows: parameters
+        (run_id, after_seq) three times, then the limit if ``limit``; columns run_id, seq,
+        ts, type, key, data (JSON text)."""
 
     @abc.abstractmethod
     def _is_busy(self, e: BaseException) -> bool:
@@ -404,19 +501,40 @@ class SQLStore(Store):
     def _write_batch(self, db: Any, b: Batch) -> None:
         if self.owner is not None:
             self._fence(db, b)
+        events: dict[str, list[list[Any]]] = {}
+        for rid, evs in b.events.items():  # numbered first: task rows keep some numbers
+            last = db.execute("SELECT last_seq FROM runs WHERE id = ?", (rid,)).fetchone()
+            seq = int(last[0] or 0) if last else 0
+            plain = events[rid] = []
+            for ev in evs:
+                seq += 1
+                row = ev[4]
+                if row is None:
+                    plain.append([seq, ev[0], ev[1], ev[2], ev[3]])
+                else:
+                    row[ev[5]] = seq
+            b.runs.setdefault(rid, {})["last_seq"] = seq
         for rid, fields in b.runs.items():
             names = sorted(fields)
             db.execute(f"UPDATE runs SET {', '.join(c + ' = ?' for c in names)} WHERE id = ?",
                        [*(dump(fields[c]) if c in JSON_COLS else fields[c] for c in names),
                         rid])
+        if b.started:
+            full = [r for r in b.started.values() if r[3] == "completed"]
+            if full:
+                self._bulk_upsert(db, "tasks", ("run_id", "key"), FAST_COLS, full)
+            if len(full) < len(b.started):
+                self._bulk_upsert(db, "tasks", ("run_id", "key"), STARTED_COLS,
+                                  [r[:9] for r in b.started.values() if r[3] != "completed"])
+        if b.done:
+            self._bulk_upsert(db, "tasks", ("run_id", "key"), DONE_COLS, list(b.done.values()))
         for cols, rows in group_by_columns(b.tasks).items():
             self._bulk_upsert(db, "tasks", ("run_id", "key"), cols, rows)
         for cols, rows in group_by_columns(b.attempts).items():
             self._bulk_upsert(db, "attempts", ("run_id", "key", "attempt"), cols, rows)
-        for rid, rows in b.events.items():
-            after = db.execute("SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?",
-                               (rid,)).fetchone()[0]
-            self._bulk_events(db, rid, int(after), rows)
+        for rid, rows in events.items():
+            if rows:
+                self._bulk_events(db, rid, rows)
         if b.checkpoints:
             for (r, k), (v, ts) in b.checkpoints.items():
                 db.execute(
@@ -703,6 +821,41 @@ class SQLStore(Store):
         if len(q) in self._signals:
             self._signal(len(q))
 
+    def record_task(self, run_id: str, key: str, status: str, event: str, data: Any,
+                    ts: float, slot: str | None = None, **fields: Any) -> None:
+        """``set_task`` and ``record_event`` of the event that changed it, in one call: the
+        runtime's fast path.  With ``slot`` ("started" or "done": a first attempt's
+        ``task.started`` or ``task.completed``) the event is kept in the task's row, and
+        ``events()`` gives it back, its data rebuilt from the row (docs/state.md)."""
+        if status not in TASK_STATUSES or not fields.keys() <= TASK_COLS:
+            bad("task", status, TASK_STATUSES, fields.keys() - TASK_COLS)
+        if run_id not in self._runs:
+            self._known_run(run_id)
+        q = self._q
+        q.append((_TASK, run_id, key, status, fields, event, data, ts,
+                  SLOTS[slot] if slot is not None else None))
+        if len(q) in self._signals:
+            self._signal(len(q))
+
+    def task_started(self, run_id: str, key: str, task: str | None, ts: float,
+                     line: int | None, input: Any) -> None:
+        if run_id not in self._runs:
+            self._known_run(run_id)
+        q = self._q
+        q.append((_STARTED, run_id, key, task, ts, line, input))
+        if len(q) in self._signals:
+            self._signal(len(q))
+
+    def task_completed(self, run_id: str, key: str, ts: float, result: Any,
+                       task: str | None = None, duration: float | None = None) -> None:
+        """(the task and duration of the event come back from the row: not kept twice)"""
+        if run_id not in self._runs:
+            self._known_run(run_id)
+        q = self._q
+        q.append((_DONE, run_id, key, ts, result))
+        if len(q) in self._signals:
+            self._signal(len(q))
+
     def checkpoint(self, run_id: str, key: str, value: Any) -> None:
         if run_id not in self._runs:
             self._known_run(run_id)
@@ -744,11 +897,9 @@ class SQLStore(Store):
 
     def events(self, run_id: str, after_seq: int = 0,
                limit: int | None = None) -> list[EventRecord]:
-        sql = ("SELECT run_id, seq, ts, type, key, data FROM events "
-               "WHERE run_id = ? AND seq > ? ORDER BY seq")
-        args: list[Any] = [run_id, after_seq]
+        sql = self._events_sql(limit is not None)
+        args: list[Any] = [run_id, after_seq] * 3
         if limit is not None:
-            sql += " LIMIT ?"
             args.append(limit)
 
         def read(db: Any) -> list[EventRecord]:
