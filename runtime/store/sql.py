@@ -987,7 +987,7 @@ class SQLStore(Store):
             if row is None:
                 row = db.execute(
                     f"SELECT id FROM runs WHERE status = 'pending' AND {inq} "
-                    "ORDER BY queue_rank, id LIMIT 1" + self.LOCK_FOR_CLAIM,
+                    "ORDER BY queue_rank, queued_at, id LIMIT 1" + self.LOCK_FOR_CLAIM,
                     queues).fetchone()
             if row is None:
                 return None
@@ -1015,9 +1015,10 @@ class SQLStore(Store):
             [at + lease, worker, *run_ids]).fetchall()})
 
     def release(self, run_id: str, worker: str) -> None:
+        # a run left `running` (its end could not be recorded) keeps its lease, to expire
         self._durable(lambda db: db.execute(
-            "UPDATE runs SET lease_expires = NULL WHERE id = ? AND worker = ?",
-            (run_id, worker)))
+            "UPDATE runs SET lease_expires = NULL WHERE id = ? AND worker = ? AND "
+            "status <> 'running'", (run_id, worker)))
 
     def queue_stats(self, window: float = 300.0,
                     now: float | None = None) -> list[QueueStats]:

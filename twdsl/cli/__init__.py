@@ -32,6 +32,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("twdsl.cli.runs:stats_command",
               "Runs, success rate, durations (mean, p50, p95) per workflow and task, frequent..."),
     "cache": ("twdsl.cli.runs:cache_group", "The task result cache (a task's `cache` setting)."),
+    "submit": ("twdsl.cli.submit:submit_command",
+               "Queue a run of a workflow for the workers; print its id."),
+    "worker": ("twdsl.cli.worker:worker_command",
+               "Take queued runs from the state store and run them (any number of workers)."),
+    "queue": ("twdsl.cli.queue:queue_command",
+              "Waiting, running and paused runs per queue, the oldest wait, and throughput."),
     "lsp": ("twdsl.cli.lsp:lsp_command",
             "Run the language server (stdio by default): see docs/editors.md."),
 }

@@ -104,6 +104,12 @@ def _version_of(text: str) -> int | None:
         return None
 
 
+def read_inputs(program: Program, pairs: tuple[str, ...],
+                inputs_file: str | None) -> dict[str, Any]:
+    """The inputs given by --input and --inputs-file, validated (Stop for a mistake)."""
+    return _inputs(program, pairs, inputs_file)
+
+
 def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
     from twdsl.runtime.inputs import InputError, parse_cli, validate_inputs
 
