@@ -55,6 +55,25 @@ class Recorder:
         return cls(store, run_id, program)
 
     def emit(self, e: Event) -> None:
+        t = e.type
+        # the common case first: a task's first attempt starting, and succeeding (one row;
+        # the store keeps both events in it)
+        if t == "task.completed":
+            if e.attempt == 1 and not self.resumed:
+                self.attempt_start.pop(e.key, None)  # type: ignore[arg-type]
+                self.store.task_completed(self.run_id, e.key, e.ts,  # type: ignore[arg-type]
+                                          e.data.get("result"))
+                return
+        elif t == "task.started":
+            if e.attempt == 1 and not self.resumed:
+                self.attempt_start[e.key] = e.ts  # type: ignore[index]
+                self.store.task_started(self.run_id, e.key, e.task,  # type: ignore[arg-type]
+                                        e.ts, self.lines.get(e.node),  # type: ignore[arg-type]
+                                        e.data.get("input"))
+                return
+        self._emit(e)
+
+    def _emit(self, e: Event) -> None:
         s, rid, key = self.store, self.run_id, e.key
         t = e.type
         if t == "workflow.started":
@@ -78,9 +97,6 @@ class Recorder:
             if t == "task.started":
                 attempt = e.attempt or 1
                 self.attempt_start[key] = e.ts
-                if attempt == 1 and not self.resumed:  # the common case: kept in the row
-                    s.task_started(rid, key, e.task, e.ts, line, e.data.get("input"))
-                    return
                 # the row's start is the first attempt's (a task's duration counts its
                 # retries, as the engine's does); each attempt's own is in `attempts`
                 s.set_task(rid, key, "running", task=e.task, attempts=attempt, line=line,
@@ -98,12 +114,6 @@ class Recorder:
             elif t == "task.reused":  # as recorded before (times kept), or in a new run
                 s.set_task(rid, key, "completed", task=e.task, result=e.data.get("result"),
                            line=line)
-            elif t == "task.completed" and e.attempt == 1 and not self.resumed:
-                # the common case: one row for the task, its events in it
-                self.attempt_start.pop(key, None)
-                s.task_completed(rid, key, e.ts, e.data.get("result"), e.task,
-                                 e.data.get("duration"))
-                return
             elif t in ("task.completed", "task.cached"):
                 s.set_task(rid, key, "completed", task=e.task, result=e.data.get("result"),
                            finished_at=e.ts, line=line,
