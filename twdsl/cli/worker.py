@@ -85,12 +85,12 @@ def worker_command(state: str | None, queues: tuple[str, ...], concurrency: int,
                             max_concurrency=max_concurrency
                             or config.run.get("max_concurrency") or 16,
                             max_runs=max_runs, exit_when_idle=exit_when_idle)
-    worker = Worker(store, lambda program: _agents(program, config), options, me, executor,
-                    log)
+    agents = _Agents(config)
+    worker = Worker(store, agents.get, options, me, executor, log)
     log(f"serving {', '.join(queues)} of {store.where} ({concurrency} at once, lease "
         f"{lease:g}s, executor {executor.name})")
     try:
-        asyncio.run(_serve(worker, log))
+        asyncio.run(_serve(worker, log, agents))
     finally:
         report_problems()
         executor.close()
@@ -98,7 +98,14 @@ def worker_command(state: str | None, queues: tuple[str, ...], concurrency: int,
     sys.exit(EXIT_OK)
 
 
-async def _serve(worker: Any, log: Any) -> None:
+async def _serve(worker: Any, log: Any, agents: Any) -> None:
+    try:
+        await _serve_until_stopped(worker, log)
+    finally:
+        await agents.aclose()
+
+
+async def _serve_until_stopped(worker: Any, log: Any) -> None:
     loop = asyncio.get_running_loop()
     signals = [0]
 
@@ -130,12 +137,38 @@ def _config(path: str | None) -> Config:
         raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
 
 
-def _agents(program: Any, config: Config) -> Any:
-    """The agents of a program as this worker binds them; what it cannot bind fails the run
-    with the reason."""
-    from twdsl.runtime.errors import ConfigurationError
+class _Agents:
+    """The agents of each program as this worker binds them, one registry per set of agent
+    names, kept for the worker's life (loading bindings costs milliseconds; a run costs
+    less); what it cannot bind fails the run with the reason."""
 
-    try:
-        return agent_registry(program, config)
-    except Stop as stop:
-        raise ConfigurationError((stop.message or "").removeprefix("twdsl: ")) from None
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.registries: dict[frozenset[str], Any] = {}
+
+    def get(self, program: Any) -> Any:
+        from twdsl.runtime.errors import ConfigurationError
+
+        names = frozenset(program.agents)
+        found = self.registries.get(names)
+        if found is None:
+            try:
+                found = self.registries[names] = agent_registry(program, self.config)
+            except Stop as stop:
+                raise ConfigurationError(
+                    (stop.message or "").removeprefix("twdsl: ")) from None
+        return _Shared(found)
+
+    async def aclose(self) -> None:
+        for registry in self.registries.values():
+            await registry.aclose()
+
+
+class _Shared:
+    """A registry lent to one run: the run's end does not close it."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+
+    def get(self, name: str) -> Any:
+        return self.registry.get(name)
