@@ -152,7 +152,8 @@ def _run_json(r: Any) -> dict[str, Any]:
             "created_at": r.created_at, "started_at": r.started_at,
             "finished_at": r.finished_at, "duration": r.duration, "inputs": r.inputs,
             "outputs": r.outputs, "error": r.error, "parent_id": r.parent_id,
-            "resumes": r.resumes, "source": r.source_path}
+            "resumes": r.resumes, "source": r.source_path, "queue": r.queue,
+            "priority": r.priority, "worker": r.worker}
 
 
 @runs_group.command("show")
