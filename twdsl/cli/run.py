@@ -105,6 +105,12 @@ def _version_of(text: str) -> int | None:
         return None
 
 
+def read_inputs(program: Program, pairs: tuple[str, ...],
+                inputs_file: str | None) -> dict[str, Any]:
+    """The inputs given by --input and --inputs-file, validated (Stop for a mistake)."""
+    return _inputs(program, pairs, inputs_file)
+
+
 def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
     from twdsl.runtime.inputs import InputError, parse_cli, validate_inputs
 
@@ -216,9 +222,10 @@ def inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
               help="Optimization level of the compile (0: no pass).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Use this twdsl.toml or pyproject.toml.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None,
-              help="The state store (default: [run] state, else .twdsl/state.db beside the "
-                   "configuration or the workflow).")
+@click.option("--state", "state_path", default=None, metavar="PATH|URL",
+              help="The state store: a SQLite file or a postgresql:// URL (default: "
+                   "$TWDSL_STATE, else the configuration's, else the nearest .twdsl/state.db;"
+                   " docs/state.md).")
 @click.option("--no-state", is_flag=True, help="Record nothing (no state store).")
 @click.option("--no-cache", is_flag=True, help="Do not reuse cached task results (nor store "
               "new ones).")
@@ -261,13 +268,31 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                     no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets,
                     executor_name, ray_address)
     except Stop as stop:
+        _report_problems()
         if stop.message:
             click.echo(stop.message, err=True)
         sys.exit(stop.code)
     except IRInvariantError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_INTERNAL)
+    except _store_error() as e:  # the store failed under the run (disk full, damaged)
+        _report_problems()
+        click.echo(f"twdsl: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    _report_problems()
     sys.exit(code)
+
+
+def _store_error() -> type[Exception]:
+    from twdsl.runtime.store import StoreError
+
+    return StoreError
+
+
+def _report_problems() -> None:
+    from twdsl.cli.state import report_problems
+
+    report_problems()
 
 
 def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: str | None,
@@ -289,16 +314,22 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
     store = None
     recorder = None
     if not no_state:
-        from twdsl.runtime.recording import Recorder, open_store
+        from twdsl.cli.state import StateStop, open_state
+        from twdsl.runtime.recording import Recorder
         from twdsl.runtime.store import StoreError
 
         try:
-            store = open_store(_state_path(state_path, config, Path(file)))
+            store = open_state(state_path, config, create=True,
+                               hint=" (pass --state PATH for another file, or --no-state)",
+                               announce=log_format != "json")
+        except StateStop as e:
+            raise Stop(e.code, e.message) from None
+        _interrupted_hint(store, program, inputs)
+        try:
+            recorder = Recorder.new_run(store, program, inputs)
         except StoreError as e:
             raise Stop(EXIT_USAGE, f"twdsl: {e} (pass --state PATH for another file, or "
                         "--no-state)") from None
-        _interrupted_hint(store, program, inputs)
-        recorder = Recorder.new_run(store, program, inputs)
     try:
         return execute(program, inputs, registry, recorder, log_format,
                        max_concurrency or config.run.get("max_concurrency") or 16, seed,
@@ -347,10 +378,16 @@ def agent_registry(program: Program, config: Config) -> Any:
 def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> None:
     """Tell the user when a run of the same workflow and inputs was interrupted."""
     from twdsl.lang.values import to_json
+    from twdsl.runtime.store import StoreError
     from twdsl.runtime.store.base import process_alive
 
     want = to_json(inputs)
-    for r in store.list_runs(workflow=program.workflow, limit=20):
+    try:
+        recent = store.list_runs(workflow=program.workflow, limit=20)
+    except StoreError as e:  # a damaged store: say so, and try to run anyway
+        click.echo(f"twdsl: warning: {e}", err=True)
+        return
+    for r in recent:
         interrupted = r.status == "paused" or (
             r.status == "running" and process_alive(r.pid, r.host) is False)
         if interrupted and r.inputs == want:
@@ -419,17 +456,6 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
     click.echo(f"twdsl: run {result.run_id} {result.status.value}: {task}"
                f"{err.get('kind', '')}: {err.get('message', '')}", err=True)
     return EXIT_FINDINGS
-
-
-def _state_path(flag: str | None, config: Config, file: Path) -> Path:
-    """--state, else the configuration's [run] state (relative to its file), else
-    .twdsl/state.db beside the configuration file or, without one, beside the workflow."""
-    if flag is not None:
-        return Path(flag)
-    if "state" in config.run:
-        return config.folder / config.run["state"]
-    base = config.path.parent if config.path is not None else file.resolve().parent
-    return base / ".twdsl" / "state.db"
 
 
 async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None,
