@@ -16,9 +16,9 @@ forbidden import planted in it, so that the check itself is known to bite.
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
-import shutil
 from pathlib import Path
 
 import pytest
