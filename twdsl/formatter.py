@@ -13,12 +13,19 @@ at the end of that item's line.  A comment inside an expression that is written 
 line moves to its own line before the next item (nothing is ever dropped).
 
 The formatter refuses a file with syntax errors: formatting a misread file could lose
-text.
+text.  It also refuses a file nested deeper than its limits (``MAX_DEPTH`` levels of syntax
+tree, ``MAX_INDENT`` levels of indentation; docs/language.md, "Limits"): the output of such a
+file would grow with the square of its depth.
+
+Time is linear in the size of the file: whether a node fits on one line is decided from its
+width, computed once per node, and nothing is ever rendered twice or thrown away (so no
+comment is consumed by a layout that is not kept).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +37,11 @@ from twdsl.syntax.parser import ParseResult, parse
 
 WIDTH = 100
 INDENT = "  "
+#: The deepest syntax tree the formatter walks (a chain of 20,000 ``+`` is that deep).
+MAX_DEPTH = 20_000
+#: The most levels of indentation it writes (blocks, arrays, objects over several lines).
+MAX_INDENT = 1_000
+_NEVER = 1 << 40  # the width of what cannot be written on one line
 
 _BLANK = re.compile(r"\n[ \t\r\f]*\n")
 
@@ -40,12 +52,15 @@ _LAMBDA, _UNARY, _POSTFIX = 0, 8, 9
 
 
 class FormatError(Exception):
-    """The file cannot be formatted because it does not parse; ``diagnostics`` say why."""
+    """The file cannot be formatted: it does not parse (``diagnostics`` say why), or it nests
+    deeper than the formatter's limits (``diagnostics`` is empty; the message says where)."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], message: str | None = None) -> None:
         self.diagnostics = diagnostics
-        first = diagnostics[0]
-        super().__init__(f"{first.span}: {first.message}")
+        if message is None:
+            first = diagnostics[0]
+            message = f"{first.span}: {first.message}"
+        super().__init__(message)
 
 
 def format_source(text: str, path: str = "<string>") -> str:
@@ -64,7 +79,7 @@ def format_source(text: str, path: str = "<string>") -> str:
     }
 
     Raises:
-        FormatError: the text has syntax errors.
+        FormatError: the text has syntax errors, or nests deeper than the limits.
     """
     return format_parsed(parse(text, path))
 
@@ -74,15 +89,33 @@ def format_parsed(result: ParseResult) -> str:
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if errors:
         raise FormatError(errors)
+    _check_depth(result.module)
     with deep_recursion():
         return _Printer(result.source.text, result.comments).module(result.module)
+
+
+def _too_deep(span: Any, what: str) -> FormatError:
+    return FormatError([], f"{span}: nested too deeply to format: {what} (the formatter's "
+                           "limits are in docs/language.md, \"Limits\")")
+
+
+def _check_depth(module: A.Module) -> None:
+    """Refuse a syntax tree deeper than MAX_DEPTH before any recursive walk (iteratively)."""
+    stack: list[tuple[A.Node, int]] = [(module, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(node.span, f"more than {MAX_DEPTH:,} levels of syntax")
+        stack.extend((child, depth + 1) for child in node.children())
 
 
 class _Printer:
     def __init__(self, text: str, comments: list[Comment]) -> None:
         self.text = text
         self.comments = comments
+        self.starts = [c.span.start for c in comments]
         self.ci = 0  # next comment not yet written
+        self.widths: dict[int, int] = {}  # id(node) -> width on one line (see `width`)
 
     # ------------------------------------------------------------------ comments
     def _pending(self, before: int) -> bool:
@@ -98,10 +131,25 @@ class _Printer:
                 return " " + c.text
         return ""
 
+    def next_token(self, pos: int) -> int:
+        """The offset of the first character at or after ``pos`` that is neither white space
+        nor inside a comment."""
+        text, n = self.text, len(self.text)
+        while True:
+            while pos < n and text[pos] in " \t\r\n\f":
+                pos += 1
+            k = bisect_left(self.starts, pos)
+            if k < len(self.starts) and self.starts[k] == pos:
+                pos = self.comments[k].span.end
+                continue
+            return pos
+
     def list_lines(self, elems: Sequence[Any], indent: int, start: int, close: int,
                    render: Callable[[Any, int], str], sep: str = "") -> list[str]:
         """Lines for a list of items between offsets ``start`` and ``close``, with the
         comments among them.  ``render(elem, indent)`` gives an element's text."""
+        if indent > MAX_INDENT and elems:
+            raise _too_deep(elems[0].span, f"more than {MAX_INDENT:,} levels of indentation")
         ind = INDENT * indent
         lines: list[str] = []
         last = start
@@ -133,6 +181,87 @@ class _Printer:
             last = c.span.end
         return lines, last
 
+    # ------------------------------------------------------------------ widths
+    def width(self, node: A.Node) -> int:
+        """The length of ``node`` written on one line, as ``expr`` or ``type`` (not at the
+        top) writes it when everything inside fits; ``_NEVER`` when it cannot be written on
+        one line (a block with items, a string over several lines, a record type wider than
+        half a line).  Computed once per node: the layout decisions stay linear."""
+        key = id(node)
+        w = self.widths.get(key)
+        if w is None:
+            w = min(self._width(node), _NEVER)
+            self.widths[key] = w
+        return w
+
+    def _width(self, e: A.Node) -> int:
+        if isinstance(e, A.Binary):
+            p = _PREC[e.op]
+            return (self._sub_width(e.left, p) + len(e.op) + 2
+                    + self._sub_width(e.right, p + 1))
+        if isinstance(e, A.Unary):
+            extra = 2 if e.op == "-" and _starts_with_minus(e.operand) else 0
+            return len(e.op) + self._sub_width(e.operand, _UNARY) + extra
+        if isinstance(e, A.Member):
+            return self._sub_width(e.obj, _POSTFIX) + 1 + len(e.name.name)
+        if isinstance(e, A.Index):
+            return self._sub_width(e.obj, _POSTFIX) + 2 + self.width(e.index)
+        if isinstance(e, A.Call):
+            return (self._sub_width(e.func, _POSTFIX) + 2
+                    + self._list_width(e.args, 2))
+        if isinstance(e, A.Lambda):
+            params = len(e.params[0].name) if len(e.params) == 1 else \
+                2 + sum([len(p.name) for p in e.params]) + 2 * (len(e.params) - 1)
+            return params + 4 + self.width(e.body)
+        if isinstance(e, A.Name):
+            return len(e.name)
+        if isinstance(e, (A.StringLit, A.NumberLit, A.DurationLit)):
+            return _NEVER if "\n" in e.raw else len(e.raw)
+        if isinstance(e, A.BoolLit):
+            return 4 if e.value else 5
+        if isinstance(e, A.NullLit):
+            return 4
+        if isinstance(e, A.ArrayLit):
+            return 2 + self._list_width(e.items, 2)
+        if isinstance(e, A.ObjectLit):
+            return self.fields_width(e.fields)
+        if isinstance(e, A.Block):
+            return 2 if not e.items else _NEVER
+        if isinstance(e, A.NamedType):
+            if not e.args:
+                return len(e.name.name)
+            return len(e.name.name) + 2 + self._list_width(e.args, 2)
+        if isinstance(e, A.OptionalType):
+            return self.width(e.inner) + 1
+        if isinstance(e, A.RecordType):
+            if not e.fields:
+                return 2
+            w = 4 + sum([len(self.key(f.name)) + 2 + self.width(f.type) for f in e.fields]) \
+                + 2 * (len(e.fields) - 1)
+            return w if w <= WIDTH // 2 else _NEVER
+        return _NEVER  # nothing else is written on one line
+
+    def _sub_width(self, e: A.Node, min_prec: int) -> int:
+        return self.width(e) + (2 if _prec(e) < min_prec else 0)
+
+    def _list_width(self, nodes: Sequence[A.Node], sep: int) -> int:
+        return sum([self.width(n) for n in nodes]) + sep * max(len(nodes) - 1, 0)
+
+    def fields_width(self, fields: list[A.Field]) -> int:
+        """The width of ``inline_fields``."""
+        if not fields:
+            return 2
+        return 4 + sum([len(self.key(f.key)) + 2 + self.width(f.value) for f in fields]) \
+            + 2 * (len(fields) - 1)
+
+    def param_width(self, p: A.Param) -> int:
+        w = len(p.name.name) + 2 + self.width(p.type)
+        if p.default is not None:
+            w += 3 + self.width(p.default)
+        if p.constraints is not None:
+            w += 7 + self.fields_width(p.constraints.fields())
+        return w
+
     # ------------------------------------------------------------------ module
     def module(self, m: A.Module) -> str:
         lines: list[str] = []
@@ -158,16 +287,17 @@ class _Printer:
         lines.extend(self.leading(len(self.text) + 1, "", last, bool(lines))[0])
         while lines and lines[-1] == "":
             lines.pop()
-        while lines and lines[0] == "":
-            lines.pop(0)
-        return "\n".join(lines) + "\n" if lines else ""
+        first = 0
+        while first < len(lines) and lines[first] == "":
+            first += 1
+        return "\n".join(lines[first:]) + "\n" if lines[first:] else ""
 
     def decl(self, d: A.Node, indent: int) -> str:
         if isinstance(d, A.ImportDecl):
             path = d.path.raw
             if d.names is not None:
-                names = ", ".join(n.name.name + (f" as {n.alias.name}" if n.alias else "")
-                                  for n in d.names)
+                names = ", ".join([n.name.name + (f" as {n.alias.name}" if n.alias else "")
+                                   for n in d.names])
                 return f"import {{ {names} }} from {path}"
             return f"import {path}" + (f" as {d.alias.name}" if d.alias else "")
         prefix = "export " if getattr(d, "exported", False) else ""
@@ -179,7 +309,7 @@ class _Printer:
             return f"{prefix}type {d.name.name} = {self.type(d.type, indent, True)}"
         if isinstance(d, A.TemplateDecl):
             mods = "".join(m + " " for m in d.modifiers)
-            ext = (" extends " + ", ".join(r.dotted for r in d.extends)) if d.extends else ""
+            ext = (" extends " + ", ".join([r.dotted for r in d.extends])) if d.extends else ""
             # "template " + name + "(" … ")" + ext + " {"
             used = len(prefix) + len(mods) + 9 + len(d.name.name) + 1 + 1 + len(ext) + 2
             params = self.params(d.params, indent, used)
@@ -188,13 +318,18 @@ class _Printer:
         raise AssertionError(f"unknown declaration {type(d).__name__}")
 
     def params(self, params: list[A.Param], indent: int, used: int) -> str:
-        flat = [self.param(p, indent) for p in params]
-        one_line = ", ".join(flat)
-        if all("\n" not in p for p in flat) and used + len(one_line) <= WIDTH \
-                and not any(self._pending(p.span.end) for p in params[-1:]):
-            return one_line
-        lines = self.list_lines(params, indent + 1, params[0].span.start, params[-1].span.end,
-                                self.param, ",")
+        if not params:
+            return ""
+        # The closing ')': a comment before it keeps the parameters one per line, where it
+        # has a line of its own (on one line it would move into the body, and back).
+        close = self.next_token(params[-1].span.end)
+        if self.text.startswith(",", close):
+            close = self.next_token(close + 1)
+        one_line = sum([self.param_width(p) for p in params]) + 2 * (len(params) - 1)
+        if used + one_line <= WIDTH and not self._pending(close):
+            return ", ".join([self.param(p, indent) for p in params])
+        lines = self.list_lines(params, indent + 1, params[0].span.start, close, self.param,
+                                ",")
         return "\n" + "\n".join(lines) + "\n" + INDENT * indent
 
     def param(self, p: A.Param, indent: int) -> str:
@@ -250,26 +385,24 @@ class _Printer:
     def inline_fields(self, fields: list[A.Field], indent: int) -> str:
         if not fields:
             return "{}"
-        return "{ " + ", ".join(f"{self.key(f.key)}: {self.expr(f.value, indent)}"
-                                for f in fields) + " }"
+        return "{ " + ", ".join([f"{self.key(f.key)}: {self.expr(f.value, indent)}"
+                                 for f in fields]) + " }"
 
     # ------------------------------------------------------------------ types
     def type(self, t: A.Node, indent: int, top: bool) -> str:
         if isinstance(t, A.NamedType):
             if t.args:
-                return t.name.name + "<" + ", ".join(self.type(a, indent, False)
-                                                     for a in t.args) + ">"
+                return t.name.name + "<" + ", ".join([self.type(a, indent, False)
+                                                      for a in t.args]) + ">"
             return t.name.name
         if isinstance(t, A.OptionalType):
             return self.type(t.inner, indent, top) + "?"
         if isinstance(t, A.RecordType):
             if not t.fields:
                 return "{}"
-            flat = "{ " + ", ".join(f"{self.key(f.name)}: {self.type(f.type, indent, False)}"
-                                    for f in t.fields) + " }"
-            if not top and "\n" not in flat and len(flat) <= WIDTH // 2 \
-                    and not self._pending(t.span.end):
-                return flat
+            if not top and self.width(t) <= WIDTH // 2 and not self._pending(t.span.end):
+                return "{ " + ", ".join([f"{self.key(f.name)}: {self.type(f.type, indent, False)}"
+                                         for f in t.fields]) + " }"
             lines = self.list_lines(
                 t.fields, indent + 1, t.span.start + 1, t.span.end - 1,
                 lambda f, i: f"{self.key(f.name)}: {self.type(f.type, i, True)}")
@@ -305,13 +438,13 @@ class _Printer:
         if isinstance(s, A.WhileStmt):
             return f"while ({self.expr(s.cond, indent)}) {self.block(s.body, indent)}"
         if isinstance(s, A.UseStmt):
-            args = ", ".join(f"{a.name.name}: {self.expr(a.value, indent)}" for a in s.args)
+            args = ", ".join([f"{a.name.name}: {self.expr(a.value, indent)}" for a in s.args])
             alias = f" as {s.alias.name}" if s.alias else ""
             return f"use {s.template.dotted}({args}){alias}"
         if isinstance(s, A.ChainStmt):
-            return " -> ".join(step[0].dotted if len(step) == 1 else
-                               "[" + ", ".join(r.dotted for r in step) + "]"
-                               for step in s.steps)
+            return " -> ".join([step[0].dotted if len(step) == 1 else
+                                "[" + ", ".join([r.dotted for r in step]) + "]"
+                                for step in s.steps])
         if isinstance(s, A.BreakStmt):
             return "break"
         if isinstance(s, A.ContinueStmt):
@@ -320,7 +453,7 @@ class _Printer:
 
     def case(self, c: A.CaseClause, indent: int) -> str:
         head = "default:" if c.is_default else \
-            "case " + ", ".join(self.expr(v, indent) for v in c.values) + ":"
+            "case " + ", ".join([self.expr(v, indent) for v in c.values]) + ":"
         if not c.body:
             return head
         start = c.values[-1].span.end if c.values else c.span.start
@@ -345,11 +478,11 @@ class _Printer:
         if isinstance(e, A.Index):
             return f"{self.sub(e.obj, _POSTFIX, indent, used)}[{self.expr(e.index, indent)}]"
         if isinstance(e, A.Call):
-            args = ", ".join(self.expr(a, indent, used) for a in e.args)
+            args = ", ".join([self.expr(a, indent, used) for a in e.args])
             return f"{self.sub(e.func, _POSTFIX, indent, used)}({args})"
         if isinstance(e, A.Lambda):
             params = e.params[0].name if len(e.params) == 1 else \
-                "(" + ", ".join(p.name for p in e.params) + ")"
+                "(" + ", ".join([p.name for p in e.params]) + ")"
             return f"{params} => {self.expr(e.body, indent, used)}"
         if isinstance(e, A.Name):
             return e.name
@@ -364,9 +497,8 @@ class _Printer:
         if isinstance(e, A.ObjectLit):
             if not e.fields:
                 return "{}"
-            flat = self.inline_fields(e.fields, indent)
-            if "\n" not in flat and used + len(flat) <= WIDTH and not self._pending(e.span.end):
-                return flat
+            if used + self.width(e) <= WIDTH and not self._pending(e.span.end):
+                return self.inline_fields(e.fields, indent)
             return self.block(e, indent)
         if isinstance(e, A.Block):
             return self.block(e, indent)
@@ -379,10 +511,8 @@ class _Printer:
     def array(self, a: A.ArrayLit, indent: int, used: int) -> str:
         if not a.items:
             return "[]"
-        flat = "[" + ", ".join(self.expr(x, indent) for x in a.items) + "]"
-        if "\n" not in flat and used + len(flat) <= WIDTH \
-                and not self._pending(a.span.end):
-            return flat
+        if used + self.width(a) <= WIDTH and not self._pending(a.span.end):
+            return "[" + ", ".join([self.expr(x, indent) for x in a.items]) + "]"
         lines = self.list_lines(a.items, indent + 1, a.span.start + 1, a.span.end - 1,
                                 lambda x, i: self.expr(x, i, len(INDENT * i)), ",")
         return "[\n" + "\n".join(lines) + "\n" + INDENT * indent + "]"
@@ -396,6 +526,19 @@ def _prec(e: A.Node) -> int:
     if isinstance(e, A.Unary):
         return _UNARY
     return _POSTFIX + 1
+
+
+def _starts_with_minus(e: A.Node) -> bool:
+    """Whether ``e``, as an operand of unary '-', is written starting with '-'."""
+    while isinstance(e, (A.Member, A.Index, A.Call)):  # written from their left operand
+        e = e.func if isinstance(e, A.Call) else e.obj
+        if _prec(e) < _POSTFIX:
+            return False  # in parentheses
+    if isinstance(e, A.Unary):
+        return e.op == "-"
+    if isinstance(e, (A.NumberLit, A.DurationLit)):
+        return e.raw.startswith("-")
+    return False
 
 
 def _quote(s: str) -> str:
