@@ -105,14 +105,23 @@ def _version_of(text: str) -> int | None:
 
 
 def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
-    from twdsl.runtime.inputs import InputError, parse_cli, validate_inputs
+    from twdsl.runtime.inputs import InputError, load_json, parse_cli, validate_inputs
 
     given: dict[str, Any] = {}
     if inputs_file is not None:
         try:
-            data = json.loads(Path(inputs_file).read_text(encoding="utf-8"))
+            data = load_json(Path(inputs_file).read_text(encoding="utf-8"), inputs_file,
+                             top_level_inputs=True)
         except OSError as e:
             raise Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise Stop(EXIT_USAGE, f"twdsl: {inputs_file} is not UTF-8 text: {e.reason} at "
+                        f"byte {e.start}") from None
+        except InputError as e:
+            for p in e.problems:
+                click.echo(f"twdsl: {p}", err=True)
+            raise Stop(EXIT_USAGE, f"twdsl: the inputs of {program.workflow} do not fit its "
+                        "declaration; nothing was run") from None
         except json.JSONDecodeError as e:
             raise Stop(EXIT_USAGE, f"twdsl: {inputs_file}:{e.lineno}:{e.colno}: not valid "
                         f"JSON: {e.msg}") from None
