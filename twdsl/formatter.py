@@ -121,6 +121,7 @@ class _Printer:
         self.comments = comments
         self.starts = [c.span.start for c in comments]
         self.ci = 0  # next comment not yet written
+        self.written_to = 0  # the end of the last comment written
         self.widths: dict[int, int] = {}  # id(node) -> width on one line (see `width`)
 
     # ------------------------------------------------------------------ comments
@@ -134,6 +135,7 @@ class _Printer:
             if c.span.line == line and after <= c.span.start < before \
                     and "\n" not in c.text:
                 self.ci += 1
+                self.written_to = c.span.end
                 return " " + c.text
         return ""
 
@@ -170,7 +172,9 @@ class _Printer:
             body[0] = ind + body[0]
             body[-1] += sep + self.trailing(elem.span.end_line, elem.span.end, nxt)
             lines.extend(body)
-            last = elem.span.end
+            # a comment after the element that its rendering took (a clause's last one)
+            # counts as written with it: a blank line before it is not one before the next
+            last = max(elem.span.end, min(self.written_to, nxt))
         lines.extend(self.leading(close, ind, last, bool(lines))[0])
         return lines
 
@@ -186,7 +190,7 @@ class _Printer:
                 if not lines or lines[-1] != "":
                     lines.append("")
             lines.extend(_comment_lines(c, ind))
-            last = c.span.end
+            last = self.written_to = c.span.end
         return lines, last
 
     # ------------------------------------------------------------------ widths
@@ -439,8 +443,12 @@ class _Printer:
             return out
         if isinstance(s, A.SwitchStmt):
             head = _cat("switch (", self.expr(s.subject, indent), ") {")
+            # A clause's statements end where the next clause (or the switch) begins: a
+            # comment after its last statement stays in it, on every pass.
+            ends = {id(c): (s.cases[k + 1].span.start if k + 1 < len(s.cases)
+                            else s.span.end - 1) for k, c in enumerate(s.cases)}
             lines = self.list_lines(s.cases, indent + 1, s.subject.span.end, s.span.end - 1,
-                                    self.case)
+                                    lambda c, i: self.case(c, i, ends[id(c)]))
             return [*head, *lines, INDENT * indent + "}"]
         if isinstance(s, A.ForeachStmt):
             var = s.var.name + (f", {s.index.name}" if s.index else "")
@@ -463,13 +471,13 @@ class _Printer:
             return ["continue"]
         raise AssertionError(f"unknown statement {type(s).__name__}")
 
-    def case(self, c: A.CaseClause, indent: int) -> Lines:
+    def case(self, c: A.CaseClause, indent: int, end: int) -> Lines:
         head = ["default:"] if c.is_default else \
             _cat("case ", _sep(", ", [self.expr(v, indent) for v in c.values]), ":")
         if not c.body:
             return head
         start = c.values[-1].span.end if c.values else c.span.start
-        lines = self.list_lines(c.body, indent + 1, start, c.span.end, self.stmt)
+        lines = self.list_lines(c.body, indent + 1, start, end, self.stmt)
         return [*head, *lines]
 
     # ------------------------------------------------------------------ expressions
