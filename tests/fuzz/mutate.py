@@ -85,12 +85,20 @@ def token_mutation(text: str, rng: random.Random, donors: list[str]) -> str:
 
 
 def boundaries(text: str) -> list[int]:
-    """Offsets where a comment may go: before and after every token of twdsl's lexer, and
-    the end of the file."""
+    """Where a comment may go, for every token boundary of twdsl's lexer (the gap between
+    two tokens, and the file's start and end): right after the token before the gap, and
+    when the gap holds a line break, right before the token after it too."""
     from twdsl.syntax.lexer import tokenize
 
     toks, _, _ = tokenize(text, "x")
-    return sorted({len(text), *(t.start for t in toks), *(t.end for t in toks)})
+    out = {0, len(text)}
+    for a, b in zip(toks, toks[1:], strict=False):
+        out.add(a.end)
+        if "\n" in text[a.end:b.start]:
+            out.add(b.start)
+    if toks:
+        out.add(toks[-1].end)
+    return sorted(out)
 
 
 COMMENTS = [" /* keep */ ", " // keep\n"]

@@ -616,7 +616,8 @@ def program(c: Chooser, comment_rate: float = 0.05, depth: int = 4, size: int = 
 
 # -- deep nesting shapes -------------------------------------------------------------------
 def _wrap(body: str) -> str:
-    return f'workflow W {{\n  version: "1.0.0"\n  task t {{\n    agent: "echo"\n    input: {{ x: {body} }}\n  }}\n}}\n'
+    return ('workflow W {\n  version: "1.0.0"\n  task t {\n    agent: "echo"\n'
+            f"    input: {{ x: {body} }}\n  }}\n}}\n")
 
 
 SHAPES: dict[str, Callable[[int], str]] = {

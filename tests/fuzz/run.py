@@ -33,9 +33,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # programs, oracles...; tests/lsp_helpers.py
 
-import programs  # noqa: E402
 import mutate  # noqa: E402
 import oracles  # noqa: E402
+import programs  # noqa: E402
 
 KNOWN = HERE / "crashes" / "known.json"
 FOUND = HERE / "found"
@@ -265,14 +265,14 @@ async def lsp_campaign(seed: str, edits: int, bound: float = 10.0) -> list[dict[
     def position(text: str, offset: int) -> lsp.Position:
         line = text.count("\n", 0, offset)
         col = offset - (text.rfind("\n", 0, offset) + 1)
-        return lsp.Position(line=line, character=len(text[offset - col:offset].encode("utf-16-le")) // 2)
+        units = len(text[offset - col:offset].encode("utf-16-le")) // 2
+        return lsp.Position(line=line, character=units)
 
-    OPTIONS = lsp.FormattingOptions(tab_size=2, insert_spaces=True)  # noqa: N806
     uri = open_new()
     requests = ["symbols", "hover", "completion", "definition", "references", "highlight",
                 "tokens", "format", "range_format", "folding", "actions", "hints",
                 "signature", "prepare_rename", "rename", "diagnostic"]
-    for n in range(edits):
+    for _ in range(edits):
         if rng.random() < 0.05 and len(docs) < 4:
             uri = open_new()
         text = docs[uri]
@@ -290,45 +290,9 @@ async def lsp_campaign(seed: str, edits: int, bound: float = 10.0) -> list[dict[
         at = position(text, rng.randrange(len(text) + 1))
         doc = lsp.TextDocumentIdentifier(uri=uri)
         whole = lsp.Range(start=lsp.Position(line=0, character=0), end=position(text, len(text)))
-        calls = {
-            "symbols": lambda: client.text_document_document_symbol_async(
-                lsp.DocumentSymbolParams(text_document=doc)),
-            "hover": lambda: client.text_document_hover_async(lsp.HoverParams(text_document=doc, position=at)),
-            "completion": lambda: client.text_document_completion_async(
-                lsp.CompletionParams(text_document=doc, position=at)),
-            "definition": lambda: client.text_document_definition_async(
-                lsp.DefinitionParams(text_document=doc, position=at)),
-            "references": lambda: client.text_document_references_async(
-                lsp.ReferenceParams(text_document=doc, position=at,
-                                   context=lsp.ReferenceContext(include_declaration=True))),
-            "highlight": lambda: client.text_document_document_highlight_async(
-                lsp.DocumentHighlightParams(text_document=doc, position=at)),
-            "tokens": lambda: client.text_document_semantic_tokens_full_async(
-                lsp.SemanticTokensParams(text_document=doc)),
-            "format": lambda: client.text_document_formatting_async(
-                lsp.DocumentFormattingParams(text_document=doc, options=OPTIONS)),
-            "range_format": lambda: client.text_document_range_formatting_async(
-                lsp.DocumentRangeFormattingParams(text_document=doc, range=whole,
-                                                options=OPTIONS)),
-            "folding": lambda: client.text_document_folding_range_async(
-                lsp.FoldingRangeParams(text_document=doc)),
-            "actions": lambda: client.text_document_code_action_async(
-                lsp.CodeActionParams(text_document=doc, range=whole,
-                                     context=lsp.CodeActionContext(diagnostics=[]))),
-            "hints": lambda: client.text_document_inlay_hint_async(
-                lsp.InlayHintParams(text_document=doc, range=whole)),
-            "signature": lambda: client.text_document_signature_help_async(
-                lsp.SignatureHelpParams(text_document=doc, position=at)),
-            "prepare_rename": lambda: client.text_document_prepare_rename_async(
-                lsp.PrepareRenameParams(text_document=doc, position=at)),
-            "rename": lambda: client.text_document_rename_async(
-                lsp.RenameParams(text_document=doc, position=at, new_name="renamed")),
-            "diagnostic": lambda: client.text_document_diagnostic_async(
-                lsp.DocumentDiagnosticParams(text_document=doc)),
-        }
         before = len(client.log_messages)
         try:
-            await asyncio.wait_for(calls[kind](), bound)
+            await asyncio.wait_for(_request(client, kind, doc, at, whole), bound)
         except TimeoutError:
             findings.append(_lsp_finding("timeout", kind, text, at,
                                          f"no answer within {bound:g}s"))
@@ -345,6 +309,61 @@ async def lsp_campaign(seed: str, edits: int, bound: float = 10.0) -> list[dict[
                          "detail": f"the server did not shut down cleanly: {exc!r}",
                          "signature": "lsp|shutdown|"})
     return findings
+
+
+def _request(client: Any, kind: str, doc: Any, at: Any, whole: Any) -> Any:
+    """The request ``kind`` about the document ``doc`` (at ``at``, or over ``whole``)."""
+    from lsprotocol import types as lsp
+
+    options = lsp.FormattingOptions(tab_size=2, insert_spaces=True)
+    if kind == "symbols":
+        return client.text_document_document_symbol_async(
+            lsp.DocumentSymbolParams(text_document=doc))
+    if kind == "hover":
+        return client.text_document_hover_async(lsp.HoverParams(text_document=doc, position=at))
+    if kind == "completion":
+        return client.text_document_completion_async(
+            lsp.CompletionParams(text_document=doc, position=at))
+    if kind == "definition":
+        return client.text_document_definition_async(
+            lsp.DefinitionParams(text_document=doc, position=at))
+    if kind == "references":
+        return client.text_document_references_async(lsp.ReferenceParams(
+            text_document=doc, position=at,
+            context=lsp.ReferenceContext(include_declaration=True)))
+    if kind == "highlight":
+        return client.text_document_document_highlight_async(
+            lsp.DocumentHighlightParams(text_document=doc, position=at))
+    if kind == "tokens":
+        return client.text_document_semantic_tokens_full_async(
+            lsp.SemanticTokensParams(text_document=doc))
+    if kind == "format":
+        return client.text_document_formatting_async(
+            lsp.DocumentFormattingParams(text_document=doc, options=options))
+    if kind == "range_format":
+        return client.text_document_range_formatting_async(
+            lsp.DocumentRangeFormattingParams(text_document=doc, range=whole, options=options))
+    if kind == "folding":
+        return client.text_document_folding_range_async(
+            lsp.FoldingRangeParams(text_document=doc))
+    if kind == "actions":
+        return client.text_document_code_action_async(lsp.CodeActionParams(
+            text_document=doc, range=whole, context=lsp.CodeActionContext(diagnostics=[])))
+    if kind == "hints":
+        return client.text_document_inlay_hint_async(
+            lsp.InlayHintParams(text_document=doc, range=whole))
+    if kind == "signature":
+        return client.text_document_signature_help_async(
+            lsp.SignatureHelpParams(text_document=doc, position=at))
+    if kind == "prepare_rename":
+        return client.text_document_prepare_rename_async(
+            lsp.PrepareRenameParams(text_document=doc, position=at))
+    if kind == "rename":
+        return client.text_document_rename_async(
+            lsp.RenameParams(text_document=doc, position=at, new_name="renamed"))
+    assert kind == "diagnostic", kind
+    return client.text_document_diagnostic_async(
+        lsp.DocumentDiagnosticParams(text_document=doc))
 
 
 def _lsp_finding(kind: str, request: str, text: str, at: Any, detail: str) -> dict[str, Any]:
