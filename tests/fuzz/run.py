@@ -380,6 +380,23 @@ def _lsp_finding(kind: str, request: str, text: str, at: Any, detail: str) -> di
             "signature": f"lsp|{kind}|{where}"}
 
 
+def _minimize(path: Path) -> int:
+    import minimize
+
+    text = path.read_text(encoding="utf-8")
+    found = oracles.check(text)
+    if not found:
+        print(f"{path}: every oracle holds; nothing to shrink")
+        return 1
+    sig = found[0].signature
+    small = minimize.minimize(text, lambda t: any(f.signature == sig
+                                                  for f in oracles.check(t)))
+    out = path.with_name(f"{path.stem}.min{path.suffix}")
+    out.write_text(small, encoding="utf-8")
+    print(f"{sig}: {len(text)} -> {len(small)} characters in {out}")
+    return 0
+
+
 # ------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -394,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=FOUND, help="where new findings are written")
     ap.add_argument("--max-depth", type=int, default=MAX_DEPTH[0],
                     help="the deepest nesting shape generated")
+    ap.add_argument("--minimize", type=Path, default=None, metavar="FILE",
+                    help="shrink FILE (a finding's text) to a smaller one failing the same "
+                    "way; writes FILE with .min before its suffix")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
@@ -403,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.seed, args.start, args.stop, args.progress, args.sweep)
         return 0
+    if args.minimize is not None:
+        return _minimize(args.minimize)
     if args.case is not None:
         kind, text = case_text(args.seed, args.case, args.sweep)
         print(f"case {args.case} of seed {args.seed} ({kind}):\n{text}")
