@@ -117,6 +117,16 @@ def test_timeouts_are_said_once(tmp_path: Path, which: str) -> None:
                                  "(attempt 1)") for line in done.stderr.splitlines())
 
 
+def test_runs_show_says_an_attempts_timeout_once(tmp_path: Path) -> None:
+    (tmp_path / "t.twdsl").write_text(TIMEOUTS["task"][0])
+    state = str(tmp_path / "state.db")
+    assert run("run", "t.twdsl", "--state", state, cwd=tmp_path).returncode == 1
+    run_id = run("runs", "list", "--state", state, cwd=tmp_path).stdout.splitlines()[1].split()[0]
+    shown = run("runs", "show", run_id, "--state", state, cwd=tmp_path).stdout
+    assert "timeout: timeout:" not in shown
+    assert "attempt 1: timeout: task 'wait' ran past its timeout of 200ms (attempt 1)" in shown
+
+
 def test_a_cancelled_run_is_said_once(tmp_path: Path) -> None:
     (tmp_path / "c.twdsl").write_text(
         'workflow C {\n  version: "1.0.0"\n  task wait {\n    agent: "sleep"\n'

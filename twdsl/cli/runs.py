@@ -218,7 +218,7 @@ def runs_show(run_id: str, fmt: str, state: str | None) -> int:
         for a in attempts.get(t.key, []):
             if a.status != "completed":
                 click.echo(f"{'':14}attempt {a.attempt}: {a.status}"
-                           + (f": {_error(a.error)}" if a.error else ""))
+                           + (f": {_error(a.error, a.status)}" if a.error else ""))
         if t.key in inputs and inputs[t.key] is not None:
             click.echo(f"{'':14}input  {_short(inputs[t.key])}")
         if t.result is not None:
@@ -228,10 +228,12 @@ def runs_show(run_id: str, fmt: str, state: str | None) -> int:
     return EXIT_OK
 
 
-def _error(err: Any) -> str:
+def _error(err: Any, status: str | None = None) -> str:
+    from twdsl.runtime.progress import error_text  # the kind said once: not "timeout: timeout:"
+
     if isinstance(err, dict):
         where = f" ({err['source']})" if err.get("source") else ""
-        return f"{err.get('kind')}: {err.get('message')}{where}"
+        return f"{error_text(err, status)}{where}"
     return str(err)
 
 
