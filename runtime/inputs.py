@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from datetime import datetime
 from typing import Annotated, Any, Optional
 
@@ -37,11 +38,12 @@ from twdsl.ir.values import Duration
 
 #: How deep input values (arrays and objects) may nest.
 MAX_DEPTH = 100
-#: The most digits of an integer (Python's limit for converting integers to and from text).
-MAX_DIGITS = 4300
+#: The most digits of an integer: Python's limit for converting integers to and from text
+#: (4,300 unless PYTHONINTMAXSTRDIGITS says otherwise; 0 is no limit), as for literals (TW105).
+MAX_DIGITS = sys.get_int_max_str_digits()
 
 
-_TOO_LONG = 10 ** MAX_DIGITS
+_TOO_LONG = 10 ** MAX_DIGITS if MAX_DIGITS else None
 
 
 class InputError(Exception):
@@ -81,7 +83,7 @@ def _refuse_constant(name: str) -> _Refused:
 
 def _checked_int(text: str) -> int | _Refused:
     digits = len(text.lstrip("-"))
-    if digits > MAX_DIGITS:
+    if MAX_DIGITS and digits > MAX_DIGITS:
         return _Refused(f"an integer of {digits:,} digits is too long (at most "
                         f"{MAX_DIGITS:,} digits)")
     return int(text)
@@ -157,7 +159,8 @@ def _value_problem(value: Any) -> tuple[str, str] | None:
             return where, v.why
         if isinstance(v, float) and not math.isfinite(v):
             return where, f"{v} is not a finite number"
-        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= _TOO_LONG:
+        if isinstance(v, int) and not isinstance(v, bool) and _TOO_LONG is not None \
+                and abs(v) >= _TOO_LONG:
             return where, f"an integer of more than {MAX_DIGITS:,} digits is too long"
         if isinstance(v, (list, tuple, dict)):
             if depth >= MAX_DEPTH:
@@ -261,7 +264,7 @@ def _parse_number(text: str) -> int | float:
     stripped = text.strip()
     if re.fullmatch(r"[-+]?\d+", stripped):
         digits = len(stripped.lstrip("+-"))
-        if digits > MAX_DIGITS:
+        if MAX_DIGITS and digits > MAX_DIGITS:
             raise ValueError(f"an integer of {digits:,} digits is too long (at most "
                              f"{MAX_DIGITS:,} digits)")
         return int(stripped)
