@@ -175,7 +175,7 @@ def campaign(seed: str, seconds: float | None, cases: int | None, sweep: bool,
                 for line in proc.stdout:
                     rec = json.loads(line)
                     if "done" in rec:
-                        counts[rec["kind"].split(":")[0]] += 1
+                        counts[rec["kind"].split(":")[0].split(" ")[0]] += 1
                         next_case = rec["done"] + 1
                         continue
                     _record(rec, known, seen, new, seed, sweep, out)
