@@ -106,3 +106,43 @@ COMMENTS = [" /* keep */ ", " // keep\n"]
 
 def with_comment(text: str, at: int, comment: str) -> str:
     return text[:at] + comment + text[at:]
+
+
+WRAPPERS = [
+    ("parallel {\n", "\n}"), ("sequence {\n", "\n}"), ("if (true) {\n", "\n}"),
+    ("if (false) {\n}\nelse {\n", "\n}"), ("foreach it in [1, 2] {\n", "\n}"),
+    ("parallel { max_concurrency: 1 fail_fast: false\n", "\n}"),
+    ("foreach it, i in [\"a\"] { parallel: true\n", "\n}"),
+    ("while (false) { max_iterations: 2\n", "\n}"),
+    ("switch (1) { case 1:\n", "\n default: }"),
+]
+TASK_FIELDS = ["on_error: skip", "on_error: continue", "retry: 2", "timeout: 5s", "when: true",
+               "priority: 3", "cache: true", 'description: "d"',
+               "on_error: { retry: 1, then: continue }", "retry: { attempts: 2, delay: 10ms }",
+               "on_success { }"]
+
+
+def structural_mutation(text: str, rng: random.Random) -> str:
+    """A valid file kept (mostly) valid: statements wrapped in parallel, sequence, if,
+    foreach, while or switch blocks, and fields added to tasks; so that the checker passes
+    and the compiler's back half (lowering, passes, IR) sees new shapes."""
+    from twdsl import parse
+    from twdsl.syntax import ast as A
+
+    for _ in range(rng.randint(1, 4)):
+        result = parse(text, "m.twdsl")
+        stmts = [n for n in result.module.walk() if isinstance(n, A.Stmt)]
+        tasks = [n for n in stmts if isinstance(n, A.TaskStmt) and n.body is not None]
+        if not stmts:
+            return text
+        if tasks and rng.random() < 0.4:
+            t = rng.choice(tasks)
+            assert t.body is not None
+            at = t.body.span.start + 1
+            text = text[:at] + "\n" + rng.choice(TASK_FIELDS) + "\n" + text[at:]
+            continue
+        s = rng.choice(stmts)
+        head, tail = rng.choice(WRAPPERS)
+        text = (text[:s.span.start] + head + text[s.span.start:s.span.end] + tail
+                + text[s.span.end:])
+    return text

@@ -94,6 +94,7 @@ class Gen:
         self.tasks: list[str] = []
         self.scope: list[str] = []
         self.counter = 0
+        self.nesting = 0  # handler blocks inside handler blocks
 
     # -- helpers ---------------------------------------------------------------------
     def emit(self, *toks: str) -> None:
@@ -401,7 +402,7 @@ class Gen:
             self.object_lit(2)
         for key in ("description", "depends", "timeout", "retry", "cache", "priority", "when",
                     "on_error", "on_success"):
-            if self.c.chance(0.12):
+            if self.c.chance(0.25 if key == "on_error" else 0.12):
                 self.task_field(key)
         self.emit("}")
         self.tasks.append(name)
@@ -440,8 +441,20 @@ class Gen:
                     self.emit("when", ":", "[", "timeout", ",", "transient", "]")
                 if self.c.chance(0.5):
                     self.emit("retry", ":", "2")
-                if self.tasks and self.c.chance(0.4):
+                if self.tasks and self.c.chance(0.3):
                     self.emit("fallback", ":", self.c.pick(self.tasks))
+                elif self.c.chance(0.3) and self.nesting < 3:
+                    self.emit("fallback", self.c.pick([":", ""]), "{")  # a block of statements
+                    self.nesting += 1
+                    self.statement(self.max_depth - 1)
+                    self.nesting -= 1
+                    self.emit("}")
+                if self.c.chance(0.2) and self.nesting < 3:
+                    self.emit("compensate", "{")
+                    self.nesting += 1
+                    self.task()
+                    self.nesting -= 1
+                    self.emit("}")
                 if self.c.chance(0.4):
                     self.emit("then", ":", self.c.pick(["fail", "skip", "continue"]))
                 self.emit("}")

@@ -39,7 +39,7 @@ import programs  # noqa: E402
 
 KNOWN = HERE / "crashes" / "known.json"
 FOUND = HERE / "found"
-KINDS = {"generate": 35, "tokens": 25, "bytes": 15, "comment": 15, "deep": 10}
+KINDS = {"generate": 30, "structure": 15, "tokens": 20, "bytes": 12, "comment": 13, "deep": 10}
 DEPTHS = [10, 50, 100, 300, 700, 1000, 1500]
 MAX_DEPTH = [max(DEPTHS)]  # --max-depth
 CASE_SECONDS = 20.0  # one case using more CPU seconds than this is a finding (a hang)
@@ -70,6 +70,11 @@ def make_case(seed: str, i: int) -> tuple[str, str]:
         depth = rng.choice(DEPTHS)
         return f"deep:{name}", programs.shape(name, min(depth, MAX_DEPTH[0]))
     _, text = rng.choice(files)
+    if kind == "structure":
+        valid = [t for p, t in files if p.startswith(("examples/", "tests/fixtures/syntax/",
+                                                      "tests/fixtures/lowering/",
+                                                      "tests/fixtures/passes/"))]
+        return kind, mutate.structural_mutation(rng.choice(valid), rng)
     if kind == "tokens":
         return kind, mutate.token_mutation(text, rng, [t for _, t in files])
     if kind == "bytes":
