@@ -363,7 +363,7 @@ def test_ctrl_c_cancels_cleanly_and_records_it(project: Path) -> None:
     run = only_run(project)
     assert run.status == "cancelled"
     assert stderr.strip().splitlines()[-1] == (
-        f"twdsl: run {run.id} cancelled: cancelled: the run was cancelled")
+        f"twdsl: run {run.id} cancelled: the run was cancelled")
     assert "Traceback" not in stderr
 
 

@@ -8,6 +8,7 @@ to stdout as JSON; progress and errors go to stderr.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -18,7 +19,14 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from twdsl.cli.common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SUFFIX
+from twdsl.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    SUFFIX,
+    internal_error,
+)
 from twdsl.compiler import WorkflowChoiceError, compile_source
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Severity, render_text
@@ -112,14 +120,23 @@ def read_inputs(program: Program, pairs: tuple[str, ...],
 
 
 def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
-    from twdsl.runtime.inputs import InputError, parse_cli, validate_inputs
+    from twdsl.runtime.inputs import InputError, load_json, parse_cli, validate_inputs
 
     given: dict[str, Any] = {}
     if inputs_file is not None:
         try:
-            data = json.loads(Path(inputs_file).read_text(encoding="utf-8"))
+            data = load_json(Path(inputs_file).read_text(encoding="utf-8"), inputs_file,
+                             top_level_inputs=True)
         except OSError as e:
             raise Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise Stop(EXIT_USAGE, f"twdsl: {inputs_file} is not UTF-8 text: {e.reason} at "
+                        f"byte {e.start}") from None
+        except InputError as e:
+            for p in e.problems:
+                click.echo(f"twdsl: {p}", err=True)
+            raise Stop(EXIT_USAGE, f"twdsl: the inputs of {program.workflow} do not fit its "
+                        "declaration; nothing was run") from None
         except json.JSONDecodeError as e:
             raise Stop(EXIT_USAGE, f"twdsl: {inputs_file}:{e.lineno}:{e.colno}: not valid "
                         f"JSON: {e.msg}") from None
@@ -279,6 +296,8 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
         _report_problems()
         click.echo(f"twdsl: {e}", err=True)
         sys.exit(EXIT_USAGE)
+    except Exception as exc:  # a bug in twdsl: a message and exit 3, as docs/cli.md promises
+        internal_error(file, exc)
     _report_problems()
     sys.exit(code)
 
@@ -375,6 +394,20 @@ def agent_registry(program: Program, config: Config) -> Any:
     return registry
 
 
+def agents_note(program: Program, registry: Any) -> str | None:
+    """Which configuration file bound the workflow's agents, for the run's header: a
+    configuration is code (docs/agents.md, "Trust"), and a twdsl.toml in a folder above can
+    bind any agent, a built-in one too, to any program."""
+    from twdsl.runtime.agents.builtin import BUILTINS
+
+    bound = [a for a in sorted(program.agents) if a in registry.bindings]
+    if not bound:
+        return None
+    names = ", ".join(a + (" (instead of the built-in)" if a in BUILTINS else "")
+                      for a in bound)
+    return f"agents bound by {registry.origin}: {names}"
+
+
 def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> None:
     """Tell the user when a run of the same workflow and inputs was interrupted."""
     from twdsl.lang.values import to_json
@@ -405,17 +438,18 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
     code.  ``executor`` runs the agent calls (None: the local one); its maker closes it."""
     from twdsl.runtime.engine import Engine, RunOptions
     from twdsl.runtime.events import Fanout
-    from twdsl.runtime.progress import JsonLog, LiveView, TextLog
+    from twdsl.runtime.progress import JsonLog, LiveView, TextLog, error_text
 
     sinks: list[Any] = []
     view = None
+    note = agents_note(program, registry)
     if log_format == "json":
         sinks.append(JsonLog(sys.stderr))
     elif log_format == "auto" and sys.stderr.isatty():
-        view = LiveView(sys.stderr)
+        view = LiveView(sys.stderr, note)
         sinks.append(view)
     else:
-        sinks.append(TextLog(sys.stderr))
+        sinks.append(TextLog(sys.stderr, note))
     if recorder is not None:
         sinks.append(recorder)  # the durable record first
     try:
@@ -434,7 +468,10 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
         options.executor = executor
     engine = Engine(program, registry, Fanout(sinks), options)
     try:
-        result = asyncio.run(_main(engine, inputs, recorder, registry))
+        # One rule for every kind of agent (docs/agents.md): agents run in the folder of the
+        # configuration that binds them (without one, the current folder).
+        with contextlib.chdir(registry.base_dir):
+            result = asyncio.run(_main(engine, inputs, recorder, registry))
     finally:
         if view is not None:
             view.close()
@@ -453,8 +490,9 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
     where = f" ({err['source']})" if err.get("source") else ""
     task = f"task '{err['task']}'{where}: " if err.get("task") else (
         f"{err['source']}: " if err.get("source") else "")
-    click.echo(f"twdsl: run {result.run_id} {result.status.value}: {task}"
-               f"{err.get('kind', '')}: {err.get('message', '')}", err=True)
+    status = result.status.value
+    click.echo(f"twdsl: run {result.run_id} {status}: {task}"
+               f"{error_text(err, None if task else status)}", err=True)
     return EXIT_FINDINGS
 
 

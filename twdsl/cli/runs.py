@@ -226,7 +226,7 @@ def runs_show(run_id: str, fmt: str, state: str | None) -> int:
         for a in attempts.get(t.key, []):
             if a.status != "completed":
                 click.echo(f"{'':14}attempt {a.attempt}: {a.status}"
-                           + (f": {_error(a.error)}" if a.error else ""))
+                           + (f": {_error(a.error, a.status)}" if a.error else ""))
                 trace = _traceback(a.error)
                 for line in trace:
                     click.echo(f"{'':16}{line}")
@@ -257,10 +257,12 @@ def _traceback(err: Any) -> list[str]:
     return str(trace).rstrip().splitlines() if trace else []
 
 
-def _error(err: Any) -> str:
+def _error(err: Any, status: str | None = None) -> str:
+    from twdsl.runtime.progress import error_text  # the kind said once: not "timeout: timeout:"
+
     if isinstance(err, dict):
         where = f" ({err['source']})" if err.get("source") else ""
-        return f"{err.get('kind')}: {err.get('message')}{where}"
+        return f"{error_text(err, status)}{where}"
     return str(err)
 
 
