@@ -75,7 +75,8 @@ class TwdslServer(LanguageServer):
         self.analysed: dict[str, int] = {}  # uri -> document version of that analysis
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.running: dict[str, asyncio.Future[None]] = {}
-        self.debounce = 0.02  # seconds after the last change before analysing
+        self.debounce = 0.005  # seconds after the last change before analysing
+        self.dirty: set[str] = set()  # changed while analysed: analyse again when it ends
         self.push = True  # False when the client pulls (textDocument/diagnostic)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twdsl-analysis")
         #: used on the analysis thread only (one worker): pieces of each file, by text
@@ -210,9 +211,21 @@ class TwdslServer(LanguageServer):
         self.timers[uri] = loop.call_later(self.debounce, self._start, uri)
 
     def _start(self, uri: str) -> None:
+        """Analyse ``uri`` now, or, when an analysis of it is running, once that one ends:
+        edits made meanwhile are taken together (the latest text), never queued one by one."""
         self.timers.pop(uri, None)
+        running = self.running.get(uri)
+        if running is not None and not running.done():
+            self.dirty.add(uri)
+            return
         task = asyncio.ensure_future(self.analyse(uri))
         self.running[uri] = task
+        task.add_done_callback(lambda _: self._again(uri))
+
+    def _again(self, uri: str) -> None:
+        if uri in self.dirty:
+            self.dirty.discard(uri)
+            self._start(uri)
 
     async def ensure(self, uri: str) -> ide.Snapshot | None:
         """The snapshot of the document's current version, analysing now if needed."""
