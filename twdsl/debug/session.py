@@ -343,7 +343,7 @@ class DebugSession:
         elif result is not None:
             if result.status.value == "completed" and result.outputs is not None:
                 self.channel.output(f"run {result.run_id} completed; outputs:\n"
-                                    f"{json.dumps(result.outputs, indent=2)}\n")
+                                    f"{json.dumps(result.outputs, indent=2)}\n", "stdout")
                 code = 0
             else:
                 err = result.error or {}
@@ -524,8 +524,8 @@ class DebugSession:
             if src is not None:
                 assert self.launch is not None
                 path = norm_path(src.file, self.launch.cwd)
-                frame.update(line=src.line, column=src.column, endLine=src.end_line,
-                             endColumn=src.end_column,
+                # no end: VS Code would select the whole task or block
+                frame.update(line=src.line, column=src.column,
                              source={"name": path.rsplit("/", 1)[-1], "path": path})
             frames.append(frame)
         start = args.get("startFrame") if isinstance(args.get("startFrame"), int) else 0
@@ -757,7 +757,7 @@ class ConsoleLog:
     def emit(self, event: Event) -> None:
         line = TextLog.format(event)
         if line:
-            self.channel.output(line + "\n")
+            self.channel.output(line + "\n", "stdout")
 
 
 __all__ = ["CAPABILITIES", "DebugSession", "Launch", "LaunchError", "Prepare"]
