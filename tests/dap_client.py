@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
@@ -57,7 +58,7 @@ class DapClient:
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.responses: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []  # every event, in order
-        self.taken: set[int] = set()  # indexes of events returned by event()
+        self.unseen: dict[str, deque[dict[str, Any]]] = {}  # not returned by event() yet
         self.stderr: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
@@ -111,6 +112,7 @@ class DapClient:
             self.responses[message["request_seq"]] = message
         elif message["type"] == "event":
             self.events.append(message)
+            self.unseen.setdefault(message["event"], deque()).append(message)
 
     def summary(self) -> list[str]:
         return [e["event"] + (f":{e['body'].get('reason')}" if e.get("body") and
@@ -146,7 +148,7 @@ class DapClient:
             r = self.responses.get(seq)
             if r is not None and not r["success"]:
                 raise DapError(f"launch failed: {r.get('message')}")
-            if any(e["event"] == "initialized" for e in self.events):
+            if self.unseen.get("initialized"):
                 self.event("initialized")
                 return
             self._pump(deadline)
@@ -154,13 +156,10 @@ class DapClient:
     def event(self, name: str, timeout: float = TIMEOUT) -> dict[str, Any]:
         """The body of the next ``name`` event not returned yet (waiting for it)."""
         deadline = time.monotonic() + timeout
-        while True:
-            for i, e in enumerate(self.events):
-                if e["event"] == name and i not in self.taken:
-                    self.taken.add(i)
-                    body: dict[str, Any] = e.get("body") or {}
-                    return body
+        while not self.unseen.get(name):
             self._pump(deadline)
+        body: dict[str, Any] = self.unseen[name].popleft().get("body") or {}
+        return body
 
     def output(self, category: str | None = None) -> str:
         """The text of every output event so far (of ``category``)."""

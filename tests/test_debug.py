@@ -7,6 +7,7 @@ each request does; these tests hold it to that, value by value.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -548,3 +549,38 @@ def test_a_stream_that_is_not_the_protocol_is_refused(folder: Path) -> None:
         assert dap.close() == 2
         assert "".join(dap.stderr) == ("twdsl debug: the client's stream is not the Debug "
                                        "Adapter Protocol: not a message header: 'hello'\n")
+
+
+def test_the_launch_fields_are_the_same_everywhere() -> None:
+    """The fields twdsl debug reads, the extension's launch.json schema and docs/debugging.md
+    name the same fields."""
+    from twdsl.cli.debug import FIELDS
+
+    root = Path(__file__).resolve().parent.parent
+    package = json.loads((root / "editors" / "vscode" / "package.json").read_text())
+    [debugger] = package["contributes"]["debuggers"]
+    assert debugger["type"] == "twdsl"
+    schema = debugger["configurationAttributes"]["launch"]["properties"]
+    assert set(schema) == set(FIELDS) - {"noDebug"}  # VS Code sets noDebug itself
+    doc = (root / "docs" / "debugging.md").read_text()
+    table = doc[doc.index("## Launch configuration"):doc.index("## Breakpoints")]
+    assert re.findall(r"^\| `(\w+)`", table, re.M) == [
+        "program", "inputs", "input", "inputsFile", "workflow", "config", "cwd", "optimize",
+        "stopOnEntry", "maxConcurrency", "noDebug"]
+    assert set(re.findall(r"^\| `(\w+)`", table, re.M)) == set(FIELDS)
+
+
+def test_on_a_terminal_it_says_what_it_is(folder: Path) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "twdsl.cli", "debug"], stdin=terminal,
+                              capture_output=True, text=True, timeout=60, cwd=folder)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 2
+    assert proc.stderr == ("twdsl debug speaks the Debug Adapter Protocol on stdin and stdout: "
+                           "start it from an editor or a DAP client (docs/debugging.md)\n")
+    assert proc.stdout == ""

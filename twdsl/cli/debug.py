@@ -104,15 +104,13 @@ def prepare(args: dict[str, Any]) -> Any:
 
 def _source_text(program_path: str, source: str) -> tuple[str | None, str]:
     """The entry file's text, for compiling expressions: the program's own file, or, for a
-    compiled .json, the source it names (beside the .json when the path is relative)."""
-    candidates = [Path(program_path)] if Path(program_path).suffix == SUFFIX else [
-        Path(source), Path(program_path).parent / source]
-    for c in candidates:
-        try:
-            return c.read_text(encoding="utf-8"), str(c)
-        except (OSError, UnicodeDecodeError):
-            continue
-    return None, source
+    compiled .json, the source it names (as it was compiled: relative to the folder the run
+    happens in)."""
+    path = Path(program_path) if Path(program_path).suffix == SUFFIX else Path(source)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except (OSError, UnicodeDecodeError):
+        return None, source
 
 
 @click.command("debug")

@@ -143,19 +143,29 @@ class ExpressionCompiler:
         errors = [d for d in comp.diagnostics if d.severity is Severity.ERROR]
         if errors or comp.program is None:
             raise ExpressionError(self.explain(errors, target, at, start, end, task))
-        local = task.id.rsplit(".", 1)[-1]
-        probe = comp.program.nodes.get(task.id[:len(task.id) - len(local)] + PROBE)
-        if not isinstance(probe, M.TaskNode):
-            raise ExpressionError("the expression cannot be placed beside task "
-                                  f"'{task.name}'")
         added = set(comp.program.nodes) - self.node_ids()
         if any(not a.endswith(PROBE) for a in added) or not self.node_ids() <= set(
-                comp.program.nodes) or (probe.when if slot == "input" else probe.input) is not None:
+                comp.program.nodes):
             raise ExpressionError("write one expression (it closed the brackets around it)")
-        expr = probe.when if slot == "when" else probe.input
-        if expr is None:
-            raise ExpressionError("the expression is empty")
-        return expr
+        # every instance of the task (a template's, used several times) got its extra task
+        found: X.Expr | None = None
+        for other in self.program.nodes.values():
+            if not isinstance(other, M.TaskNode) or other.src != task.src:
+                continue
+            local = other.id.rsplit(".", 1)[-1]
+            probe = comp.program.nodes.get(other.id[:len(other.id) - len(local)] + PROBE)
+            if not isinstance(probe, M.TaskNode) or (
+                    probe.when if slot == "input" else probe.input) is not None:
+                raise ExpressionError("write one expression (it closed the brackets around it)")
+            expr = probe.when if slot == "when" else probe.input
+            if expr is None:
+                raise ExpressionError("the expression is empty")
+            self.cache[(source, other.id, slot)] = expr
+            if other.id == task.id:
+                found = expr
+        if found is None:
+            raise ExpressionError(f"the expression cannot be placed beside task '{task.name}'")
+        return found
 
     def explain(self, errors: list[Diagnostic], target: str, at: int, start: int, end: int,
                 task: M.TaskNode) -> str:

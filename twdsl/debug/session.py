@@ -138,6 +138,7 @@ class DebugSession:
         self.frames: dict[int, int] = {}  # frame id → depth, for the current stop
         self.frame_ids = itertools.count(1)
         self.pending: set[asyncio.Future[Any]] = set()
+        self.console = ConsoleLog(channel)
 
     # ------------------------------------------------------------------ the message loop
     async def serve(self, messages: asyncio.Queue[dict[str, Any] | None]) -> None:
@@ -315,8 +316,7 @@ class DebugSession:
         assert launch is not None
         options = RunOptions(max_concurrency=launch.max_concurrency,
                              observer=None if launch.no_debug else self)
-        self.engine = Engine(launch.program, launch.agents, Fanout([ConsoleLog(self.channel)]),
-                             options)
+        self.engine = Engine(launch.program, launch.agents, Fanout([self.console]), options)
         self.entry_pending = launch.stop_on_entry and not launch.no_debug
         self.run = asyncio.ensure_future(self.execute(self.engine, launch))
 
@@ -332,6 +332,7 @@ class DebugSession:
             bug = e
         self.finishing = True
         self.stopped = None
+        self.console.flush()
         code = 1
         result = engine.final
         if bug is not None:
@@ -456,6 +457,7 @@ class DebugSession:
             text = f"{stop.key} {self.status(stop.node, stop.frame)}"
             if stop.failure is not None:
                 text += f": {stop.failure.error.kind.value}: {stop.failure.error.message}"
+        self.console.flush()  # what happened up to the stop, before the stop
         body: dict[str, Any] = {"reason": stop.reason, "threadId": THREAD,
                                 "allThreadsStopped": True, "description": text}
         if stop.breakpoints:
@@ -749,15 +751,31 @@ def _handler_name(block: M.BlockNode, owner: Any, program: M.Program) -> str:
 
 
 class ConsoleLog:
-    """The run's events as the debug console's lines (the lines of ``twdsl run``)."""
+    """The run's events as the debug console's lines (the lines of ``twdsl run``), sent in
+    one ``output`` event per :data:`BATCH` seconds (a loop of thousands of tasks would
+    otherwise be thousands of messages), and at once before the run stops or ends."""
+
+    BATCH = 0.05
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        self.lines: list[str] = []
+        self.timer: asyncio.TimerHandle | None = None
 
     def emit(self, event: Event) -> None:
         line = TextLog.format(event)
         if line:
-            self.channel.output(line + "\n", "stdout")
+            self.lines.append(line + "\n")
+            if self.timer is None:
+                self.timer = asyncio.get_running_loop().call_later(self.BATCH, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.lines:
+            text, self.lines = "".join(self.lines), []
+            self.channel.output(text, "stdout")
 
 
 __all__ = ["CAPABILITIES", "DebugSession", "Launch", "LaunchError", "Prepare"]
