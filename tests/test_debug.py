@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -375,7 +376,9 @@ def test_terminate_cancels_the_run(dap: DapClient, folder: Path) -> None:
     assert dap.close() == 0
 
 
-def test_disconnect_while_an_agent_runs_stops_it(dap: DapClient, folder: Path) -> None:
+@pytest.mark.parametrize("how", ["disconnect", "SIGTERM"])
+def test_disconnect_while_an_agent_runs_stops_it(dap: DapClient, folder: Path,
+                                                 how: str) -> None:
     (folder / "flow.twdsl").write_text(SLOW.replace("1.5", "60"))
     start(dap, folder)
     deadline = time.monotonic() + 10
@@ -383,7 +386,10 @@ def test_disconnect_while_an_agent_runs_stops_it(dap: DapClient, folder: Path) -
         dap.drain(0.1)
         assert time.monotonic() < deadline
     t0 = time.monotonic()
-    dap.request("disconnect", {"terminateDebuggee": True})
+    if how == "disconnect":
+        dap.request("disconnect", {"terminateDebuggee": True})
+    else:
+        dap.proc.send_signal(signal.SIGTERM)
     assert dap.close() == 0
     assert time.monotonic() - t0 < 5
     assert dap.event("exited") == {"exitCode": 1}

@@ -19,6 +19,7 @@ import asyncio
 import codecs
 import io
 import os
+import signal
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -129,7 +130,13 @@ async def _serve(streams: Streams, prepare: Prepare, errors: list[str]) -> None:
     loop = asyncio.get_running_loop()
     threading.Thread(target=_read, args=(streams.inp, loop, queue, errors),
                      name="twdsl-debug-reader", daemon=True).start()
-    await DebugSession(streams.channel, prepare).serve(queue)
+    session = DebugSession(streams.channel, prepare)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # as a disconnect: the run is cancelled
+        try:
+            loop.add_signal_handler(sig, session.closing.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on POSIX
+            pass
+    await session.serve(queue)
 
 
 def serve_stdio(prepare: Prepare) -> list[str]:
