@@ -16,6 +16,7 @@ forbidden import planted in it, so that the check itself is known to bite.
 from __future__ import annotations
 
 import ast
+import importlib
 import shutil
 from pathlib import Path
 
@@ -61,7 +62,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": (*_BASE, *_PUBLIC_API, "twdsl.fix", "twdsl.report", "twdsl.compiler",
                   "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.server", "twdsl.syntax.parser",
-                  "twdsl.lint.schedule", "twdsl.debug"),
+                  "twdsl.lint.schedule", "twdsl.testing", "twdsl.debug"),
     # The debugger is a front door too: it runs programs on the runtime and compiles the
     # expressions typed in it with the compiler's public API (never the stages behind it).
     "twdsl.debug": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime"),
@@ -70,6 +71,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "twdsl.server": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime",
                      "twdsl.lint.schedule"),
     "twdsl.lsp": (*_BASE, *_PUBLIC_API, "twdsl.ide"),
+    # Workflow tests (`twdsl test`): compiled programs (the CLI compiles them) run on the
+    # runtime with mock agents; nothing of the compiler.
+    "twdsl.testing": (*_BASE, "twdsl.ir", "twdsl.runtime"),
     # The runtime runs IR only: no AST, no checker.
     "twdsl.runtime": (*_BASE, "twdsl.ir"),
     "twdsl": (),  # the package's own __init__: lazy names only
@@ -128,6 +132,13 @@ def violations(folders: dict[str, Path]) -> list[str]:
 
 def test_the_repository_follows_the_layers() -> None:
     assert violations(FOLDERS) == []
+
+
+@pytest.mark.parametrize("module", [m for m, _ in _modules(FOLDERS) if not m.endswith("__main__")])
+def test_every_module_imports(module: str) -> None:
+    """Each module imports as installed (mypy cannot follow lsp/ and runtime/ as twdsl.*, so
+    an import of a module that moved would only fail when that code runs)."""
+    importlib.import_module(module)
 
 
 def test_every_layer_exists() -> None:

@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "Schedules of deployed workflows: list (the default), pause, resume, fires."),
     "debug": ("twdsl.cli.debug:debug_command",
               "Debug workflows: a Debug Adapter Protocol server on stdio (docs/debugging.md)."),
+    "test": ("twdsl.cli.test:test_command",
+             "Run workflow tests: *.test.toml files, with mock agents on a virtual clock."),
     "lsp": ("twdsl.cli.lsp:lsp_command",
             "Run the language server (stdio by default): see docs/editors.md."),
 }

@@ -66,11 +66,13 @@ class Checker:
     """Type-checks the workflows and templates of one module, recording the type of every
     expression (``types``, by node id) and where every task sits (``facts``)."""
 
-    def __init__(self, declarations: Declarations, templates: Templates | None = None) -> None:
+    def __init__(self, declarations: Declarations, templates: Templates | None = None,
+                 text: str = "") -> None:
         """``declarations``: the module's agents and types (twdsl.semantics.declarations);
         ``templates``: the templates ``use`` may name (arguments are checked against them)."""
         self.declarations = declarations
         self.module = declarations.module
+        self.text = text  # the file's text, to name expressions in messages
         self.templates = templates
         self.diags: list[Diagnostic] = []
         self.agents = declarations.agents
@@ -85,17 +87,51 @@ class Checker:
     def error(self, code: str, message: str, node: A.Node, fix: Fix | None = None) -> None:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
 
+    def shown(self, node: A.Node) -> str:
+        """The expression as written, quoted (shortened), to name it in a message."""
+        text = self.text[node.span.start:node.span.end] if self.text else ""
+        text = " ".join(text.split())
+        if not text:
+            return "this"
+        return f"`{text if len(text) <= 40 else text[:37] + '...'}`"
+
     # ------------------------------------------------------------------ bodies
-    def run(self, models: Iterable[Model]) -> list[Diagnostic]:
-        """Check every body; the file's type errors: its declarations' (unknown types…), then
-        its bodies'."""
+    def run(self, models: Iterable[Model], items: list[A.Node] | None = None
+            ) -> list[Diagnostic]:
+        """Check every body (and agent signature, of ``items`` when given); the file's type
+        errors: its declarations' (unknown types…), then its bodies'."""
+        for decl in self.module.items if items is None else items:
+            if isinstance(decl, A.AgentDecl):
+                self.agent_settings(decl)
         for model in models:
             self.body(model)
         return [*self.declarations.diags, *self.diags]
 
+    def agent_settings(self, decl: A.AgentDecl) -> None:
+        """The values an agent signature holds: its settings (description, timeout, retry,
+        pure) and its inputs' defaults, of the types they must have."""
+        self.inputs: dict[str, T.Type] = {}
+        self.facts: dict[str, TaskFacts] = {}
+        ctx = _Ctx()
+        for item in decl.body.items:
+            if isinstance(item, A.InputDecl):
+                for d in item.decls:
+                    if d.value is not None:
+                        self.expect(d.value, self.resolve(d.type), ctx, f"input '{d.name.name}'")
+            elif isinstance(item, A.Field) and not isinstance(item.value, A.Block):
+                key = item.key.name
+                if key == "pure":
+                    self.expect(item.value, T.BOOLEAN, ctx, "field 'pure'")
+                elif key == "retry" and not isinstance(item.value, A.ObjectLit):
+                    self.expect(item.value, T.NUMBER, ctx, "field 'retry'")
+                elif key in _FIELD_TYPES:
+                    self.expect(item.value, _FIELD_TYPES[key], ctx, f"field '{key}'")
+                else:
+                    self.infer(item.value, ctx)
+
     def body(self, model: Model) -> None:
         self.model = model
-        self.inputs: dict[str, T.Type] = {}
+        self.inputs = {}
         decl = model.decl
         if isinstance(decl, A.TemplateDecl):
             for p in decl.params:
@@ -107,7 +143,7 @@ class Checker:
             if isinstance(item, A.InputDecl):
                 for d in item.decls:
                     self.inputs.setdefault(d.name.name, self.resolve(d.type))
-        self.facts: dict[str, TaskFacts] = {}
+        self.facts = {}
         self.facts_of[id(decl)] = self.facts
         self.collect(decl.body.items, _Ctx())
         ctx = _Ctx()
@@ -194,7 +230,8 @@ class Checker:
             if isinstance(it, T.Arr):
                 elem = it.elem
             elif it != T.ANY:
-                self.error("TW304", f"foreach needs an array, and this is {it}", s.iterable)
+                self.error("TW304", f"foreach needs an array, and {self.shown(s.iterable)} is "
+                           f"{it}", s.iterable)
             inner = _Ctx(ctx.path, ctx.loops + ((id(s), len(ctx.path)),), dict(ctx.locals),
                          ctx.result)
             inner.locals[s.var.name] = elem
@@ -220,8 +257,8 @@ class Checker:
         t = self.infer(e, ctx)
         if t not in (T.BOOLEAN, T.ANY):
             hint = "; read it with ?? (e.g. `x ?? false`)" if t == T.Opt(T.BOOLEAN) else ""
-            self.error("TW303", f"the condition of {what} must be boolean, and this is {t}{hint}",
-                       e)
+            self.error("TW303", f"the condition of {what} must be boolean, and "
+                       f"{self.shown(e)} is {t}{hint}", e)
 
     def field(self, f: A.Field, ctx: _Ctx, task: A.TaskStmt | None) -> None:
         key = f.key.name
