@@ -1,6 +1,6 @@
 """What the engine's task observer (``RunOptions.observer``, the debugger's hook) costs: the
-engine of this tree, side by side with the engine of a revision before the hook (``--before``,
-its runtime/engine.py taken from git), on the shapes of bench/runtime_overhead.py (no-op async
+engine of this tree, side by side with the engine just before the hook (the newest commit
+whose runtime/engine.py has no observer, or ``--before REV``; taken from git), on the shapes of bench/runtime_overhead.py (no-op async
 agents, no store).  Also this engine with a no-op observer (what a debug run with no
 breakpoint pays) and with the debugger's session as the observer and a breakpoint whose
 condition never holds on every task (what a conditional breakpoint pays).
@@ -42,8 +42,17 @@ from twdsl.debug.session import Breakpoint, DebugSession, Launch  # noqa: E402
 from twdsl.runtime import engine as current  # noqa: E402
 from twdsl.runtime.events import Fanout  # noqa: E402
 
-#: The last revision whose engine has no observer (the hook came after it).
-BEFORE = "8711daa"
+def before_the_hook() -> str:
+    """The newest commit whose runtime/engine.py has no observer: the engine just before the
+    hook came in."""
+    revs = subprocess.run(["git", "log", "--format=%H", "--", "runtime/engine.py"], cwd=ROOT,
+                          check=True, capture_output=True, text=True).stdout.split()
+    for rev in revs:
+        text = subprocess.run(["git", "show", f"{rev}:runtime/engine.py"], cwd=ROOT,
+                              check=True, capture_output=True, text=True).stdout
+        if "observer" not in text:
+            return rev[:7]
+    raise SystemExit("no revision of runtime/engine.py without the observer")
 
 
 def engine_at(rev: str) -> ModuleType:
@@ -96,10 +105,12 @@ def once(module: ModuleType, program: Any, observer: Any, tasks: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--before", default=BEFORE)
+    ap.add_argument("--before", default=None, help="the engine to compare with (default: the "
+                    "newest commit whose engine has no observer)")
     ap.add_argument("--repeat", type=int, default=21)
     a = ap.parse_args()
-    before = engine_at(a.before)
+    rev = a.before or before_the_hook()
+    before = engine_at(rev)
     for shape, n, tasks in (("foreach", 10_000, 10_000), ("chain", 1_000, 1_000),
                             ("diamond", (100, 20), 2_000)):
         text = source(shape, n)
@@ -120,7 +131,7 @@ def main() -> None:
                     runs[name].append(once(current, program, debugger, tasks))
         med = {k: statistics.median(v) for k, v in runs.items()}
         print(json.dumps({
-            "bench": "debug_hook_overhead", "shape": shape, "tasks": tasks, "repeat": a.repeat,
+            "bench": "debug_hook_overhead", "before": rev, "shape": shape, "tasks": tasks, "repeat": a.repeat,
             "before_us_per_task": round(med["before"], 2),
             "after_no_observer_us_per_task": round(med["after"], 2),
             "noop_observer_us_per_task": round(med["noop"], 2),
