@@ -1,7 +1,7 @@
 """What the engine's task observer (``RunOptions.observer``, the debugger's hook) costs: the
 engine of this tree, side by side with the engine just before the hook (the newest commit
-whose runtime/engine.py has no observer, or ``--before REV``; taken from git), on the shapes of bench/runtime_overhead.py (no-op async
-agents, no store).  Also this engine with a no-op observer (what a debug run with no
+whose runtime/engine.py has no observer, or ``--before REV``; taken from git), on the shapes
+of bench/runtime_overhead.py (no-op async agents, no store).  Also this engine with a no-op observer (what a debug run with no
 breakpoint pays) and with the debugger's session as the observer and a breakpoint whose
 condition never holds on every task (what a conditional breakpoint pays).
 

@@ -218,7 +218,7 @@ def test_a_breakpoint_stops_before_its_task(dap: DapClient, folder: Path) -> Non
     # the run's events, as `twdsl run` prints them, and the agent's print, as stdout
     assert re.search(r"^\d\d:\d\d:\d\d greet completed in \d+\.\d{3}s$", dap.output("stdout"),
                      re.M)
-    assert "\nshouting hello Ann\n" in dap.output("stdout")
+    assert "shouting hello Ann" in dap.output("stdout").splitlines()
 
 
 def test_breakpoints_are_verified_and_conditions_compiled(dap: DapClient,
@@ -590,3 +590,25 @@ def test_on_a_terminal_it_says_what_it_is(folder: Path) -> None:
     assert proc.stderr == ("twdsl debug speaks the Debug Adapter Protocol on stdin and stdout: "
                            "start it from an editor or a DAP client (docs/debugging.md)\n")
     assert proc.stdout == ""
+
+
+def test_a_client_counting_lines_from_zero(dap: DapClient, folder: Path) -> None:
+    dap.request("initialize", {"adapterID": "twdsl", "linesStartAt1": False,
+                               "columnsStartAt1": False})
+    seq = dap.send("launch", {"program": "flow.twdsl", "inputs": {"name": "Ann"}})
+    dap.launched(seq)
+    answer = dap.request("setBreakpoints", {
+        "source": {"path": str(folder / "flow.twdsl")},
+        "breakpoints": [{"line": DOUBLE + 1}, {"column": 3}]})
+    # the task's first line, counted from 0; a breakpoint without a line is answered too
+    assert [(b["verified"], b.get("line")) for b in answer["breakpoints"]] == [
+        (True, DOUBLE - 1), (False, None)]
+    dap.request("configurationDone")
+    assert dap.response(seq)["success"]
+    assert dap.event("stopped")["description"] == "before double[0] starts"
+    top = dap.request("stackTrace", {"threadId": 1})["stackFrames"][0]
+    assert (top["line"], top["column"]) == (DOUBLE - 1, 6)
+    dap.request("setBreakpoints", {"source": {"path": str(folder / "flow.twdsl")},
+                                   "breakpoints": []})
+    dap.request("continue", {"threadId": 1})
+    finish(dap)

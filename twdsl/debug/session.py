@@ -91,11 +91,13 @@ class Breakpoint:
     verified: bool = False
     message: str | None = "the program is not loaded yet"
 
-    def to_dap(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "verified": self.verified, "source": self.source,
-                               "line": self.line}
+    def to_dap(self, shift: int = 0) -> dict[str, Any]:
+        """The breakpoint as the client counts lines (``shift``: 1 when from 0)."""
+        out: dict[str, Any] = {"id": self.id, "verified": self.verified, "source": self.source}
+        if self.line > 0:  # 0: the client gave no line
+            out["line"] = self.line - shift
         if self.nodes and self.nodes[0].src is not None:
-            out["line"] = self.nodes[0].src.line
+            out["line"] = self.nodes[0].src.line - shift
         if self.message is not None:
             out["message"] = self.message
         return out
@@ -139,6 +141,7 @@ class DebugSession:
         self.frame_ids = itertools.count(1)
         self.pending: set[asyncio.Future[Any]] = set()
         self.console = ConsoleLog(channel)
+        self.line_shift = self.column_shift = 0
 
     # ------------------------------------------------------------------ the message loop
     async def serve(self, messages: asyncio.Queue[dict[str, Any] | None]) -> None:
@@ -200,7 +203,9 @@ class DebugSession:
 
     # ------------------------------------------------------------------ set-up requests
     def on_initialize(self, req: dict[str, Any], args: dict[str, Any]) -> None:
-        self.lines_start_at1 = args.get("linesStartAt1", True) is not False
+        # lines and columns are 1-based here, as in the IR; a client may count from 0
+        self.line_shift = 0 if args.get("linesStartAt1", True) is not False else 1
+        self.column_shift = 0 if args.get("columnsStartAt1", True) is not False else 1
         self.channel.respond(req, CAPABILITIES)
 
     async def on_launch(self, req: dict[str, Any], args: dict[str, Any]) -> None:
@@ -222,7 +227,7 @@ class DebugSession:
             for bp in bps:
                 self.bind(bp, path)
                 self.channel.event("breakpoint", {"reason": "changed",
-                                                  "breakpoint": bp.to_dap()})
+                                                  "breakpoint": bp.to_dap(self.line_shift)})
         self.index()
         self.channel.event("initialized")
         await self.configured.wait()
@@ -244,11 +249,11 @@ class DebugSession:
         if not isinstance(wanted, list):
             wanted = [{"line": n} for n in args.get("lines") or []]
         bps: list[Breakpoint] = []
-        for w in wanted:
-            if not isinstance(w, dict) or not isinstance(w.get("line"), int):
-                continue
-            cond = w.get("condition")
-            bp = Breakpoint(next(self.ids), w["line"],
+        for w in wanted:  # one answer per breakpoint asked for, in order
+            line = w.get("line") if isinstance(w, dict) else None
+            cond = w.get("condition") if isinstance(w, dict) else None
+            given = line + self.line_shift if isinstance(line, int) else 0
+            bp = Breakpoint(next(self.ids), given,
                             cond if isinstance(cond, str) and cond.strip() else None,
                             {k: source[k] for k in ("name", "path") if k in source})
             bps.append(bp)
@@ -262,7 +267,7 @@ class DebugSession:
                 bp.message = "a breakpoint needs a source file with a path"
         self.breakpoints[key] = bps
         self.index()
-        self.channel.respond(req, {"breakpoints": [bp.to_dap() for bp in bps]})
+        self.channel.respond(req, {"breakpoints": [bp.to_dap(self.line_shift) for bp in bps]})
 
     def on_setExceptionBreakpoints(self, req: dict[str, Any], args: dict[str, Any]) -> None:
         filters = args.get("filters") if isinstance(args.get("filters"), list) else []
@@ -527,7 +532,8 @@ class DebugSession:
                 assert self.launch is not None
                 path = norm_path(src.file, self.launch.cwd)
                 # no end: VS Code would select the whole task or block
-                frame.update(line=src.line, column=src.column,
+                frame.update(line=src.line - self.line_shift,
+                             column=src.column - self.column_shift,
                              source={"name": path.rsplit("/", 1)[-1], "path": path})
             frames.append(frame)
         start = args.get("startFrame") if isinstance(args.get("startFrame"), int) else 0
