@@ -331,6 +331,13 @@ def test_evaluate_in_the_scope_of_the_stopped_task(dap: DapClient, folder: Path)
     assert dap.close() == 0
 
 
+def until_output(dap: DapClient, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in dap.output():
+        dap.drain(0.05)
+        assert time.monotonic() < deadline, f"{text!r} never came: {dap.output()}"
+
+
 SLOW = """\
 workflow Slow {
   version: "1.0.0"
@@ -338,7 +345,7 @@ workflow Slow {
     name: string = "x"
   }
   task first { agent: "echo" input: { n: 1 } }
-  task slow { agent: "sleep" input: { seconds: 1.5, result: "slept" } }
+  task slow { agent: "sleep" input: { seconds: 3, result: "slept" } }
   task last { agent: "echo" input: { got: slow.result } }
 }
 """
@@ -353,7 +360,7 @@ def test_pause_stops_at_the_next_task_boundary(dap: DapClient, folder: Path) -> 
     dap.request("next", {"threadId": 1})
     assert dap.event("stopped")["description"] == "before slow starts"
     dap.request("continue", {"threadId": 1})
-    time.sleep(0.3)  # slow is sleeping: the next boundary is its end
+    until_output(dap, "slow started")  # slow is sleeping: the next boundary is its end
     dap.request("pause", {"threadId": 1})
     stopped = dap.event("stopped")
     assert (stopped["reason"], stopped["description"]) == ("pause", "slow completed")
@@ -379,12 +386,9 @@ def test_terminate_cancels_the_run(dap: DapClient, folder: Path) -> None:
 @pytest.mark.parametrize("how", ["disconnect", "SIGTERM"])
 def test_disconnect_while_an_agent_runs_stops_it(dap: DapClient, folder: Path,
                                                  how: str) -> None:
-    (folder / "flow.twdsl").write_text(SLOW.replace("1.5", "60"))
+    (folder / "flow.twdsl").write_text(SLOW.replace("seconds: 3", "seconds: 60"))
     start(dap, folder)
-    deadline = time.monotonic() + 10
-    while "slow started" not in dap.output():
-        dap.drain(0.1)
-        assert time.monotonic() < deadline
+    until_output(dap, "slow started")
     t0 = time.monotonic()
     if how == "disconnect":
         dap.request("disconnect", {"terminateDebuggee": True})
