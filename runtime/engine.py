@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from twdsl.ir import expr as X
 from twdsl.ir import model as M
@@ -99,6 +99,9 @@ class RunOptions:
     clock: Callable[[], float] = time.time  # cache expiry, current_time, task times
     #: where agent calls run (runtime/executors): here, or Python agents on a Ray cluster
     executor: Executor = field(default_factory=LocalExecutor)
+    #: told before each task instance starts and after it ends (the debugger, twdsl/debug);
+    #: None (the default) costs one test per task
+    observer: TaskObserver | None = None
 
 
 @dataclass(slots=True)
@@ -108,6 +111,21 @@ class RunResult:
     outputs: dict[str, Any] | None
     error: dict[str, Any] | None
     tasks: dict[str, TaskRecord]
+
+
+class TaskObserver(Protocol):
+    """Told of each task instance at its boundaries (``RunOptions.observer``): before it
+    starts (before its ``when``, its input and its first attempt) and after it ends
+    (``failure`` is the failure going up the tree, None when the task completed, was skipped
+    or its error was handled).  ``frame`` is the frame the task runs in (its loops'
+    iterations, loop variables, template parameters).  The run waits while a call is awaited:
+    the debugger stops a run there (docs/debugging.md); cancelling the run cancels the wait."""
+
+    async def before_task(self, engine: Engine, node: M.TaskNode,
+                          frame: Frame) -> None: ...  # pragma: no cover - protocol
+
+    async def after_task(self, engine: Engine, node: M.TaskNode, frame: Frame,
+                         failure: Failed | None) -> None: ...  # pragma: no cover - protocol
 
 
 class Agents:
@@ -396,7 +414,10 @@ class Engine:
     async def node(self, nid: str, frame: Frame) -> int:
         n = self.nodes[nid]
         if isinstance(n, M.TaskNode):
-            await self.task(n, frame)
+            if self.opt.observer is None:
+                await self.task(n, frame)
+            else:
+                await self.observed_task(n, frame)
             return NONE
         if isinstance(n, M.BlockNode):
             return await self.block(nid, frame)
@@ -803,6 +824,18 @@ class Engine:
             if policy is None or err.kind.value not in policy.on or not err.kind.retryable:
                 break
         return err
+
+    async def observed_task(self, n: M.TaskNode, frame: Frame) -> None:
+        """:meth:`task` between the observer's calls (``RunOptions.observer``)."""
+        observer = self.opt.observer
+        assert observer is not None
+        await observer.before_task(self, n, frame)
+        try:
+            await self.task(n, frame)
+        except Failed as f:
+            await observer.after_task(self, n, frame, f)
+            raise
+        await observer.after_task(self, n, frame, None)
 
     def _set(self, rec: TaskRecord, status: TaskStatus, key: str) -> None:
         old = rec.status

@@ -63,7 +63,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": (*_BASE, *_PUBLIC_API, "twdsl.fix", "twdsl.report", "twdsl.compiler",
                   "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.server", "twdsl.syntax.parser",
-                  "twdsl.lint.schedule", "twdsl.testing"),
+                  "twdsl.lint.schedule", "twdsl.testing", "twdsl.debug"),
+    # The debugger is a front door too: it runs programs on the runtime and compiles the
+    # expressions typed in it with the compiler's public API (never the stages behind it).
+    "twdsl.debug": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime"),
     # The server is a front door like the CLI: the public API, the runtime and its store, and
     # the schedule rule of twdsl/lint/schedule.py (what `check` says a schedule means).
     "twdsl.server": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime",
@@ -163,6 +166,10 @@ def test_every_layer_exists() -> None:
      "twdsl.cli.check imports the private name _Driver of twdsl.syntax.parser"),
     ("twdsl/cli/run.py", "from twdsl.semantics.typecheck import Checker",
      "twdsl.cli.run (twdsl.cli) imports twdsl.semantics.typecheck"),
+    ("twdsl/debug/expressions.py", "from twdsl.semantics.typecheck import Checker",
+     "twdsl.debug.expressions (twdsl.debug) imports twdsl.semantics.typecheck"),
+    ("twdsl/debug/session.py", "from twdsl.cli.run import load_program",
+     "twdsl.debug.session (twdsl.debug) imports twdsl.cli.run"),
     ("runtime/engine.py", "from twdsl.syntax import ast",
      "twdsl.runtime.engine (twdsl.runtime) imports twdsl.syntax"),
     ("twdsl/lang/values.py", "from twdsl.ir import expr",

@@ -56,6 +56,13 @@ USER_SETTINGS = {
 }
 
 
+# F5 starts the debugger (docs/debugging.md) on the example with its inputs
+LAUNCH = {"version": "0.2.0", "configurations": [{
+    "type": "twdsl", "request": "launch", "name": "Debug the example",
+    "program": f"${{workspaceFolder}}/{EXAMPLE}",
+    "inputsFile": "${workspaceFolder}/create_full_stack_app.inputs.json"}]}
+
+
 def find(marker: str, k: int = 0, after: str = "") -> tuple[int, int]:
     """1-based line and column of the k-th character after ``marker`` (first after
     ``after``), as run.mjs finds it."""
@@ -129,6 +136,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     (workspace / ".vscode").mkdir()
     (workspace / ".vscode" / "settings.json").write_text(
         json.dumps({"twdsl.server.pythonPath": sys.executable}, indent=2))
+    (workspace / ".vscode" / "launch.json").write_text(json.dumps(LAUNCH, indent=2))
     (user_data / "User").mkdir(parents=True)
     (user_data / "User" / "settings.json").write_text(json.dumps(USER_SETTINGS, indent=2))
     config = tmp / "code-server.yaml"
@@ -379,3 +387,32 @@ def test_a_restart_is_not_an_error(session: dict[str, Any]) -> None:
     assert [e for e in entries if e[0] != "info"] == [("error", broken)]
     assert [e for e in entries if "notification" in e[1].lower()] == []
     assert got["notifications"] == [broken]
+
+
+def test_a_breakpoint_stops_the_run_in_the_debugger(session: dict[str, Any]) -> None:
+    got = seen(session, "debug")
+    line, column = find("task generateFeatureTests {")
+    assert got["breakpointLines"] == [line]
+    # F5: the editor shows where the run stopped, before the loop's first task starts (the
+    # icon VS Code puts at the frame's column aside)
+    assert got["stoppedLines"] == [line]
+    assert re.sub("[\ue000-\uf8ff]", "", got["stoppedLine"]) == LINES[line - 1]
+    assert got["callStack"] == [
+        f"generateFeatureTests[0] {EXAMPLE} {line}:{column}",
+        f"foreach feature[0] {EXAMPLE} {line - 1}:{column - 2}",
+        f"workflow CreateFullStackApp {EXAMPLE} {find('workflow CreateFullStackApp')[0]}:1"]
+    inputs = json.loads((ROOT / "examples" / "create_full_stack_app.inputs.json").read_text())
+    rows = got["variables"]
+    # the stopped task (expanded by VS Code), then the inputs, opened by a click
+    assert rows[:4] == ["Task", 'task = "generateFeatureTests[0]"',
+                        'agent = "TestGenerationAgent"', 'status = "pending"'], rows
+    assert rows[4].startswith('input = {"feature_name":"ui_cart","project_context":{'), rows
+    assert rows[5:] == [
+        "Locals", "Inputs",
+        f"project_name = {json.dumps(inputs['project_name'])}",
+        f"tech_stack = {json.dumps(inputs['tech_stack'], separators=(',', ':'))}",
+        f"features = {json.dumps(inputs['features'], separators=(',', ':'))}",
+        "Tasks", "Context"], rows
+    # Shift+F5 cancelled the run: the debug console says so
+    assert re.fullmatch(r"run \S+ cancelled: cancelled: the run was cancelled",
+                        got["console"][-1]), got["console"]

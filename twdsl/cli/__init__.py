@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "API tokens of `twdsl server`: create (shown once), list, revoke."),
     "schedules": ("twdsl.cli.schedules:schedules_group",
                   "Schedules of deployed workflows: list (the default), pause, resume, fires."),
+    "debug": ("twdsl.cli.debug:debug_command",
+              "Debug workflows: a Debug Adapter Protocol server on stdio (docs/debugging.md)."),
     "test": ("twdsl.cli.test:test_command",
              "Run workflow tests: *.test.toml files, with mock agents on a virtual clock."),
     "submit": ("twdsl.cli.submit:submit_command",

@@ -113,13 +113,10 @@ def _version_of(text: str) -> int | None:
         return None
 
 
-def read_inputs(program: Program, pairs: tuple[str, ...],
-                inputs_file: str | None) -> dict[str, Any]:
-    """The inputs given by --input and --inputs-file, validated (Stop for a mistake)."""
-    return _inputs(program, pairs, inputs_file)
-
-
-def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
+def read_inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None,
+                given_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The inputs of a run, validated: ``inputs_file``, then ``given_values`` (JSON values,
+    e.g. a debug launch's ``inputs``), then ``pairs`` (``--input``); a problem is a Stop."""
     from twdsl.runtime.inputs import InputError, load_json, parse_cli, validate_inputs
 
     given: dict[str, Any] = {}
@@ -143,6 +140,7 @@ def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -
         if not isinstance(data, dict):
             raise Stop(EXIT_USAGE, f"twdsl: {inputs_file}: expected a JSON object of inputs")
         given.update(data)
+    given.update(given_values or {})
     try:
         given.update(parse_cli(program, list(pairs)))
         return validate_inputs(program, given)
@@ -151,6 +149,9 @@ def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -
             click.echo(f"twdsl: {p}", err=True)
         raise Stop(EXIT_USAGE, f"twdsl: the inputs of {program.workflow} do not fit its "
                     "declaration; nothing was run") from None
+
+
+_inputs = read_inputs
 
 
 @dataclass

@@ -268,6 +268,30 @@ async function showOutputChannel(name) {
   }, name);
 }
 
+/** Line numbers of the active editor's glyph-margin icons whose class matches `selector`. */
+async function glyphLines(selector) {
+  return page.evaluate((sel) => {
+    const editor = document.querySelector(".part.editor .editor-group-container.active .monaco-editor");
+    if (!editor) return [];
+    const numbers = [...editor.querySelectorAll(".margin-view-overlays .line-numbers")].map((n) => ({
+      top: n.getBoundingClientRect().top,
+      number: Number(n.textContent),
+    }));
+    return [...editor.querySelectorAll(sel)].map((g) => {
+      const top = g.getBoundingClientRect().top;
+      return numbers.reduce((best, n) => (Math.abs(n.top - top) < Math.abs(best.top - top) ? n : best)).number;
+    });
+  }, selector);
+}
+
+/** The rows of a tree in the Run and Debug view (`.debug-variables`, `.debug-call-stack`). */
+async function debugRows(tree) {
+  return page.evaluate((t) =>
+    [...document.querySelectorAll(`${t} .monaco-list-row`)]
+      .sort((a, b) => Number(a.getAttribute("data-index")) - Number(b.getAttribute("data-index")))
+      .map((r) => r.innerText.replace(/\u00a0/g, " ").replace(/\n/g, " ").trim()), tree);
+}
+
 // ------------------------------------------------------------------ the steps
 const report = { steps: [], url: config.url, file: config.file };
 
@@ -505,6 +529,43 @@ async function run() {
     seen.output = await outputChannelText();
     seen.notifications = await page.evaluate(() =>
       [...document.querySelectorAll(".notifications-toasts .notification-toast")].map((t) => t.innerText.trim()));
+  });
+
+  // The debugger: a breakpoint on a task line, F5 (the workspace's launch.json), the stop.
+  const featureTask = find("task generateFeatureTests {");
+  await step("debug", async (seen) => {
+    await command("View: Hide Panel");
+    await focusEditor();
+    await goTo({ line: featureTask.line, column: 1 });
+    await page.keyboard.press("F9");
+    await waitFor("the breakpoint in the glyph margin", () =>
+      document.querySelector(".part.editor .editor-group-container.active .monaco-editor .codicon-debug-breakpoint") !== null);
+    seen.breakpointLines = await glyphLines(".codicon-debug-breakpoint");
+    await page.keyboard.press("F5");
+    await waitFor("the editor to show where the run stopped", () =>
+      document.querySelector(".part.editor .editor-group-container.active .monaco-editor .codicon-debug-stackframe") !== null);
+    seen.stoppedLines = await glyphLines(".codicon-debug-stackframe");
+    seen.stoppedLine = await editorLine(seen.stoppedLines[0]);
+    await waitFor("the call stack", () =>
+      [...document.querySelectorAll(".debug-call-stack .monaco-list-row")].some((r) => /foreach feature/.test(r.innerText)));
+    seen.callStack = await debugRows(".debug-call-stack");
+    // The first scope (the stopped task) is expanded by VS Code; Inputs is opened by a click.
+    await waitFor("the stopped task's variables", () =>
+      [...document.querySelectorAll(".debug-variables .monaco-list-row")].some((r) => /^input\b/.test(r.innerText)));
+    await page.evaluate(() => {
+      const row = [...document.querySelectorAll(".debug-variables .monaco-list-row")].find((r) => r.innerText.trim() === "Inputs");
+      row.querySelector(".monaco-tl-twistie").dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    });
+    await waitFor("the inputs in the Variables view", () =>
+      [...document.querySelectorAll(".debug-variables .monaco-list-row")].some((r) => /^project_name\b/.test(r.innerText)));
+    seen.variables = await debugRows(".debug-variables");
+    seen.screenshot = await screenshot("debug-stopped");
+    await press("Shift+F5"); // stop debugging: the run is cancelled
+    await waitFor("the debug session to end", () =>
+      document.querySelector(".part.editor .editor-group-container.active .monaco-editor .codicon-debug-stackframe") === null &&
+      [...document.querySelectorAll(".debug-toolbar")].every((t) => t.offsetParent === null || getComputedStyle(t).display === "none"));
+    seen.console = await page.evaluate(() =>
+      [...document.querySelectorAll(".repl .monaco-list-row")].map((r) => r.innerText.trim()).filter(Boolean));
   });
 }
 

@@ -16,6 +16,7 @@ import {
 } from "vscode-languageclient/node";
 
 import { ClientLog } from "./channel";
+import { registerDebugger } from "./debugAdapter";
 import {
   ServerCommand,
   ServerCommandError,
@@ -69,6 +70,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.languages.registerCompletionItemProvider("twdsl", snippetProvider(context)),
   );
+  registerDebugger(context); // `twdsl debug` for launch configurations of type "twdsl"
   void enqueue(start);
 }
 
