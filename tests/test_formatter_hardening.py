@@ -19,7 +19,7 @@ from twdsl.formatter import MAX_DEPTH, MAX_INDENT, format_parsed
 from twdsl.syntax.ast import dump
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(ROOT.glob("examples/*.twdsl"))
+EXAMPLES = sorted(p for p in ROOT.glob("examples/*.twdsl") if p.is_file())  # not .twdsl/
 
 
 def nested(n: int) -> str:

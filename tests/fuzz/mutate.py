@@ -22,7 +22,8 @@ INTERESTING = ["{", "}", "[", "]", "(", ")", ",", ":", ";", "=", "=>", "->", "?"
 
 def corpus() -> list[tuple[str, str]]:
     """Every .twdsl file of tests/fixtures and examples/, as (path, text), sorted."""
-    paths = sorted({*ROOT.glob("examples/*.twdsl"), *ROOT.glob("tests/fixtures/**/*.twdsl")})
+    found = {*ROOT.glob("examples/*.twdsl"), *ROOT.glob("tests/fixtures/**/*.twdsl")}
+    paths = sorted(p for p in found if p.is_file())  # (examples/.twdsl/: the state store)
     return [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8")) for p in paths]
 
 
