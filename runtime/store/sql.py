@@ -1121,9 +1121,10 @@ class SQLStore(Store):
 
     # ------------------------------------------------------------------ lifetime
     def flush(self) -> None:
+        """Commit what this process queued.  Always through the lock, even when the queue is
+        empty: the writer thread may hold drained records it is committing right now, and a
+        read that did not wait for them would miss this process's own writes."""
         self._check()
-        if not self._q:
-            return
         with self._lock:
             if self._q:
                 try:
