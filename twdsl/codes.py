@@ -27,6 +27,7 @@ class Code:
     bad: str = ""  # a file that triggers it
     good: str = ""  # the same file, fixed
     config: str = ""  # the twdsl.toml the examples are checked with (none when empty)
+    against: str = ""  # the old version the examples are checked against (--against)
 
 
 _E = Severity.ERROR
@@ -282,6 +283,15 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "A workflow schedule that is not a cron expression twdsl server can fire: 5 fields (or 6, seconds first), an @daily-style name, an optional TZ=Area/City in front; the error points at the wrong field.",
          'workflow W {\n  version: "1.0.0"\n  schedule: "0 25 * * *"\n  task a { agent: "A" }\n}',
          'workflow W {\n  version: "1.0.0"\n  schedule: "TZ=Europe/Paris 0 3 * * *"\n  task a { agent: "A" }\n}'),
+    Code("TW511", "bad-version", "lint", _E,
+         "A version that is not a semantic version (semver 2.0.0: MAJOR.MINOR.PATCH, then an optional -pre-release and +build); the fix writes the one obviously meant (\"1.0\" becomes \"1.0.0\", \"v1.2.3\" becomes \"1.2.3\"). docs/versions.md.",
+         'workflow W {\n  version: "1.0"\n  task a { agent: "A" }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" }\n}'),
+    Code("TW512", "version-bump-too-small", "versions", _E,
+         "Reported by twdsl check --against OLD: the version did not grow enough for what changed since OLD (twdsl diff): a breaking change needs a major bump, a compatible one a minor bump (under 0.y.z, a minor and a patch bump); the fix writes the smallest version that is enough. docs/versions.md.",
+         'workflow W {\n  version: "1.1.0"\n  input { region: string }\n  task a { agent: "A" input: { region: region } }\n}',
+         'workflow W {\n  version: "2.0.0"\n  input { region: string }\n  task a { agent: "A" input: { region: region } }\n}',
+         against='workflow W {\n  version: "1.0.0"\n  task a { agent: "A" input: { region: "eu" } }\n}'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "
@@ -359,6 +369,9 @@ def code_markdown(code: Code) -> str:
     ]
     if code.config:
         out += ["", "With this twdsl.toml:", "", "```toml", code.config.rstrip("\n"), "```"]
+    if code.against:
+        out += ["", "Checked with `--against` this old version:", "", "```twdsl",
+                code.against, "```"]
     for title, fence, example in ((f"Bad (reports {code.code}):", "twdsl-error", code.bad),
                                   ("Good:", "twdsl", code.good)):
         if example:

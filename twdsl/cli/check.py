@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from twdsl.analysis import analyze
+from twdsl.analysis import Analysis, analyze
 from twdsl.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -27,7 +27,7 @@ from twdsl.cli.common import (
     write_text,
 )
 from twdsl.config import Config, ConfigError
-from twdsl.diagnostics import Diagnostic, Severity, render_text
+from twdsl.diagnostics import Diagnostic, Severity, render_text, sort_diagnostics
 from twdsl.fix import apply_fixes
 from twdsl.project import analyze_project
 from twdsl.report import find_code, render_explain, suggest_codes, to_github, to_sarif
@@ -50,9 +50,14 @@ from twdsl.report import find_code, render_explain, suggest_codes, to_github, to
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Use this twdsl.toml (or pyproject.toml with [tool.twdsl]) instead of the "
                    "nearest one above each file.")
+@click.option("--against", "against", metavar="OLD", default=None,
+              help="Also report a version that did not grow enough for what changed since OLD "
+                   "(TW512, docs/versions.md): a file, REV:path, or a git revision REV (each "
+                   "file as REV holds it).")
 @click.pass_context
 def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
-          explain: str | None, fix: bool, config_path: str | None) -> None:
+          explain: str | None, fix: bool, config_path: str | None,
+          against: str | None) -> None:
     """Parse and check TWDSL files and folders (folders: every *.twdsl inside).
 
     With --fix, fixable diagnostics are fixed in the files first (each changed file is
@@ -86,7 +91,10 @@ def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: 
         analyses = analyze_project({f.path: f.text for f in files}, load_import, configs.for_file)
     except Exception as exc:  # a bug: say so, exit 3
         internal_error(", ".join(f.path for f in files), exc)
-    results = [(f, analyses[f.path].source, analyses[f.path].diagnostics) for f in files]
+    extra = _against(against, files, analyses, configs) if against is not None else {}
+    results = [(f, analyses[f.path].source,
+                sort_diagnostics(analyses[f.path].diagnostics + extra.get(f.path, [])))
+               for f in files]
     all_diags = [d for _, _, ds in results for d in ds]
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in all_diags], indent=2, ensure_ascii=False))
@@ -107,6 +115,24 @@ def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: 
     sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
 
 
+
+
+def _against(spec: str, files: list[InputFile], analyses: dict[str, Analysis],
+             configs: Configs) -> dict[str, list[Diagnostic]]:
+    """TW512 for each file against its old version (docs/versions.md)."""
+    from twdsl.cli.diff import show_compile_error
+    from twdsl.versions.against import against_files
+    from twdsl.versions.sources import CompileError, SourceError, against
+
+    try:
+        return against_files(against(spec), {f.path: f.text for f in files}, analyses,
+                             configs.for_file, load_import)
+    except CompileError as e:
+        show_compile_error(e)
+    except (SourceError, ConfigError) as e:
+        fail(str(e))
+    except Exception as exc:  # a bug: say so, exit 3
+        internal_error(spec, exc)
 
 
 def _fix_file(f: InputFile, config: Config) -> InputFile:
