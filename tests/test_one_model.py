@@ -388,3 +388,61 @@ def test_previous_outside_its_loop_or_in_a_parallel_one_is_an_error(body: str,
     src = f'workflow W {{ version: "1"\n  {body}\n}}'
     assert [(d.code, d.message) for d in twdsl.analyze(src, "w.twdsl").diagnostics] == [
         ("TW302", message)]
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"w.twdsl": 'workflow W { version: "1" override task a { agent: "A" } }'},
+     [("TW235", "'override task a': modifiers apply to the tasks of templates only; a "
+                "workflow's task is neither inherited nor overridden")]),
+    ({"w.twdsl": 'template T() { abstract task a task b { agent: "B" } }'},
+     [("TW236", "template 'T' is not abstract, so its task 'a' cannot be: give the task a "
+                "body, or declare 'abstract template T'")]),
+    ({"w.twdsl": 'template A() { task x { agent: "A" } }\ntemplate B() { task x { agent: "B" } }'
+                 '\ntemplate C() extends A, B { task y { agent: "C" } }'},
+     [("TW235", "template 'C' inherits task 'x' from both 'A' and 'B': write 'override task x' "
+                "in it to say what it is")]),
+    ({"w.twdsl": 'abstract template A() { abstract task x }\ntemplate B() { task x { agent: "B" '
+                 '} }\ntemplate C() extends A, B { task y { agent: "C" } }'}, []),
+    ({"w.twdsl": 'workflow W { version: "1" task a { agent: "A" retry: { attempts: 2 on: '
+                 '[validation, timeout] } } }'},
+     [("TW213", "'validation' errors are never retried (the same input fails the same way); "
+                "retry on timeout, agent, transient")]),
+    ({"w.twdsl": 'template T() { task build { agent: "A" } }\nworkflow W { version: "1" use T() '
+                 'as api\n task z { agent: "Z" depends: [api.buld, app.build] } }'},
+     [("TW212", "'api.buld' in depends: template 'T' has no task 'buld'; did you mean 'build'?"),
+      ("TW212", "'app' in depends is not a template instance of workflow 'W' (write `use "
+                "Template(…) as app`); did you mean 'api'?")]),
+    ({"w.twdsl": 'import { A } from "./lib.twdsl"\nagent A { output { y: number } }\n'
+                 'workflow W { version: "1" task t { agent: A } }',
+      "lib.twdsl": 'export agent A { output { x: number } }'},
+     [("TW203", "'A' is declared in this file and imported too; rename one (or import it 'as' "
+                "another name)")]),
+    ({"w.twdsl": 'agent A { description: x timeout: "5" pure: 1 input { n: number = "a" } }'},
+     [("TW210", "undefined name 'x'"),
+      ("TW301", "field 'timeout' expects duration, and this is string"),
+      ("TW301", "field 'pure' expects boolean, and this is number"),
+      ("TW301", "input 'n' expects number, and this is string")]),
+    ({"w.twdsl": 'workflow W { version: "1" task a { agent: "A" input: { x: "a".trim(1) } } }'},
+     [("TW301", "'trim' takes no arguments, and this call gives 1")]),
+])
+def test_rules_the_reference_once_left_unchecked(files: dict[str, str],
+                                                 expected: list[tuple[str, str]]) -> None:
+    from twdsl.project import analyze_project
+
+    out = analyze_project({"w.twdsl": files["w.twdsl"]}, files.get)["w.twdsl"]
+    assert [(d.code, d.message) for d in out.diagnostics] == expected
+
+
+def test_editor_features_survive_a_name_in_an_agent_setting() -> None:
+    """Issue 16 (8): `agent A { description: x }` made symbols, hover, definition, references,
+    rename, highlight and semantic tokens raise (the index had no names for an agent)."""
+    src = 'agent A { description: x }\nworkflow W { version: "1" task t { agent: A } }'
+    snaps = ide.analyze_documents({"w.twdsl": src})
+    ws = ide.Workspace(list(snaps.values()))
+    at = src.index("x }")
+    assert [s.name for s in ide.document_symbols(ws, "w.twdsl")] == ["A", "W"]
+    assert ide.hover(ws, "w.twdsl", at) is None
+    assert ide.definition(ws, "w.twdsl", at) == []
+    refs = ide.references(ws, "w.twdsl", src.index("agent: A") + 7)
+    assert [(r.line, r.column) for r in refs] == [(1, 7), (2, 43)]
+    assert len(ide.semantic_tokens(ws, "w.twdsl")) > 0

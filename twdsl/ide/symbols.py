@@ -148,6 +148,7 @@ class _Indexer:
 
     # ------------------------------------------------------------------ bodies
     def agent(self, decl: A.AgentDecl, sym: Symbol) -> None:
+        self.names: dict[str, Key] = {}  # an agent's settings see builtins only
         for item in decl.body.items:
             if isinstance(item, (A.InputDecl, A.OutputDecl)):
                 kind = "input" if isinstance(item, A.InputDecl) else "output"

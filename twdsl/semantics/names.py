@@ -18,7 +18,7 @@ from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
 from twdsl.lang.agents import BUILTIN_AGENTS, entry_point_agents
 from twdsl.lang.builtins import FUNCTIONS as BUILTIN_FUNCTIONS
 from twdsl.lang.builtins import VALUES as BUILTIN_VALUES
-from twdsl.lang.kinds import ERROR_ACTIONS, ERROR_KINDS, THEN_ACTIONS
+from twdsl.lang.kinds import ERROR_ACTIONS, ERROR_KINDS, RETRIED_KINDS, THEN_ACTIONS, ErrorKind
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import closest, did_you_mean
@@ -153,7 +153,13 @@ class Resolver:
     # ------------------------------------------------------------------ declarations
     def run(self) -> list[Model]:
         seen: dict[str, A.Decl] = {}
+        imported = {(n.alias or n.name).name: n for d in self.module.items
+                    if isinstance(d, A.ImportDecl) for n in d.names or ()}
         for item in self.module.items:
+            if isinstance(item, A.Decl) and item.name.name in imported:
+                self.error("TW203", f"'{item.name.name}' is declared in this file and imported "
+                           "too; rename one (or import it 'as' another name)", item.name,
+                           (Related(imported[item.name.name].span, "imported here"),))
             if isinstance(item, A.Decl):
                 first = seen.setdefault(item.name.name, item)
                 if first is not item:
@@ -161,7 +167,22 @@ class Resolver:
                                item.name, (Related(first.name.span, "first declared here"),))
             if isinstance(item, (A.WorkflowDecl, A.TemplateDecl)):
                 self.models.append(self.body(item))
+            elif isinstance(item, A.AgentDecl):
+                self.agent_settings(item)
         return self.models
+
+    def agent_settings(self, decl: A.AgentDecl) -> None:
+        """An agent signature's settings and input defaults see builtins only (no workflow's
+        inputs or tasks): they are resolved before any run."""
+        model = Model(decl)  # type: ignore[arg-type]  # a scope with no names of its own
+        scope = _Scope(model, set())
+        for item in decl.body.items:
+            if isinstance(item, A.Field) and not isinstance(item.value, A.Block):
+                self.expr(item.value, scope, None)
+            elif isinstance(item, A.InputDecl):
+                for d in item.decls:
+                    if d.value is not None:
+                        self.expr(d.value, scope, None)
 
     def body(self, decl: Body) -> Model:
         model = Model(decl)
@@ -179,6 +200,11 @@ class Resolver:
                     self.declare(model.inputs, d.name, d, "input", model)
         for task, loops in iter_tasks(decl.body.items):
             name = task.name.name
+            if isinstance(decl, A.WorkflowDecl) and task.modifiers:
+                words = " ".join(task.modifiers)
+                self.error("TW235", f"'{words} task {name}': modifiers apply to the tasks of "
+                           "templates only; a workflow's task is neither inherited nor "
+                           "overridden", task.name)
             if name in model.tasks:
                 first = model.tasks[name].node
                 self.error("TW201", f"task '{name}' is declared twice in {model.label}",
@@ -316,7 +342,7 @@ class Resolver:
         elif key == "retry" and isinstance(v, A.ObjectLit):
             for sub in v.fields:
                 if sub.key.name == "on":
-                    self.kinds(sub.value)
+                    self.kinds(sub.value, retried=True)
                 elif not isinstance(sub.value, A.Block):
                     self.expr(sub.value, scope, task)
         elif isinstance(v, A.Block):
@@ -371,24 +397,59 @@ class Resolver:
             self.error("TW213", f"unknown {what} '{v.name}' (one of: {', '.join(allowed)}){hint}",
                        v, fix=fix)
 
-    def kinds(self, v: A.Expr | A.Block) -> None:
+    def kinds(self, v: A.Expr | A.Block, retried: bool = False) -> None:
+        """Error kinds (``when``; ``retry: { on }`` when ``retried``: the kinds that are
+        never retried are refused there)."""
         items = v.items if isinstance(v, A.ArrayLit) else [v]
         for item in items:
             if isinstance(item, A.Name):
                 self.word(item, ERROR_KINDS, "error kind")
+                if retried and item.name in ERROR_KINDS and not ErrorKind(item.name).retryable:
+                    why = ("the same input fails the same way" if item.name == "validation"
+                           else "the run or the block was stopped")
+                    self.error("TW213", f"'{item.name}' errors are never retried ({why}); "
+                               f"retry on {', '.join(k.value for k in RETRIED_KINDS)}", item)
 
     def task_ref(self, ref: A.Ref, model: Model, what: str, user: str | None = None) -> bool:
         """Check that ``ref`` names a task (or a template instance's task); a task's own name
         is never suggested for its own ``depends`` (that would be a cycle)."""
         head = ref.parts[0].name
         if len(ref.parts) > 1:
-            return True  # alias.task: checked once templates are expanded
+            return self.instance_task_ref(ref, model, what)
         if head in model.tasks or head in model.inherited_tasks:
             return True
         hint, fix = did_you_mean(head, model.tasks, ref.span, exclude=[user] if user else ())
         self.error("TW212", f"'{head}' in {what} is not a task of {model.label}{hint}", ref,
                    fix=fix)
         return False
+
+    def instance_task_ref(self, ref: A.Ref, model: Model, what: str) -> bool:
+        """``alias.task``: a task of the template instance ``use T(…) as alias``."""
+        alias, name = ref.parts[0].name, ref.parts[1].name
+        instances = self.instance_templates(model.decl)
+        if alias not in instances:
+            hint, fix = did_you_mean(alias, instances, ref.parts[0].span)
+            self.error("TW212", f"'{alias}' in {what} is not a template instance of "
+                       f"{model.label} (write `use Template(…) as {alias}`){hint}",
+                       ref.parts[0], fix=fix)
+            return False
+        eff = self.template_table.effective(instances[alias]) \
+            if self.template_table is not None else None
+        if eff is None:
+            return True  # an unknown template: reported where it is used
+        tasks = [t for t, (node, _) in eff.tasks.items() if node.body is not None]
+        if len(ref.parts) > 2 or name not in tasks:
+            hint, fix = did_you_mean(name, tasks, ref.parts[1].span)
+            self.error("TW212", f"'{ref.dotted}' in {what}: template '{instances[alias]}' has "
+                       f"no task '{'.'.join(p.name for p in ref.parts[1:])}'{hint}",
+                       ref, fix=fix)
+            return False
+        return True
+
+    def instance_templates(self, decl: A.Node) -> dict[str, str]:
+        """alias -> template, of the ``use … as alias`` statements of a body."""
+        return {n.alias.name: n.template.dotted for n in decl.walk()
+                if isinstance(n, A.UseStmt) and n.alias is not None}
 
     def bind(self, scope: _Scope, ident: A.Ident, what: str, model: Model) -> None:
         clash = scope.global_kind(ident.name)

@@ -197,7 +197,23 @@ class Templates:
                 self.error("TW235", f"task '{tname}' replaces the task of template "
                            f"'{origin.name.name}': write 'override task {tname}'", task.name,
                            (Related(old.name.span, "inherited from here"),), fix)
+        parents = [self.effective(r.dotted) for r in decl.extends]
+        seen: dict[str, str] = {}  # a concrete inherited task -> the template it comes from
+        for ref, parent in zip(decl.extends, parents, strict=True):
+            for tname, (node, origin) in (parent.tasks if parent else {}).items():
+                if node.body is None or any(t.name.name == tname for t in own):
+                    continue
+                other = seen.setdefault(tname, origin.name.name)
+                if other != origin.name.name:
+                    self.error("TW235", f"template '{name}' inherits task '{tname}' from both "
+                               f"'{other}' and '{origin.name.name}': write 'override task "
+                               f"{tname}' in it to say what it is", ref)
         if "abstract" not in decl.modifiers:
+            for t in own:
+                if "abstract" in t.modifiers:
+                    self.error("TW236", f"template '{name}' is not abstract, so its task "
+                               f"'{t.name.name}' cannot be: give the task a body, or declare "
+                               f"'abstract template {name}'", t.name)
             defined = {t.name.name for t in own if "abstract" not in t.modifiers}
             for tname, (old, origin) in sorted(inherited.tasks.items()):
                 if "abstract" in old.modifiers and tname not in defined:

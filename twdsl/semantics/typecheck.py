@@ -89,13 +89,38 @@ class Checker:
     def run(self, models: Iterable[Model]) -> list[Diagnostic]:
         """Check every body; the file's type errors: its declarations' (unknown types…), then
         its bodies'."""
+        for decl in self.module.items:
+            if isinstance(decl, A.AgentDecl):
+                self.agent_settings(decl)
         for model in models:
             self.body(model)
         return [*self.declarations.diags, *self.diags]
 
+    def agent_settings(self, decl: A.AgentDecl) -> None:
+        """The values an agent signature holds: its settings (description, timeout, retry,
+        pure) and its inputs' defaults, of the types they must have."""
+        self.inputs: dict[str, T.Type] = {}
+        self.facts: dict[str, TaskFacts] = {}
+        ctx = _Ctx()
+        for item in decl.body.items:
+            if isinstance(item, A.InputDecl):
+                for d in item.decls:
+                    if d.value is not None:
+                        self.expect(d.value, self.resolve(d.type), ctx, f"input '{d.name.name}'")
+            elif isinstance(item, A.Field) and not isinstance(item.value, A.Block):
+                key = item.key.name
+                if key == "pure":
+                    self.expect(item.value, T.BOOLEAN, ctx, "field 'pure'")
+                elif key == "retry" and not isinstance(item.value, A.ObjectLit):
+                    self.expect(item.value, T.NUMBER, ctx, "field 'retry'")
+                elif key in _FIELD_TYPES:
+                    self.expect(item.value, _FIELD_TYPES[key], ctx, f"field '{key}'")
+                else:
+                    self.infer(item.value, ctx)
+
     def body(self, model: Model) -> None:
         self.model = model
-        self.inputs: dict[str, T.Type] = {}
+        self.inputs = {}
         decl = model.decl
         if isinstance(decl, A.TemplateDecl):
             for p in decl.params:
@@ -107,7 +132,7 @@ class Checker:
             if isinstance(item, A.InputDecl):
                 for d in item.decls:
                     self.inputs.setdefault(d.name.name, self.resolve(d.type))
-        self.facts: dict[str, TaskFacts] = {}
+        self.facts = {}
         self.facts_of[id(decl)] = self.facts
         self.collect(decl.body.items, _Ctx())
         ctx = _Ctx()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twdsl.ir.model import Program
-from twdsl.ir.values import to_json
+from twdsl.lang.values import to_json
 from twdsl.runtime.engine import Engine, RunOptions
 from twdsl.runtime.events import Event, Fanout
 from twdsl.runtime.recording import Recorder
