@@ -402,7 +402,7 @@ def test_task_span_runs_from_task_to_closing_brace() -> None:
 
 
 def test_abstract_task_without_body() -> None:
-    text = "template T() {\n  abstract final task build\n}\n"
+    text = "abstract template T() {\n  abstract final task build\n}\n"
     result = analyze(text, "t.twdsl")
     assert result.diagnostics == []
     t = result.module.items[0]

@@ -5,6 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twdsl import ide
 from twdsl.ide.incremental import IncrementalParser, pieces
 from twdsl.syntax.ast import dump
 from twdsl.syntax.parser import ParseResult, parse
@@ -63,3 +68,76 @@ def test_every_prefix_of_a_real_file_parses_as_the_full_parse() -> None:
     for end in range(0, len(EXAMPLE) + 1, 41):
         text = EXAMPLE[:end]
         assert_same(parser.parse(text, "x.twdsl"), parse(text, "x.twdsl"))
+
+
+# ----------------------------------------------------------------- reusing checks per workflow
+REUSE_SRC = '''agent Fetch {
+  input { url: string }
+  output { body: string }
+}
+
+workflow A {
+  version: "1.0.0"
+  task a1 { agent: Fetch input: { url: "x" } }
+  task a2 { agent: Fetch input: { url: a1.result.bodyy } }
+}
+
+workflow B {
+  version: "1"
+  task b1 { agent: Fetch input: { url: 5 } }
+}
+
+workflow C {
+  version: "1.0.0"
+  task c1 { agent: Fetch input: { url: "z" } }
+}
+'''
+
+
+def _diags(snaps: dict[str, ide.Snapshot]) -> list[tuple[str, int, int, str]]:
+    return [(d.code, d.span.line, d.span.column, d.message)
+            for d in snaps["w.twdsl"].analysis.diagnostics]
+
+
+@pytest.mark.parametrize("edit", [
+    ('url: "z"', 'url: "zz"'),
+    ('version: "1"\n', 'version: "1.0.1"\n  description: "more\nlines"\n'),  # B moves C down
+    ('  version: "1.0.0"\n  task a1', '  task a1'),  # A loses a line: B and C move up
+    ("workflow C", "workflow B"),  # a duplicate name: checked across workflows every time
+    ("output { body: string }", "output { body: number }"),  # the environment: all again
+])
+def test_reused_checks_give_the_diagnostics_of_a_full_analysis(edit: tuple[str, str]) -> None:
+    parser = IncrementalParser()
+    first = ide.analyze_documents({"w.twdsl": REUSE_SRC}, parser=parser)
+    assert _diags(first) == _diags(ide.analyze_documents({"w.twdsl": REUSE_SRC}))
+    text = REUSE_SRC.replace(*edit)
+    again = ide.analyze_documents({"w.twdsl": text}, parser=parser)
+    assert _diags(again) == _diags(ide.analyze_documents({"w.twdsl": text}))
+    assert len(_diags(again)) >= 2
+
+
+def test_a_workflow_is_checked_again_only_when_its_text_changes() -> None:
+    parser = IncrementalParser()
+    ide.analyze_documents({"w.twdsl": REUSE_SRC}, parser=parser)
+    text = REUSE_SRC.replace('url: "z"', 'url: "zz"')
+    snaps = ide.analyze_documents({"w.twdsl": text}, parser=parser)
+    assert parser.reuse("w.twdsl").reused == 2  # A and B; C was edited
+    model = snaps["w.twdsl"].analysis.model
+    assert model is not None and [b.decl.name.name for b in model.bodies] == ["C"]
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["", "x", "1", "}", "\n", "a."])),
+                min_size=1, max_size=6))
+def test_a_sequence_of_edits_keeps_reused_checks_equal_to_full_ones(
+        edits: list[tuple[int, str]]) -> None:
+    """Random edits (a character deleted or typed anywhere), one after another through one
+    incremental parser: each analysis has the diagnostics of a full one."""
+    text = gen.generate(300, checked=True)
+    parser = IncrementalParser()
+    ide.analyze_documents({"w.twdsl": text}, parser=parser)
+    for at, typed in edits:
+        at %= len(text)
+        text = text[:at] + typed + text[at + (0 if typed else 1):]
+        fast = ide.analyze_documents({"w.twdsl": text}, parser=parser)
+        assert _diags(fast) == _diags(ide.analyze_documents({"w.twdsl": text}))

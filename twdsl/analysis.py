@@ -11,6 +11,8 @@ from twdsl.policy import apply_policy
 from twdsl.recursion import deep_recursion, gc_paused
 from twdsl.semantics.check import check_semantics, file_scope
 from twdsl.semantics.model import FileScope, SemanticModel
+from twdsl.semantics.names import module_checks
+from twdsl.semantics.reuse import Reuse
 from twdsl.source import SourceFile
 from twdsl.syntax import ast as A
 from twdsl.syntax.parser import ParseResult, parse
@@ -56,21 +58,37 @@ def analyze(text: str, path: str = "<string>", config: Config = DEFAULT) -> Anal
 
 
 def analyze_parsed(result: ParseResult, config: Config = DEFAULT, scope: FileScope | None = None,
-                   extra: list[Diagnostic] | None = None) -> Analysis:
+                   extra: list[Diagnostic] | None = None,
+                   reuse: Reuse | None = None) -> Analysis:
     """Check an already parsed file.  ``scope``: the file's scope as a project resolved it
     (:class:`twdsl.project.Project`: what its imports lend it); None for a file on its own.
-    ``extra``: diagnostics found about the file elsewhere (its imports)."""
+    ``extra``: diagnostics found about the file elsewhere (its imports).  ``reuse``: the
+    workflows' results of the last analysis of this file (the language server keeps one per
+    document): a workflow whose text and environment did not change is not checked again
+    (twdsl.semantics.reuse); the diagnostics are the same."""
     text = result.source.text
     diags = list(result.diagnostics)
     diags.extend(extra or ())
     model = None
     with deep_recursion(), gc_paused():
         if scope is None:
-            scope = file_scope(result.module, result.source.path)
-        diags.extend(check_structure(result.module))
-        if result.ok:  # names in a tree the parser had to repair would only echo its errors
+            scope = file_scope(result.module, result.source.path, text=text)
+        if not result.ok:  # names in a tree the parser had to repair would only echo its errors
+            diags.extend(check_structure(result.module))
+        elif reuse is None:
+            diags.extend(check_structure(result.module))
             model = check_semantics(scope, config.agents)
             diags.extend(model.diagnostics)
             diags.extend(run_rules(LintContext(model, text)))
+        else:
+            items, kept = reuse.plan(result.module, text, scope, config.agents)
+            part = A.Module(result.module.span, list(items))
+            model = check_semantics(scope, config.agents, items)
+            found = [*check_structure(part), *model.diagnostics,
+                     *run_rules(LintContext(model, text, part))]
+            reuse.learn(items, text, found)
+            diags.extend(found)
+            diags.extend(kept)
+            diags.extend(module_checks(result.module))
     diags = apply_policy(diags, config, result.comments, text)
     return Analysis(result, sort_diagnostics(diags), scope, model)

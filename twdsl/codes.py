@@ -161,7 +161,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("TW222", "import-cycle", "names", _E,
          "Files that import each other, directly or through others (here: a file that imports "
          "itself).",
-         'import { A } from "./bad.twdsl"\nexport type A = { n: number }\nexport type B = { a: A }',
+         'import { A as Same } from "./bad.twdsl"\nexport type A = { n: number }\nexport type B = { a: Same }',
          'export type A = { n: number }\nexport type B = { a: A }'),
     Code("TW223", "unused-import", "names", Severity.WARNING,
          "An import nothing in the file uses; the fix removes it.",

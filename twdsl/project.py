@@ -17,6 +17,7 @@ from twdsl.lang.types import ANY, Rec
 from twdsl.semantics.declarations import Declarations, Lent, Signature
 from twdsl.semantics.model import FileScope
 from twdsl.semantics.modules import import_cycles, resolve_imports, target_path
+from twdsl.semantics.reuse import Reuse
 from twdsl.semantics.templates import Templates
 from twdsl.syntax import ast as A
 from twdsl.syntax.parser import ParseResult, parse
@@ -78,11 +79,12 @@ class Project:
             out[path] = self.analysis(path, config_for(path))
         return out
 
-    def analysis(self, path: str, config: Config) -> Analysis:
-        """The analysis of one file of ``sources``, in its project."""
+    def analysis(self, path: str, config: Config, reuse: Reuse | None = None) -> Analysis:
+        """The analysis of one file of ``sources``, in its project (``reuse``: what the last
+        analysis of the file found, twdsl.semantics.reuse)."""
         imports, diags = self.imports[path]
         return analyze_parsed(self.parsed[path], config, self.scope(path),
-                              diags + self.cycles.get(path, []))
+                              diags + self.cycles.get(path, []), reuse)
 
     def scope(self, path: str) -> FileScope | None:
         """The scope of a parsed file of the project, made once (None: a missing file, or
@@ -109,6 +111,7 @@ class Project:
         module = self.parsed[path].module
         declarations = Declarations(module, lent, not imports.complete)
         scope = FileScope.of(path, module, imports, declarations, templates)
+        scope.text = self.parsed[path].source.text
         self._scopes[path] = scope
         return scope
 

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from twdsl.recursion import deep_recursion, gc_paused
+from twdsl.semantics.reuse import Reuse
 from twdsl.source import SourceFile, Span
 from twdsl.syntax import ast as A
 from twdsl.syntax.lexer import Comment
@@ -45,6 +46,15 @@ class IncrementalParser:
     def __init__(self) -> None:
         self._pieces: dict[str, dict[str, tuple[int, int, ParseResult]]] = {}
         self.reused = 0  # pieces reused by the last parse (for tests and measurements)
+        #: per file, the workflows' check results of its last analysis (reused likewise)
+        self.checks: dict[str, Reuse] = {}
+
+    def reuse(self, path: str) -> Reuse:
+        """The check results of ``path``'s last analysis, for the next one."""
+        found = self.checks.get(path)
+        if found is None:
+            found = self.checks[path] = Reuse()
+        return found
 
     def parse(self, text: str, path: str) -> ParseResult:
         """Parse ``text`` as :func:`twdsl.parse` would."""
@@ -76,6 +86,7 @@ class IncrementalParser:
 
     def forget(self, path: str) -> None:
         self._pieces.pop(path, None)
+        self.checks.pop(path, None)
 
 
 def _merge(text: str, path: str, results: list[ParseResult]) -> ParseResult:

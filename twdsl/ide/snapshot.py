@@ -73,7 +73,8 @@ def analyze_documents(sources: dict[str, str], load: Callable[[str], str | None]
                       parser: IncrementalParser | None = None) -> dict[str, Snapshot]:
     """Analyse ``sources`` (path → text) as one project, like
     :func:`twdsl.project.analyze_project`, keeping what the editor features need.  With a
-    ``parser``, the files of ``sources`` are parsed incrementally (the same result, sooner).
+    ``parser``, the files of ``sources`` are parsed, and their workflows checked,
+    incrementally (the same result, sooner).
 
     >>> snaps = analyze_documents({"w.twdsl": 'workflow W { version: "1" }'})
     >>> snaps["w.twdsl"].analysis.ok
@@ -85,7 +86,8 @@ def analyze_documents(sources: dict[str, str], load: Callable[[str], str | None]
     files = {p: r.source for p, r in project.parsed.items()}
     for path in sources:
         config = cfg(path)
-        analysis = project.analysis(path, config)
+        analysis = project.analysis(path, config,
+                                    parser.reuse(path) if parser is not None else None)
         out[path] = Snapshot(analysis, project.imports[path][0], project.modules, config, files)
     return out
 

@@ -14,7 +14,7 @@ from twdsl.semantics.names import Model
 from twdsl.syntax import ast as A
 
 if TYPE_CHECKING:
-    import networkx as nx
+    from twdsl.semantics.graph import TaskGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,12 @@ class LintContext:
 
     model: SemanticModel
     text: str
+    #: the declarations to lint (a part of the module, when the others' results are reused)
+    part: A.Module | None = None
 
     @property
     def module(self) -> A.Module:
-        return self.model.module
+        return self.part if self.part is not None else self.model.module
 
     @property
     def models(self) -> list[Model]:
@@ -35,7 +37,7 @@ class LintContext:
         return self.model.bodies
 
     @property
-    def graphs(self) -> list[nx.DiGraph]:
+    def graphs(self) -> list[TaskGraph]:
         return self.model.graphs
 
 

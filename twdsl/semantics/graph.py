@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from twdsl.diagnostics import Diagnostic, Related, Severity
+from twdsl.lang.cycles import find_cycle
 from twdsl.semantics.names import Model, handler_items
 from twdsl.source import Span
 from twdsl.syntax import ast as A
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,47 @@ class Reason:
         }[self.kind]
 
 
-def build_graph(model: Model) -> nx.DiGraph:
+class TaskGraph:
+    """Tasks and the edges between them (``a`` before ``b``), each with the first reason it
+    exists.  Small on purpose: a check of a program with no cycle never needs more (networkx,
+    which costs a tenth of a second to import, is used only to explain a cycle)."""
+
+    def __init__(self) -> None:
+        self.reasons: dict[tuple[str, str], Reason] = {}
+        self.after: dict[str, list[str]] = {}  # task -> the tasks it waits for
+
+    def add_nodes_from(self, names: Iterable[str]) -> None:
+        for n in names:
+            self.after.setdefault(n, [])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.after
+
+    def has_edge(self, a: str, b: str) -> bool:
+        return (a, b) in self.reasons
+
+    def add_edge(self, a: str, b: str, reason: Reason) -> None:
+        self.after.setdefault(a, [])
+        self.after.setdefault(b, []).append(a)
+        self.reasons[(a, b)] = reason
+
+    def edges(self, data: str | None = None) -> list[tuple[str, str, Reason]] | list[
+            tuple[str, str]]:
+        if data is None:
+            return list(self.reasons)
+        return [(a, b, r) for (a, b), r in self.reasons.items()]
+
+    def to_networkx(self) -> nx.DiGraph:
+        import networkx as nx
+
+        g: nx.DiGraph = nx.DiGraph()
+        g.add_nodes_from(self.after)
+        for (a, b), r in self.reasons.items():
+            g.add_edge(a, b, reason=r)
+        return g
+
+
+def build_graph(model: Model) -> TaskGraph:
     """The task graph of one workflow or template; each edge has a ``reason``.
 
     >>> from twdsl.syntax.parser import parse
@@ -53,7 +96,7 @@ def build_graph(model: Model) -> nx.DiGraph:
     >>> sorted(build_graph(m).edges(data="reason"))[0][:2]
     ('a', 'b')
     """
-    g: nx.DiGraph = nx.DiGraph()
+    g = TaskGraph()
     g.add_nodes_from(model.tasks)
     builder = _OrderEdges(g, model)
     builder.seq(model.decl.body.items, frozenset())
@@ -76,19 +119,19 @@ def build_graph(model: Model) -> nx.DiGraph:
     return g
 
 
-def _edge(g: nx.DiGraph, a: str, b: str, reason: Reason) -> None:
+def _edge(g: TaskGraph, a: str, b: str, reason: Reason) -> None:
     if a not in g or b not in g:
         return  # an unknown task: reported by name resolution
     if not g.has_edge(a, b):  # keep the first reason: the written order comes first
-        g.add_edge(a, b, reason=reason)
-    elif reason.kind != "order" and g.edges[a, b]["reason"].kind == "order":
-        g.edges[a, b]["reason"] = reason  # an explicit reason explains better than order
+        g.add_edge(a, b, reason)
+    elif reason.kind != "order" and g.reasons[a, b].kind == "order":
+        g.reasons[a, b] = reason  # an explicit reason explains better than order
 
 
 class _OrderEdges:
     """Edges of the written order.  ``seq`` returns the tasks a following statement waits for."""
 
-    def __init__(self, g: nx.DiGraph, model: Model) -> None:
+    def __init__(self, g: TaskGraph, model: Model) -> None:
         self.g = g
         self.model = model
         self.entries: dict[int, set[str]] = {}  # block statement -> its first tasks
@@ -170,9 +213,11 @@ def _tasks_in(s: A.Stmt) -> set[str]:
     return {n.name.name for n in s.walk() if isinstance(n, A.TaskStmt)}
 
 
-def _shortest_cycle(g: nx.DiGraph, start: str) -> list[str]:
+def _shortest_cycle(g: Any, start: str) -> list[str]:
     """The shortest cycle through ``start`` (the one a reader can follow), ties broken by name."""
     best: list[str] | None = None
+    import networkx as nx
+
     for succ in sorted(g.successors(start)):
         if succ == start:
             return [start]
@@ -183,9 +228,14 @@ def _shortest_cycle(g: nx.DiGraph, start: str) -> list[str]:
     return [start, *best[:-1]]
 
 
-def check_graph(model: Model, g: nx.DiGraph) -> list[Diagnostic]:
+def check_graph(model: Model, graph: TaskGraph) -> list[Diagnostic]:
     """Dependency cycles, one diagnostic per strongly connected component."""
     diags: list[Diagnostic] = []
+    if not find_cycle(graph.after):
+        return diags
+    import networkx as nx
+
+    g = graph.to_networkx()
     tasks = model.tasks
     for comp in nx.strongly_connected_components(g):
         if len(comp) == 1:

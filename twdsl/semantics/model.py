@@ -29,8 +29,7 @@ from twdsl.semantics.templates import Templates
 from twdsl.syntax import ast as A
 
 if TYPE_CHECKING:
-    import networkx as nx
-
+    from twdsl.semantics.graph import TaskGraph
     from twdsl.semantics.typecheck import TaskFacts
 
 
@@ -46,6 +45,7 @@ class FileScope:
     templates: Templates
     #: agent declarations in scope, by the name they are known by here (imported included)
     agent_decls: dict[str, A.AgentDecl] = field(default_factory=dict)
+    text: str = ""  # the file's text (what reuse compares declarations by)
 
     @classmethod
     def of(cls, path: str, module: A.Module, imports: Imports | None,
@@ -77,7 +77,7 @@ class SemanticModel:
 
     scope: FileScope
     bodies: list[Model]  # each workflow and template: its names and scopes
-    graphs: list[nx.DiGraph]  # each body's task graph (same order)
+    graphs: list[TaskGraph]  # each body's task graph (same order)
     types: dict[int, T.Type]  # id(expression node) -> its type
     facts: dict[int, dict[str, TaskFacts]]  # id(body declaration) -> where its tasks sit
     diagnostics: list[Diagnostic]

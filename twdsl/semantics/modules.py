@@ -11,9 +11,8 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from twdsl.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from twdsl.lang.cycles import find_cycle
 from twdsl.source import Span
 from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
@@ -48,6 +47,8 @@ def resolve_imports(path: str, module: A.Module, modules: dict[str, A.Module | N
     ``broken``: files with syntax errors, whose exports cannot be trusted)."""
     out = Imports()
     diags: list[Diagnostic] = []
+    if not any(isinstance(d, A.ImportDecl) for d in module.items):
+        return out, diags  # (walking the module for the names it uses is most of the cost)
     used = _used_names(module)
     for imp in module.items:
         if not isinstance(imp, A.ImportDecl):
@@ -98,8 +99,8 @@ def resolve_imports(path: str, module: A.Module, modules: dict[str, A.Module | N
 
 def import_cycles(modules: dict[str, A.Module | None]) -> dict[str, list[Diagnostic]]:
     """Import cycles, reported once per cycle at the first module's import that starts it."""
-    g: nx.DiGraph = nx.DiGraph()
     spans: dict[tuple[str, str], Span] = {}
+    imports: dict[str, list[str]] = {}
     for path, module in modules.items():
         if module is None:
             continue
@@ -107,9 +108,16 @@ def import_cycles(modules: dict[str, A.Module | None]) -> dict[str, list[Diagnos
             if isinstance(imp, A.ImportDecl):
                 target = target_path(path, imp.path.value or "")
                 if modules.get(target) is not None:
-                    g.add_edge(path, target)
+                    imports.setdefault(path, []).append(target)
+                    imports.setdefault(target, [])
                     spans.setdefault((path, target), imp.span)
     out: dict[str, list[Diagnostic]] = {}
+    if not find_cycle(imports):
+        return out  # (networkx, to explain a cycle, is imported only when there is one)
+    import networkx as nx
+
+    g: nx.DiGraph = nx.DiGraph()
+    g.add_edges_from(spans)
     for comp in nx.strongly_connected_components(g):
         if len(comp) == 1 and not g.has_edge(*(2 * tuple(comp))):
             continue

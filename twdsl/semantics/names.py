@@ -113,6 +113,30 @@ def _handler_items_of_field(f: A.Field) -> list[A.Node]:
     return []
 
 
+def module_checks(module: A.Module) -> list[Diagnostic]:
+    """What holds across a module's declarations: their names are unique, imported names
+    included (TW203)."""
+    out: list[Diagnostic] = []
+    seen: dict[str, A.Decl] = {}
+    imported = {(n.alias or n.name).name: n for d in module.items
+                if isinstance(d, A.ImportDecl) for n in d.names or ()}
+    for item in module.items:
+        if not isinstance(item, A.Decl):
+            continue
+        name = item.name.name
+        if name in imported:
+            out.append(Diagnostic("TW203", Severity.ERROR, f"'{name}' is declared in this file "
+                                  "and imported too; rename one (or import it 'as' another "
+                                  "name)", item.name.span,
+                                  (Related(imported[name].span, "imported here"),)))
+        first = seen.setdefault(name, item)
+        if first is not item:
+            out.append(Diagnostic("TW203", Severity.ERROR, f"'{name}' is declared twice in "
+                                  "this file", item.name.span,
+                                  (Related(first.name.span, "first declared here"),)))
+    return out
+
+
 class Resolver:
     """Resolves the names of one module's workflows and templates."""
 
@@ -151,20 +175,12 @@ class Resolver:
         self.error(code, f"{what} '{name}'{where}{hint}", node, fix=fix)
 
     # ------------------------------------------------------------------ declarations
-    def run(self) -> list[Model]:
-        seen: dict[str, A.Decl] = {}
-        imported = {(n.alias or n.name).name: n for d in self.module.items
-                    if isinstance(d, A.ImportDecl) for n in d.names or ()}
-        for item in self.module.items:
-            if isinstance(item, A.Decl) and item.name.name in imported:
-                self.error("TW203", f"'{item.name.name}' is declared in this file and imported "
-                           "too; rename one (or import it 'as' another name)", item.name,
-                           (Related(imported[item.name.name].span, "imported here"),))
-            if isinstance(item, A.Decl):
-                first = seen.setdefault(item.name.name, item)
-                if first is not item:
-                    self.error("TW203", f"'{item.name.name}' is declared twice in this file",
-                               item.name, (Related(first.name.span, "first declared here"),))
+    def run(self, items: list[A.Node] | None = None) -> list[Model]:
+        """Resolve the names of every body of the module (or of ``items`` only, with no
+        check across declarations: the caller makes :func:`module_checks` on the whole)."""
+        if items is None:
+            self.diags.extend(module_checks(self.module))
+        for item in self.module.items if items is None else items:
             if isinstance(item, (A.WorkflowDecl, A.TemplateDecl)):
                 self.models.append(self.body(item))
             elif isinstance(item, A.AgentDecl):

@@ -86,10 +86,11 @@ class Checker:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
 
     # ------------------------------------------------------------------ bodies
-    def run(self, models: Iterable[Model]) -> list[Diagnostic]:
-        """Check every body; the file's type errors: its declarations' (unknown types…), then
-        its bodies'."""
-        for decl in self.module.items:
+    def run(self, models: Iterable[Model], items: list[A.Node] | None = None
+            ) -> list[Diagnostic]:
+        """Check every body (and agent signature, of ``items`` when given); the file's type
+        errors: its declarations' (unknown types…), then its bodies'."""
+        for decl in self.module.items if items is None else items:
             if isinstance(decl, A.AgentDecl):
                 self.agent_settings(decl)
         for model in models:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -33,9 +35,32 @@ def grammar_text() -> str:
 
 @cache
 def lark_parser(propagate_positions: bool = True) -> lark.Lark:
-    """Lark's own LALR parser for the grammar (used for the table, and as the benchmark peer)."""
-    return lark.Lark(grammar_text(), parser="lalr", propagate_positions=propagate_positions,
-                     start=["start", "expression"])
+    """Lark's own LALR parser for the grammar (used for the table, and as the benchmark peer).
+
+    Building the LALR table takes a few hundred milliseconds; Lark keeps it in a cache file
+    (:func:`cache_file`) that later processes load in a few milliseconds."""
+    text = grammar_text()
+    return lark.Lark(text, parser="lalr", propagate_positions=propagate_positions,
+                     start=["start", "expression"],
+                     cache=cache_file(text, propagate_positions) or False)
+
+
+def cache_file(text: str, positions: bool) -> str | None:
+    """Where the built table is kept: in the user's own cache folder (``$XDG_CACHE_HOME`` or
+    ``~/.cache``, then ``twdsl/``), never in a shared temporary folder, since the cache is a
+    pickle and loading one written by someone else would run their code.  None when there is
+    no such folder that only this user can write (then the table is built every time)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "twdsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.stat(folder)
+    except OSError:
+        return None
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        return None  # someone else could write there
+    digest = hashlib.sha256(f"{text}|{positions}|{lark.__version__}".encode()).hexdigest()[:20]
+    return os.path.join(folder, f"grammar-{digest}.lark")
 
 
 @cache
