@@ -45,7 +45,7 @@ def compile_source(text: str, path: str, workflow: str | None = None, optimize: 
                    load: Callable[[str], str | None] | None = None) -> Compilation:
     """Compile the workflow ``workflow`` of the file ``path`` (the only one when None).
 
-    >>> c = compile_source('workflow W { version: "1" task a { agent: "echo" } }', "w.twdsl")
+    >>> c = compile_source('workflow W { version: "1.0.0" task a { agent: "echo" } }', "w.twdsl")
     >>> [n.kind for n in c.program.nodes.values()]
     ['block', 'task']
     """
