@@ -170,7 +170,8 @@ def diff_programs(old: M.Program, new: M.Program, old_at: Locations | None = Non
     result is empty when nothing above differs, holds a breaking change when a caller of
     ``old`` or a run of ``old`` resumed on ``new`` may fail where it would not have, and is
     deterministic (the same programs give the same list, in the same order: workflow, inputs,
-    outputs, agents, then tasks in the order they are written).  The programs are not changed.
+    outputs, agents, then tasks: those removed, then ``new``'s in the order they are written).
+    The programs are not changed.
     """
     c = _Comparison(old, new, old_at or Locations(), new_at or Locations())
     c.workflow()
@@ -372,21 +373,19 @@ class _Comparison:
         added = [t for t in new if t not in old]
         renamed = _renames(old, new, removed, added)
         for name in removed:
-            t = old[name]
-            if name in renamed:
-                to = renamed[name]
-                self.add("task-renamed", Impact.BREAKING, name,
-                         f"task '{name}' renamed to '{to}': a run in flight finds no result "
-                         "under the new name and runs it again", "new", new[to].src, name, to)
-            else:
+            if name not in renamed:
                 self.add("task-removed", Impact.BREAKING, name,
                          f"task '{name}' removed: a run in flight may have run it or be waiting "
-                         "for it", "old", t.src, name, None)
+                         "for it", "old", old[name].src, name, None)
         waits_old, waits_new = _waits(self.old), _waits(self.new)
         loops_old, loops_new = _loops(self.old), _loops(self.new)
-        renamed_to = set(renamed.values())
+        renamed_from = {to: name for name, to in renamed.items()}
         for name, n in new.items():
-            if name in renamed_to:
+            if name in renamed_from:
+                self.add("task-renamed", Impact.BREAKING, renamed_from[name],
+                         f"task '{renamed_from[name]}' renamed to '{name}': a run in flight "
+                         "finds no result under the new name and runs it again", "new", n.src,
+                         renamed_from[name], name)
                 continue
             if name not in old:
                 self.add("task-added", Impact.COMPATIBLE, name, f"task '{name}' added", "new",
@@ -394,8 +393,9 @@ class _Comparison:
                 continue
             o = old[name]
             self.task_agent(o, n)
-            if loops_old[name] != loops_new[name]:
-                before, after = _place(loops_old[name]), _place(loops_new[name])
+            if loops_old.get(name, ()) != loops_new.get(name, ()):
+                before = _place(loops_old.get(name, ()))
+                after = _place(loops_new.get(name, ()))
                 self.add("task-moved", Impact.BREAKING, name,
                          f"task '{name}' moved from {before} to {after}: a run in flight "
                          "records its results per loop iteration, and cannot reuse them",
@@ -410,7 +410,8 @@ class _Comparison:
                 self.add("task-timeout-changed", Impact.COMPATIBLE, name,
                          f"timeout of task '{name}' {before} → {after}", "new", n.src, before,
                          after)
-            self.task_waits(name, n, waits_old[name], waits_new[name], renamed)
+            self.task_waits(name, n, waits_old.get(name, set()), waits_new.get(name, set()),
+                            renamed)
 
     def task_agent(self, o: M.TaskNode, n: M.TaskNode) -> None:
         if o.agent == n.agent:
