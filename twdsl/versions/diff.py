@@ -377,7 +377,8 @@ class _Comparison:
                 self.add("task-removed", Impact.BREAKING, name,
                          f"task '{name}' removed: a run in flight may have run it or be waiting "
                          "for it", "old", old[name].src, name, None)
-        waits_old, waits_new = _waits(self.old), _waits(self.new)
+        waits_old, waits_new = _waits(self.old, renamed), _waits(self.new, {})
+        self.moved: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {}
         loops_old, loops_new = _loops(self.old), _loops(self.new)
         renamed_from = {to: name for name, to in renamed.items()}
         for name, n in new.items():
@@ -400,7 +401,7 @@ class _Comparison:
                          f"task '{name}' moved from {before} to {after}: a run in flight "
                          "records its results per loop iteration, and cannot reuse them",
                          "new", n.src, before, after)
-            what = _retry_change(o.retry, n.retry)
+            what = _retry_change(o.retry, n.retry) if o.retry != n.retry else ""
             if what:
                 before, after = _retry(o.retry), _retry(n.retry)
                 self.add("task-retry-changed", Impact.COMPATIBLE, name,
@@ -410,8 +411,8 @@ class _Comparison:
                 self.add("task-timeout-changed", Impact.COMPATIBLE, name,
                          f"timeout of task '{name}' {before} → {after}", "new", n.src, before,
                          after)
-            self.task_waits(name, n, waits_old.get(name, set()), waits_new.get(name, set()),
-                            renamed)
+            self.task_waits(name, n, waits_old.get(name, _NO_WAITS),
+                            waits_new.get(name, _NO_WAITS))
 
     def task_agent(self, o: M.TaskNode, n: M.TaskNode) -> None:
         if o.agent == n.agent:
@@ -423,10 +424,15 @@ class _Comparison:
                  f"task '{n.name}' now calls agent '{n.agent}' (was '{o.agent}'){why}", "new",
                  n.src, o.agent, n.agent)
 
-    def task_waits(self, name: str, n: M.TaskNode, before: set[str], after: set[str],
-                   renamed: dict[str, str]) -> None:
-        before = {renamed.get(t, t) for t in before}
-        more, fewer = sorted(after - before), sorted(before - after)
+    def task_waits(self, name: str, n: M.TaskNode, before: _Waits, after: _Waits) -> None:
+        (inh_o, own_o), (inh_n, own_n) = before, after
+        # what the blocks around the task wait for is shared by their tasks: compared once
+        key = (id(inh_o), id(inh_n))
+        if key not in self.moved:
+            self.moved[key] = (inh_n - inh_o, inh_o - inh_n)
+        gained, lost = self.moved[key]
+        more = sorted((gained | {t for t in own_n if t not in inh_o}) - own_o - {name})
+        fewer = sorted((lost | {t for t in own_o if t not in inh_n}) - own_n - {name})
         if more:
             self.add("task-waits-more", Impact.COMPATIBLE, name,
                      f"task '{name}' now waits for {_names(more)}", "new", n.src,
@@ -467,25 +473,35 @@ def _renames(old: Mapping[str, M.TaskNode], new: Mapping[str, M.TaskNode],
     return out
 
 
-def _waits(p: M.Program) -> dict[str, set[str]]:
+#: what a task waits for: (what the blocks around it wait for, what its own edges name)
+_Waits = tuple[frozenset[str], frozenset[str]]
+_NO_WAITS: _Waits = (frozenset(), frozenset())
+
+
+def _waits(p: M.Program, renamed: Mapping[str, str]) -> dict[str, _Waits]:
     """For each task, the tasks that must end before it starts: those inside the siblings
-    that it, or a block around it, waits for (its ``after`` edges and theirs)."""
-    names: dict[str, set[str]] = {}  # node id -> the task names in its subtree
-    for nid in reversed(tree.order(p)):  # children before their parents
+    that it (its own ``after`` edges), or a block around it (theirs), waits for; task names
+    read through ``renamed``.  The blocks' part is one set shared by the tasks inside them."""
+    names: dict[str, frozenset[str]] = {}  # node id -> the task names in its subtree
+    order = tree.order(p)
+    for nid in reversed(order):  # children before their parents
         x = p.nodes[nid]
-        own = {x.name} if isinstance(x, M.TaskNode) else set()
-        names[nid] = own.union(*(names.get(c, set()) for c in tree.owned(x)))
-    out: dict[str, set[str]] = {}
-    for n in p.nodes.values():
-        if not isinstance(n, M.TaskNode):
-            continue
-        waits: set[str] = set()
-        node: M.Node | None = n
-        while node is not None:
-            for sibling in node.after:
-                waits |= names.get(sibling, set())
-            node = p.nodes.get(node.parent) if node.parent is not None else None
-        out.setdefault(n.name, set()).update(waits - {n.name})
+        own = {renamed.get(x.name, x.name)} if isinstance(x, M.TaskNode) else set()
+        names[nid] = frozenset(own.union(*(names.get(c, ()) for c in tree.owned(x))))
+
+    def edges(node: M.Node) -> frozenset[str]:
+        return frozenset().union(*(names.get(s, ()) for s in node.after))
+
+    around: dict[str, frozenset[str]] = {}  # node id -> what it and the blocks around wait for
+    out: dict[str, _Waits] = {}
+    for nid in order:  # parents before their children
+        x = p.nodes[nid]
+        above = around.get(x.parent, frozenset()) if x.parent is not None else frozenset()
+        if isinstance(x, M.TaskNode):
+            out.setdefault(renamed.get(x.name, x.name), (above, edges(x)))
+        else:
+            mine = edges(x)
+            around[nid] = above | mine if mine - above else above
     return out
 
 

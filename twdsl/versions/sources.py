@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from twdsl.analysis import Analysis
-from twdsl.compiler import WorkflowChoiceError, compile_source
+from twdsl.compiler import compile_workflows
 from twdsl.config import DEFAULT, Config
 from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.ir.model import Program, SourceRef
@@ -232,18 +232,15 @@ def compile_version(source: Source, config: Config = DEFAULT,
         raise CompileError(f"'{source.label}' has {_errors(len(errors))}; fix "
                            f"{'it' if len(errors) == 1 else 'them'} to compare it", analysis,
                            errors, source.prefix)
-    decls = [d for d in analysis.module.items if isinstance(d, A.WorkflowDecl)]
+    decls = [d for d in analysis.module.items if isinstance(d, A.WorkflowDecl)
+             and (workflow is None or d.name.name == workflow)]
+    compiled = compile_workflows(analysis, 0, [d.name.name for d in decls])
     programs: dict[str, Program] = {}
     locations: dict[str, Locations] = {}
     agents = {name: _ref(d.name.span) for name, d in analysis.scope.agent_decls.items()}
     for decl in decls:
         name = decl.name.name
-        if workflow is not None and name != workflow:
-            continue
-        try:
-            comp = compile_source(source.text, source.path, name, 0, config, source.load)
-        except WorkflowChoiceError as e:  # pragma: no cover - the names come from the file
-            raise SourceError(str(e)) from e
+        comp = compiled[name]
         if comp.program is None:
             errors = [d for d in comp.diagnostics if d.severity is Severity.ERROR]
             raise CompileError(f"'{source.label}': workflow '{name}' does not compile "
