@@ -478,3 +478,27 @@ def test_revisions_that_do_not_exist_are_usage_errors(repo: Path) -> None:
            f"{repo.resolve()}\n")
     r = run("diff", "--", "-x:flows/w.twdsl", "flows/w.twdsl", cwd=repo)
     assert (r.returncode, r.stderr) == (2, "twdsl: error: '-x' is not a git revision\n")
+
+
+def test_compile_workflows_gives_what_compile_source_gives_for_each() -> None:
+    from twdsl.compiler import compile_workflows
+    from twdsl.project import Project
+    from twdsl.config import DEFAULT
+
+    text = ('workflow A {\n  version: "1.0.0"\n  task a { agent: "A" retry: 2 }\n}\n'
+            'workflow B {\n  version: "1.0.0"\n  input { n: number }\n'
+            '  parallel { task b { agent: "B" input: { n: n } } task c { agent: "C" } }\n}\n')
+    analysis = Project({"w.twdsl": text}, None).analysis("w.twdsl", DEFAULT)
+    for level in (0, 1):
+        both = compile_workflows(analysis, level)
+        assert list(both) == ["A", "B"]
+        for name, comp in both.items():
+            alone = compile_source(text, "w.twdsl", name, level)
+            assert comp.program is not None and alone.program is not None
+            assert comp.program.to_json() == alone.program.to_json()
+            assert comp.diagnostics == alone.diagnostics and comp.workflows == ["A", "B"]
+    assert list(compile_workflows(analysis, 0, ["B", "Nope"])) == ["B"]
+    broken = Project({"w.twdsl": text.replace("n: n", "n: m")}, None).analysis("w.twdsl",
+                                                                             DEFAULT)
+    assert {n: c.program for n, c in compile_workflows(broken).items()} == {"A": None,
+                                                                           "B": None}
