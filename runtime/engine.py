@@ -95,7 +95,7 @@ class RunOptions:
     #: where `cache` results live (the state store: cache_get/cache_put); None: no caching
     cache: Any = None
     resumed: bool = False  # a `runs resume` of this run id
-    clock: Callable[[], float] = time.time  # for cache expiry (tests give their own)
+    clock: Callable[[], float] = time.time  # cache expiry, current_time, task times
     #: where agent calls run (runtime/executors): here, or Python agents on a Ray cluster
     executor: Executor = field(default_factory=LocalExecutor)
 
@@ -730,7 +730,7 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - a binding that cannot load fails the task
             return TaskError(ErrorKind.AGENT, f"agent '{n.agent}' cannot be used: {e}")
         err: TaskError | None = None
-        for retry in range(retries + 1):
+        for retry in range(retries if extra else retries + 1):  # extra: N more attempts
             if retry or extra:
                 assert policy is not None
                 # a handler's extra retry policy continues the count of the first one
@@ -754,7 +754,7 @@ class Engine:
                 rec.attempts += 1
                 self._set(rec, TaskStatus.RUNNING, key)
                 if rec.started is None:
-                    rec.started = time.time()
+                    rec.started = self.opt.clock()
                 self.emit("task.started", status="running", attempt=rec.attempts,
                           data={"input": payload} if rec.attempts == 1 else {}, **ev)
                 call = AgentCall(agent=n.agent, task=n.name, node_id=n.id, run_id=self.run_id,
@@ -783,7 +783,7 @@ class Engine:
                                             f"(output {n.result_type}): "
                                             f"{wrong if wrong[0] != 's' else 'it ' + wrong}")
                     rec.result = value
-                    rec.finished = time.time()
+                    rec.finished = self.opt.clock()
                     return None
                 except TimeoutError:
                     err = TaskError(ErrorKind.TIMEOUT, f"task '{n.name}' ran past its timeout of "
@@ -792,7 +792,7 @@ class Engine:
                     err = e
                 except Exception as e:  # noqa: BLE001 - an agent's bug is the task's failure
                     err = TaskError(ErrorKind.AGENT, f"{type(e).__name__}: {e}")
-                rec.finished = time.time()
+                rec.finished = self.opt.clock()
             finally:
                 self.in_flight -= 1
                 self.slots.release()
@@ -807,7 +807,7 @@ class Engine:
                 check_task(old, status, key)  # raises, naming the transition
         rec.status = status
         if status in _FINAL and rec.finished is None:
-            rec.finished = time.time()
+            rec.finished = self.opt.clock()
 
 
 def cache_key(n: M.TaskNode, basis: Any) -> str:

@@ -66,12 +66,19 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": (*_BASE, *_PUBLIC_API, "twdsl.fix", "twdsl.report", "twdsl.compiler",
                   "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.server", "twdsl.syntax.parser",
+<<<<<<< HEAD
                   "twdsl.lint.schedule", "twdsl.versions"),
+=======
+                  "twdsl.lint.schedule", "twdsl.testing"),
+>>>>>>> main
     # The server is a front door like the CLI: the public API, the runtime and its store, and
     # the schedule rule of twdsl/lint/schedule.py (what `check` says a schedule means).
     "twdsl.server": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime",
                      "twdsl.lint.schedule"),
     "twdsl.lsp": (*_BASE, *_PUBLIC_API, "twdsl.ide"),
+    # Workflow tests (`twdsl test`): compiled programs (the CLI compiles them) run on the
+    # runtime with mock agents; nothing of the compiler.
+    "twdsl.testing": (*_BASE, "twdsl.ir", "twdsl.runtime"),
     # The runtime runs IR only: no AST, no checker.
     "twdsl.runtime": (*_BASE, "twdsl.ir"),
     "twdsl": (),  # the package's own __init__: lazy names only

@@ -108,9 +108,11 @@ def test_github_output(files: Path) -> None:
     assert (r.returncode, r.stderr) == (1, "")
     assert r.stdout == (
         "::error file=flows/broken.twdsl,line=5,col=3,endLine=5,endColumn=7,title=twdsl TW111::"
-        "expected '}' to close task 'build' opened at 3:3\n"
+        "expected '}' to close task 'build' opened at 3:3%0Anote: the unclosed '{' is here at "
+        "line 3\n"
         "::error file=flows/broken.twdsl,line=6,col=11,endLine=6,endColumn=12,"
-        "title=twdsl TW110::unexpected '=' in task 'deploy'; fields are written 'name: value'\n")
+        "title=twdsl TW110::unexpected '=' in task 'deploy'; fields are written 'name: value'"
+        "%0Ahelp: replace '=' with ':'\n")
 
 
 def test_warnings_are_github_warnings_and_fail_only_with_strict(files: Path) -> None:

@@ -51,9 +51,9 @@ def _loc(path: str, line: int, col: int, end_line: int, end_col: int) -> dict[st
 def test_github_commands_exact() -> None:
     assert to_github([FIXED, RELATED, WEIRD, INFO, HINT]).split("\n") == [
         "::error file=flows/w.twdsl,line=3,col=11,endLine=3,endColumn=12,title=twdsl TW110::"
-        "unexpected '=' in task 'build'",
+        "unexpected '=' in task 'build'%0Ahelp: replace '=' with ':'",
         "::error file=flows/w.twdsl,line=5,col=21,endLine=5,endColumn=22,title=twdsl TW112::"
-        "unmatched '}'",
+        "unmatched '}'%0Anote: the workflow opened here at line 1",
         "::warning file=flows/w.twdsl,line=5,col=3,endLine=5,endColumn=10,title=twdsl TW130::"
         "100%25 sure: a, b%0Aand c%0D",
         "::notice file=flows/w.twdsl,line=2,col=3,endLine=2,endColumn=7,title=twdsl TW113::note",

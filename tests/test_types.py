@@ -83,10 +83,10 @@ def test_conditions_loops_operators_and_methods() -> None:
   task d { agent: "D" input: { s: "a" - 1, t: names.fitler(x => x.startsWith("a")),
                                 u: names.filter(x => x.length()), v: names[0].upper() } }
   task e { agent: "E" timeout: 5 }""") == [
-        ("2:7", "TW303", "the condition of if must be boolean, and this is number"),
-        ("3:10", "TW303", "the condition of while must be boolean, and this is boolean?; read it "
-                          "with ?? (e.g. `x ?? false`)"),
-        ("4:16", "TW304", "foreach needs an array, and this is number"),
+        ("2:7", "TW303", "the condition of if must be boolean, and `n` is number"),
+        ("3:10", "TW303", "the condition of while must be boolean, and `maybe` is boolean?; read "
+                          "it with ?? (e.g. `x ?? false`)"),
+        ("4:16", "TW304", "foreach needs an array, and `n` is number"),
         ("5:35", "TW301", "'-' cannot combine string and number"),
         ("5:53", "TW302", "array<string> has no method 'fitler'; did you mean 'filter'?"),
         ("6:54", "TW301", "'filter' needs a lambda that returns boolean, and this one returns "

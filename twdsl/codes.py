@@ -85,6 +85,13 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "A lambda whose parameter is not a plain name.",
          'workflow W {\n  version: "1.0.0"\n  input { xs: array<number> }\n  task a { agent: "A" input: { x: xs.map((a.b) => 1) } }\n}',
          'workflow W {\n  version: "1.0.0"\n  input { xs: array<number> }\n  task a { agent: "A" input: { x: xs.map((b) => 1) } }\n}'),
+    Code("TW125", "expression-too-deep", "structure", _E,
+         "An expression nested more than 64 levels deep (brackets, operators, calls, lambdas): "
+         "split it into parts computed separately.",
+         "workflow W { version: \"1.0.0\" task a { agent: \"A\" input: { x: " + "[" * 65 +
+         "1" + "]" * 65 + " } } }",
+         "workflow W { version: \"1.0.0\" task a { agent: \"A\" input: { x: " + "[" * 60 +
+         "1" + "]" * 60 + " } } }"),
     Code("TW130", "bad-interpolation", "syntax", _E,
          "A '${' in a string that is empty or never closed.",
          'workflow W { version: "1.0.0" description: "v${}" }',

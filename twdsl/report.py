@@ -217,7 +217,12 @@ def to_github(diagnostics: Iterable[Diagnostic]) -> str:
             ("file", s.file.replace("\\", "/")), ("line", s.line), ("col", s.column),
             ("endLine", s.end_line), ("endColumn", s.end_column), ("title", f"twdsl {d.code}"),
         ))
-        lines.append(f"::{_GITHUB_COMMAND[d.severity]} {props}::{_escape_data(d.message)}")
+        text = [d.message]  # the notes and the fix too: an annotation is all a reviewer sees
+        text += [f"note: {r.message} at line {r.span.line}" for r in d.related]
+        if d.fix is not None:
+            text.append(f"help: {d.fix.title}")
+        lines.append(f"::{_GITHUB_COMMAND[d.severity]} {props}::"
+                     f"{_escape_data(chr(10).join(text))}")
     return "\n".join(lines)
 
 

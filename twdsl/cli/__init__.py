@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "API tokens of `twdsl server`: create (shown once), list, revoke."),
     "schedules": ("twdsl.cli.schedules:schedules_group",
                   "Schedules of deployed workflows: list (the default), pause, resume, fires."),
+    "test": ("twdsl.cli.test:test_command",
+             "Run workflow tests: *.test.toml files, with mock agents on a virtual clock."),
     "lsp": ("twdsl.cli.lsp:lsp_command",
             "Run the language server (stdio by default): see docs/editors.md."),
 }

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from twdsl.analysis import Analysis, analyze
+from twdsl.cli import baseline as baselines
 from twdsl.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -50,18 +51,25 @@ from twdsl.report import find_code, render_explain, suggest_codes, to_github, to
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Use this twdsl.toml (or pyproject.toml with [tool.twdsl]) instead of the "
                    "nearest one above each file.")
+@click.option("--baseline", "baseline", type=click.Path(dir_okay=False), default=None,
+              help="Report only findings this baseline file does not record (see "
+                   "--write-baseline).")
+@click.option("--write-baseline", "write_baseline", type=click.Path(dir_okay=False),
+              default=None, help="Record every finding in this baseline file and exit 0.")
 @click.option("--against", "against", metavar="OLD", default=None,
               help="Also report a version that did not grow enough for what changed since OLD "
                    "(TW512, docs/versions.md): a file, REV:path, or a git revision REV (each "
                    "file as REV holds it).")
 @click.pass_context
 def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
-          explain: str | None, fix: bool, config_path: str | None,
-          against: str | None) -> None:
+                  explain: str | None, fix: bool, config_path: str | None,
+                  baseline: str | None, write_baseline: str | None,
+                  against: str | None) -> None:
     """Parse and check TWDSL files and folders (folders: every *.twdsl inside).
 
     With --fix, fixable diagnostics are fixed in the files first (each changed file is
-    named on stderr) and the diagnostics that remain are reported.
+    named on stderr) and the diagnostics that remain are reported.  With --baseline, findings
+    the baseline records are not reported (docs/cli.md, Baselines).
 
     Exit status: 0 no errors (with --fix: none left), 1 errors found (or warnings with
     --strict), 2 unreadable path, unwritable file or usage error, 3 internal error.
@@ -96,10 +104,31 @@ def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: 
                 sort_diagnostics(analyses[f.path].diagnostics + extra.get(f.path, [])))
                for f in files]
     all_diags = [d for _, _, ds in results for d in ds]
+    sources = {source.path: source for _, source, _ in results}
+    if write_baseline is not None:
+        try:
+            n = baselines.write(Path(write_baseline), all_diags, sources)
+        except baselines.BaselineError as e:
+            fail(str(e))
+        click.echo(f"wrote {write_baseline}: {n} finding{'s' if n != 1 else ''} recorded",
+                   err=True)
+        sys.exit(EXIT_OK)
+    note = ""
+    if baseline is not None:
+        try:
+            kept = baselines.apply(Path(baseline), all_diags, sources)
+        except baselines.BaselineError as e:
+            fail(str(e))
+        keep = set(map(id, kept.diagnostics))
+        results = [(f, src, [d for d in ds if id(d) in keep]) for f, src, ds in results]
+        all_diags = kept.diagnostics
+        note = f"; {kept.suppressed} in the baseline"
+        if kept.stale:
+            note += (f" ({kept.stale} baseline entr{'ies' if kept.stale != 1 else 'y'} no "
+                     "longer found: write it again with --write-baseline)")
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in all_diags], indent=2, ensure_ascii=False))
     elif fmt == "sarif":
-        sources = {source.path: source for _, source, _ in results}
         log = to_sarif(all_diags, Path.cwd(), sources, information_uri=_homepage())
         click.echo(json.dumps(log, indent=2, ensure_ascii=False))
     elif fmt == "github":
@@ -109,7 +138,7 @@ def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: 
         for _, source, ds in results:
             for d in ds:
                 click.echo(colour(render_text(d, source), d.severity))
-        _summary(all_diags, len(files))
+        _summary(all_diags, len(files), note)
     errors = sum(d.severity is Severity.ERROR for d in all_diags)
     warnings = sum(d.severity is Severity.WARNING for d in all_diags)
     sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
@@ -181,15 +210,15 @@ def _homepage() -> str | None:
     return next(iter(meta.get_all("Home-page") or []), None)
 
 
-def _summary(diags: list[Diagnostic], nfiles: int) -> None:
+def _summary(diags: list[Diagnostic], nfiles: int, note: str = "") -> None:
     counts: dict[str, int] = {}
     for d in diags:
         counts[d.severity.value] = counts.get(d.severity.value, 0) + 1
     files = f"{nfiles} file{'s' if nfiles != 1 else ''}"
     if not counts:
-        click.echo(f"checked {files}: no problems", err=True)
+        click.echo(f"checked {files}: no problems{note}", err=True)
         return
     parts = [f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in sorted(counts.items())]
-    click.echo(f"checked {files}: {', '.join(parts)}", err=True)
+    click.echo(f"checked {files}: {', '.join(parts)}{note}", err=True)
 
 

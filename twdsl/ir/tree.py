@@ -204,10 +204,15 @@ def replace(program: M.Program, old_id: str, new_id: str) -> None:
             sib = program.nodes[c]
             sib.after = [new_id if a == old_id else a for a in sib.after]
             sib.order_only = [new_id if a == old_id else a for a in sib.order_only]
-    keep = set(subtree(program, new_id))
-    for nid in subtree(program, old_id):
-        if nid not in keep:
-            del program.nodes[nid]
+    # delete what ``old_id`` held besides ``new_id``'s subtree, never walking into that one (a
+    # walk of both subtrees per replacement made nested replacements quadratic)
+    stack = [old_id]
+    while stack:
+        nid = stack.pop()
+        if nid == new_id or nid not in program.nodes:
+            continue
+        stack.extend(owned(program.nodes[nid]))
+        del program.nodes[nid]
 
 
 def copy_program(program: M.Program) -> M.Program:

@@ -44,7 +44,7 @@ def check_semantics(scope: FileScope | A.Module, bound_agents: frozenset[str] | 
     graphs = [build_graph(model) for model in bodies]
     for model, graph in zip(bodies, graphs, strict=True):
         diags.extend(check_graph(model, graph))
-    checker = Checker(scope.declarations, templates)
+    checker = Checker(scope.declarations, templates, scope.text)
     diags.extend(checker.run(bodies, items))
     diags.extend(templates.diags)
     return SemanticModel(scope, bodies, graphs, checker.types, checker.facts_of, diags)

@@ -135,6 +135,29 @@ class _OrderEdges:
         self.g = g
         self.model = model
         self.entries: dict[int, set[str]] = {}  # block statement -> its first tasks
+        self._tasks: dict[int, frozenset[str]] = {}  # node -> the tasks below it (memo)
+
+    def tasks_in(self, s: A.Node) -> frozenset[str]:
+        """The tasks in ``s`` at any depth, each node's set made once from its children's
+        (a walk per block made nested blocks quadratic in their depth)."""
+        memo = self._tasks
+        stack: list[tuple[A.Node, bool]] = [(s, False)]
+        while stack:
+            node, ready = stack.pop()
+            if id(node) in memo:
+                continue
+            kids = list(node.children())
+            if not ready:
+                stack.append((node, True))
+                stack.extend((k, False) for k in kids if id(k) not in memo)
+                continue
+            found: set[str] = set()
+            for k in kids:
+                found |= memo[id(k)]
+            if isinstance(node, A.TaskStmt):
+                found.add(node.name.name)
+            memo[id(node)] = frozenset(found)
+        return memo[id(s)]
 
     def seq(self, items: Iterable[A.Node], preds: frozenset[str]) -> frozenset[str]:
         for item in items:
@@ -203,14 +226,12 @@ class _OrderEdges:
                 continue
             exits = self.stmt(item, exits)
             if not started:
-                first |= _tasks_in(item)
+                first |= self.tasks_in(item)
                 started = bool(first) or started
         self.entries.setdefault(id(owner), set()).update(first)
         return exits
 
 
-def _tasks_in(s: A.Stmt) -> set[str]:
-    return {n.name.name for n in s.walk() if isinstance(n, A.TaskStmt)}
 
 
 def _shortest_cycle(g: Any, start: str) -> list[str]:

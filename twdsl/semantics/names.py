@@ -380,6 +380,9 @@ class Resolver:
                     self.error("TW216", f"fallback '{sub.value.name}' is not a task of "
                                f"{model.label}: if the task fails, the run fails as if no "
                                "fallback were given", sub.value, severity=Severity.WARNING)
+                elif sub.value.name == task:
+                    self.error("TW212", f"task '{task}' names itself as its fallback: to run "
+                               "it again, give it a retry", sub.value)
             else:
                 self.field(sub, scope, model, task, loops)
         if isinstance(v, A.Block):

@@ -66,11 +66,13 @@ class Checker:
     """Type-checks the workflows and templates of one module, recording the type of every
     expression (``types``, by node id) and where every task sits (``facts``)."""
 
-    def __init__(self, declarations: Declarations, templates: Templates | None = None) -> None:
+    def __init__(self, declarations: Declarations, templates: Templates | None = None,
+                 text: str = "") -> None:
         """``declarations``: the module's agents and types (twdsl.semantics.declarations);
         ``templates``: the templates ``use`` may name (arguments are checked against them)."""
         self.declarations = declarations
         self.module = declarations.module
+        self.text = text  # the file's text, to name expressions in messages
         self.templates = templates
         self.diags: list[Diagnostic] = []
         self.agents = declarations.agents
@@ -84,6 +86,14 @@ class Checker:
 
     def error(self, code: str, message: str, node: A.Node, fix: Fix | None = None) -> None:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
+
+    def shown(self, node: A.Node) -> str:
+        """The expression as written, quoted (shortened), to name it in a message."""
+        text = self.text[node.span.start:node.span.end] if self.text else ""
+        text = " ".join(text.split())
+        if not text:
+            return "this"
+        return f"`{text if len(text) <= 40 else text[:37] + '...'}`"
 
     # ------------------------------------------------------------------ bodies
     def run(self, models: Iterable[Model], items: list[A.Node] | None = None
@@ -220,7 +230,8 @@ class Checker:
             if isinstance(it, T.Arr):
                 elem = it.elem
             elif it != T.ANY:
-                self.error("TW304", f"foreach needs an array, and this is {it}", s.iterable)
+                self.error("TW304", f"foreach needs an array, and {self.shown(s.iterable)} is "
+                           f"{it}", s.iterable)
             inner = _Ctx(ctx.path, ctx.loops + ((id(s), len(ctx.path)),), dict(ctx.locals),
                          ctx.result)
             inner.locals[s.var.name] = elem
@@ -246,8 +257,8 @@ class Checker:
         t = self.infer(e, ctx)
         if t not in (T.BOOLEAN, T.ANY):
             hint = "; read it with ?? (e.g. `x ?? false`)" if t == T.Opt(T.BOOLEAN) else ""
-            self.error("TW303", f"the condition of {what} must be boolean, and this is {t}{hint}",
-                       e)
+            self.error("TW303", f"the condition of {what} must be boolean, and "
+                       f"{self.shown(e)} is {t}{hint}", e)
 
     def field(self, f: A.Field, ctx: _Ctx, task: A.TaskStmt | None) -> None:
         key = f.key.name

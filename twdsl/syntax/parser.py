@@ -204,7 +204,7 @@ class _Driver:
                     and self._missing_value(i, tok):
                 n += 1
                 continue  # `key:` ends its line and the next line is `other: …`
-            before = state_stack[:]  # for the expected set, should this token fail
+            undo: list[list[int]] = []  # states each reduction popped: the stack before this token
             kw = tok.kw
             if kw is not None:
                 typ = kw if kw in row else ("NAME" if "NAME" in row else kw)
@@ -225,10 +225,12 @@ class _Driver:
                 size = sizes[r]
                 if size:
                     s = value_stack[-size:]
+                    undo.append(state_stack[-size:])
                     del state_stack[-size:]
                     del value_stack[-size:]
                 else:
                     s = []
+                    undo.append([])
                 cb = callbacks[r]
                 value = cb(s) if cb is not None else s[0]
                 state_stack.append(gotos[state_stack[-1]][origins[r]])
@@ -244,6 +246,10 @@ class _Driver:
                 n += 1
                 continue  # a synthetic value token was inserted; feed it
             if i != last_error:
+                before = state_stack[:]  # undo this token's reductions (each pushed one goto)
+                for popped in reversed(undo):
+                    before.pop()
+                    before.extend(popped)
                 self._report(i, tok, self._expected(before))
             elif i >= n:
                 return None  # recovery made no progress at the end of the input: give up
@@ -327,22 +333,32 @@ class _Driver:
         return {term for term in self.table.actions[stack[-1]] if self._accepts(stack, term)}
 
     def _accepts(self, stack: list[int], term: str) -> bool:
-        """Whether ``term`` can be shifted after the reductions it would cause."""
+        """Whether ``term`` can be shifted after the reductions it would cause.  The stack is
+        not copied (a copy per keyword made deep nesting quadratic): the simulation pops below
+        ``depth`` and pushes onto ``top``."""
         t = self.table
-        states = stack[:]
+        depth = len(stack)  # stack[:depth] is what is left of the real stack
+        top: list[int] = []  # states pushed by the simulated reductions
+
+        def last() -> int:
+            return top[-1] if top else stack[depth - 1]
+
         while True:
-            act = t.actions[states[-1]].get(term)
+            act = t.actions[last()].get(term)
             if act is None:
                 return False
-            if act[0] or term == "$END" and len(states) <= 2:
+            if act[0] or term == "$END" and depth + len(top) <= 2:
                 return True
             r = act[1]
-            if t.sizes[r]:
-                del states[-t.sizes[r]:]
-            nxt = t.gotos[states[-1]].get(t.origins[r])
+            k = t.sizes[r]
+            drop = min(k, len(top))
+            if drop:
+                del top[-drop:]
+            depth -= k - drop
+            nxt = t.gotos[last()].get(t.origins[r])
             if nxt is None:  # reduced to the start symbol
                 return True
-            states.append(nxt)
+            top.append(nxt)
 
     def _report(self, i: int, tok: Token, expected: set[str]) -> None:
         if tok.synthetic:  # a closer the bracket pass supplied: name what the file has there
@@ -359,10 +375,30 @@ class _Driver:
                 fix = Fix("replace '=' with ':'", (TextEdit(tok.span(self.file), ":"),))
         elif tok.kw is not None and tok.value in _KEYWORD_HINTS and tok.kw not in expected:
             msg = f"unexpected keyword '{tok.value}'{where}: {_KEYWORD_HINTS[tok.value]}"
+        elif expected == {"COLON"} and i >= 1 and self.tokens[i - 1].line < tok.line \
+                and self._after_value(i - 1):
+            # `agent: "A" "extra"` then a line break: the stray value is the mistake, not
+            # the next line (where the parser notices it, expecting ':' after a key)
+            stray = self.tokens[i - 1]
+            msg = (f"unexpected {_describe(stray)}{where} after a field's value: a field holds "
+                   "one value (remove it, or write another field as 'name: value')")
+            fix = Fix("remove it", (TextEdit(stray.span(self.file), ""),))
+            self.diags.append(Diagnostic("TW110", Severity.ERROR, msg, stray.span(self.file),
+                                         (), fix))
+            return
         else:
             msg = f"unexpected {what}{where}; expected {_summarize(expected)}"
         span = tok.span(self.file)
         self.diags.append(Diagnostic("TW110", Severity.ERROR, msg, span, (), fix))
+
+    def _after_value(self, k: int) -> bool:
+        """Token ``k`` follows a complete value on its own line (``key: value`` then it)."""
+        if k < 1:
+            return False
+        before = self.tokens[k - 1]
+        return before.line == self.tokens[k].line and before.type in (
+            "STRING", "NUMBER", "DURATION", "NAME", "TRUE", "FALSE", "NULL", "RBRACE", "RSQB",
+            "RPAR")
 
     def _context(self) -> str:
         for v in reversed(self.value_stack):

@@ -41,6 +41,11 @@ def check_structure(module: A.Module) -> list[Diagnostic]:
     return checker.diags
 
 
+#: How deeply an expression may nest (docs/language.md, Limits): deeper ones cannot be written
+#: as the IR's JSON (whose readers stop at a few hundred levels) and no person writes them.
+MAX_EXPRESSION_DEPTH = 64
+
+
 class _Checker:
     def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
@@ -148,10 +153,16 @@ class _Checker:
                 self.expr(a.value)
 
     def expr(self, e: A.Node) -> None:
-        """Objects nested in expressions may not hold statements."""
-        stack = [e]
+        """Objects nested in expressions may not hold statements; an expression nests at most
+        :data:`MAX_EXPRESSION_DEPTH` levels."""
+        stack: list[tuple[A.Node, int]] = [(e, 1)]
+        deepest: tuple[int, A.Node] | None = None
         while stack:
-            node = stack.pop()
+            node, depth = stack.pop()
+            if depth > MAX_EXPRESSION_DEPTH:
+                if deepest is None:
+                    deepest = (depth, node)
+                continue
             if isinstance(node, A.Block):
                 first = next((i for i in node.items if not isinstance(i, A.Field)), node)
                 self.error("TW122", "statements cannot appear inside an expression", first)
@@ -166,6 +177,9 @@ class _Checker:
                     if isinstance(f.value, A.Block):
                         self.not_an_object(f.value, f.key.name)
                     else:
-                        stack.append(f.value)
+                        stack.append((f.value, depth + 1))
                 continue
-            stack.extend(node.children())
+            stack.extend((c, depth + 1) for c in node.children())
+        if deepest is not None:
+            self.error("TW125", f"this expression nests more than {MAX_EXPRESSION_DEPTH} levels "
+                       "deep; split it (compute parts in separate task inputs or outputs)", e)
