@@ -66,11 +66,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": (*_BASE, *_PUBLIC_API, "twdsl.fix", "twdsl.report", "twdsl.compiler",
                   "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.server", "twdsl.syntax.parser",
-<<<<<<< HEAD
-                  "twdsl.lint.schedule", "twdsl.versions"),
-=======
-                  "twdsl.lint.schedule", "twdsl.testing"),
->>>>>>> main
+                  "twdsl.lint.schedule", "twdsl.testing", "twdsl.versions"),
     # The server is a front door like the CLI: the public API, the runtime and its store, and
     # the schedule rule of twdsl/lint/schedule.py (what `check` says a schedule means).
     "twdsl.server": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime",
