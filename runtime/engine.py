@@ -27,6 +27,7 @@ import os
 import random
 import re
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -626,7 +627,7 @@ class Engine:
         if key in self.opt.reuse:
             rec.result = self.opt.reuse[key]
             self._set(rec, TaskStatus.COMPLETED, key)
-            self.emit("task.reused", status="completed", **ev)
+            self.emit("task.reused", status="completed", data={"result": rec.result}, **ev)
             return
         if n.when is not None and not self.condition(n.when, frame, n):
             self._set(rec, TaskStatus.SKIPPED, key)
@@ -696,14 +697,16 @@ class Engine:
             outcome = "continue" if await self.handle(h, failed, frame) else "fail"
             if h.then == "skip":
                 outcome = "skip"
+        details = {"details": err.details} if err.details is not None else {}
         if outcome == "skip":
             rec.result = None
             self._set(rec, TaskStatus.SKIPPED, key)
-            self.emit("task.skipped", status="skipped", data={"error": rec.error}, **ev)
+            self.emit("task.skipped", status="skipped", attempt=rec.attempts or None,
+                      data={"error": rec.error, **details}, **ev)
             return
         self._set(rec, final, key)
         self.emit(f"task.{final.value}", status=final.value, attempt=rec.attempts,
-                  data={"error": rec.error, "handled": outcome == "continue"}, **ev)
+                  data={"error": rec.error, "handled": outcome == "continue", **details}, **ev)
         if outcome == "fail":
             raise failed
 
@@ -791,7 +794,8 @@ class Engine:
                 except TaskError as e:
                     err = e
                 except Exception as e:  # noqa: BLE001 - an agent's bug is the task's failure
-                    err = TaskError(ErrorKind.AGENT, f"{type(e).__name__}: {e}")
+                    err = TaskError(ErrorKind.AGENT, f"{type(e).__name__}: {e}",
+                                    {"traceback": "".join(traceback.format_exception(e))})
                 rec.finished = self.opt.clock()
             finally:
                 self.in_flight -= 1

@@ -39,14 +39,20 @@ class TaskStatus(StrEnum):
 
 
 _R = RunStatus
+#: A run's status changes (docs/state.md, "Run statuses").  ``paused``, ``cancelled`` and
+#: ``timeout`` runs can be resumed (``runs resume``): to ``running`` in this process, or back to
+#: ``pending`` in their queue for a worker; a ``running`` run goes back to ``pending`` when a
+#: stopping worker hands it back.  Staying in a status is no transition (a run taken over by
+#: another worker stays ``running``).
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    _R.PENDING: frozenset({_R.RUNNING, _R.CANCELLED, _R.FAILED}),
-    _R.RUNNING: frozenset({_R.PAUSED, _R.COMPLETED, _R.FAILED, _R.CANCELLED, _R.TIMEOUT}),
-    _R.PAUSED: frozenset({_R.RUNNING, _R.CANCELLED}),
+    _R.PENDING: frozenset({_R.RUNNING, _R.PAUSED, _R.CANCELLED, _R.FAILED}),
+    _R.RUNNING: frozenset({_R.PAUSED, _R.COMPLETED, _R.FAILED, _R.CANCELLED, _R.TIMEOUT,
+                           _R.PENDING}),
+    _R.PAUSED: frozenset({_R.RUNNING, _R.PENDING, _R.CANCELLED}),
     _R.COMPLETED: frozenset(),
     _R.FAILED: frozenset(),
-    _R.CANCELLED: frozenset(),
-    _R.TIMEOUT: frozenset(),
+    _R.CANCELLED: frozenset({_R.RUNNING, _R.PENDING}),
+    _R.TIMEOUT: frozenset({_R.RUNNING, _R.PENDING}),
 }
 
 _T = TaskStatus
@@ -70,9 +76,14 @@ class TransitionError(Exception):
     """A state change the machine does not allow: a runtime bug."""
 
 
-def check_run(old: RunStatus, new: RunStatus) -> None:
-    if new not in RUN_TRANSITIONS[old]:
-        raise TransitionError(f"run cannot go from {old} to {new}")
+def check_run(old: RunStatus | str, new: RunStatus | str, run_id: str | None = None) -> None:
+    """Raise TransitionError unless a run may go from ``old`` to ``new`` (the same status is
+    no change)."""
+    if old == new:
+        return
+    if RunStatus(new) not in RUN_TRANSITIONS[RunStatus(old)]:
+        who = f"run {run_id}" if run_id else "a run"
+        raise TransitionError(f"{who} cannot go from {old} to {new}")
 
 
 def check_task(old: TaskStatus, new: TaskStatus, key: str) -> None:

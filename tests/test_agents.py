@@ -54,7 +54,7 @@ ONE_OF = ('give exactly one: python = "module:function", command = ["program", "
      "command agent knows: command, cwd, env, output, kill_grace, timeout, circuit_breaker, "
      "description"),
     ({"url": "http://x", "retries": 3}, W + "unknown key 'retries'; a url agent knows: url, "
-     "headers, poll_interval, connect_timeout, timeout, circuit_breaker, description"),
+     "headers, poll_interval, connect_timeout, status_origins, timeout, circuit_breaker, description"),
     ({"command": "notify-tool --msg '{message}'"}, W + "command must be a list of arguments, "
      'never a shell string; write command = ["notify-tool", "--msg", "{message}"]'),
     ({"command": []}, W + 'command must be a non-empty list of strings such as ["program", '

@@ -442,18 +442,14 @@ def test_deep_broken_nesting(name: str, text: str) -> None:
 
 
 # --------------------------------------------------------------------------- long lines
-def test_a_file_on_one_line_parses_about_as_fast_as_over_many_lines() -> None:
-    """Compared in the same run (machines are shared and noisy): the same 2000 tasks on one
-    line and one per line; linear parsing keeps the ratio near 1, the bound is 4."""
-    import time
+def test_a_file_on_one_line_parses_as_over_many_lines() -> None:
+    """The same 2000 tasks on one line and one per line give the same program (their
+    parse times are compared by bench/timing_guards.py, not here: a timing in a test fails on
+    a busy machine)."""
+    from twdsl.syntax.ast import dump
 
     tasks = [f'task t{i} {{ agent: "A" }}' for i in range(2000)]
-    one = 'workflow W { version: "1" ' + " ".join(tasks) + " }"
-    many = 'workflow W {\n version: "1"\n' + "\n".join(tasks) + "\n}"
-    times = {}
-    for name, text in (("many", many), ("one", one)):
-        start = time.perf_counter()
-        result = parse(text, PATH)
-        times[name] = time.perf_counter() - start
-        assert result.diagnostics == []
-    assert times["one"] < 4 * times["many"], times
+    one = parse('workflow W { version: "1" ' + " ".join(tasks) + " }", PATH)
+    many = parse('workflow W {\n version: "1"\n' + "\n".join(tasks) + "\n}", PATH)
+    assert one.diagnostics == many.diagnostics == []
+    assert dump(one.module, spans=False) == dump(many.module, spans=False)

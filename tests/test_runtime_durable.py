@@ -263,7 +263,10 @@ def test_retry_failed_only_reuses_exactly_the_successful_results(project: Path) 
 def test_runs_commands_report_unknown_runs_and_missing_stores(project: Path) -> None:
     r = twdsl(project, "runs", "list")
     assert r.returncode == 2
-    assert r.stderr.startswith("twdsl: no state store at ")
+    assert r.stderr.strip() == (
+        f"twdsl: no state store found: nothing at {project / '.twdsl' / 'state.db'} (beside "
+        f"{project / 'twdsl.toml'}); nothing has run here yet, or pass --state PATH|URL or set "
+        "TWDSL_STATE")
     twdsl(project, "run", "gated.twdsl")
     r = twdsl(project, "runs", "show", "nope")
     assert (r.returncode, r.stderr.strip()) == (
@@ -360,7 +363,7 @@ def test_ctrl_c_cancels_cleanly_and_records_it(project: Path) -> None:
     run = only_run(project)
     assert run.status == "cancelled"
     assert stderr.strip().splitlines()[-1] == (
-        f"twdsl: run {run.id} cancelled: cancelled: the run was cancelled")
+        f"twdsl: run {run.id} cancelled: the run was cancelled")
     assert "Traceback" not in stderr
 
 

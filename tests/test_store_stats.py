@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from twdsl.runtime.store import SQLiteStore
+from store_helpers import Backend, backend, pg_url, postgres  # noqa: F401
+from twdsl.runtime.store import Store
 from twdsl.runtime.store.stats import failure_reason, percentile
 
 D1 = 1_699_920_000.0  # 2023-11-14 00:00:00 UTC
@@ -17,8 +17,8 @@ AGENT_EXIT = {"kind": "agent", "message": "exit 1", "task": "compile"}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "state.db", flush_interval=None)
+def store(backend: Backend) -> Iterator[Store]:
+    s = backend.open(flush_interval=None)
     run = _run_maker(s)
     run("r1", "build", D1 + 10, "completed", 10.0)
     run("r2", "build", D1 + 30, "failed", 20.0, AGENT_EXIT)
@@ -40,7 +40,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s.close()
 
 
-def _run_maker(s: SQLiteStore) -> Any:
+def _run_maker(s: Store) -> Any:
     def run(rid: str, workflow: str, created: float, status: str, duration: float | None,
             error: object = None) -> None:
         s.create_run(rid, workflow, status="running", created_at=created)
@@ -49,7 +49,7 @@ def _run_maker(s: SQLiteStore) -> Any:
     return run
 
 
-def _task_maker(s: SQLiteStore) -> Any:
+def _task_maker(s: Store) -> Any:
     def task(rid: str, name: str, status: str, start: float | None, end: float | None,
              error: object = None) -> None:
         s.set_task(rid, f"{name}", status, task=name, started_at=start, finished_at=end,
@@ -57,7 +57,7 @@ def _task_maker(s: SQLiteStore) -> Any:
     return task
 
 
-def test_stats_of_every_workflow(store: SQLiteStore) -> None:
+def test_stats_of_every_workflow(store: Store) -> None:
     got = store.stats()
     assert [w["workflow"] for w in got["workflows"]] == ["build", "deploy"]
     build = got["workflows"][0]
@@ -103,7 +103,7 @@ def test_stats_of_every_workflow(store: SQLiteStore) -> None:
     assert [t["task"] for t in deploy["tasks"]] == ["push"]
 
 
-def test_stats_of_one_workflow_since_a_time(store: SQLiteStore) -> None:
+def test_stats_of_one_workflow_since_a_time(store: Store) -> None:
     got = store.stats("build", since=D2)
     (build,) = got["workflows"]
     assert (build["runs"], build["statuses"], build["success_rate"]) == (
@@ -115,7 +115,7 @@ def test_stats_of_one_workflow_since_a_time(store: SQLiteStore) -> None:
     assert store.stats("nothing") == {"workflows": []}
 
 
-def test_top_limits_the_failure_reasons(store: SQLiteStore) -> None:
+def test_top_limits_the_failure_reasons(store: Store) -> None:
     (build,) = store.stats("build", top=1)["workflows"]
     assert build["failures"] == [{"reason": "agent: exit 1", "count": 2}]
 

@@ -3,8 +3,6 @@ applying the fixes for real with `twdsl check --fix`)."""
 
 from __future__ import annotations
 
-import time
-
 from twdsl import analyze
 
 
@@ -45,11 +43,10 @@ def test_an_unknown_type_is_reported_once() -> None:
     assert _fixes(src) == [("TW310", "number")]
 
 
-def test_many_misspelt_references_stay_fast() -> None:
-    """A thousand tasks each depending on a misspelt name: suggestions must not be quadratic
-    in practice (this measures nothing; it only guards against the 20 s it once took)."""
+def test_many_misspelt_references_are_each_reported() -> None:
+    """A thousand tasks each depending on a misspelt name: one diagnostic each.  Its time is
+    measured against the same workflow spelt right by bench/timing_guards.py (a timing here
+    failed on busy machines)."""
     body = "\n".join(f'  task t{i:04d} {{ agent: "A" depends: [x{i:04d}] }}' for i in range(1000))
-    start = time.perf_counter()
     diags = analyze(f'workflow W {{\n  version: "1.0.0"\n{body}\n}}\n', "f").diagnostics
     assert len(diags) == 1000
-    assert time.perf_counter() - start < 10

@@ -51,6 +51,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "A number followed by letters that are not a duration unit (ms, s, m, h, d).",
          'workflow W { version: "1.0.0" timeout: 5min }',
          'workflow W { version: "1.0.0" timeout: 5m }'),
+    Code("TW105", "number-too-large", "syntax", _E,
+         "A number too large to compute with: an integer of more than 4,300 digits, a "
+         "number beyond about 1.8e308, or a duration as large.",
+         'workflow W {\n  version: "1.0.0"\n  output { r: number = 1' + "0" * 309 + '.5 }\n}',
+         'workflow W {\n  version: "1.0.0"\n  output { r: number = 1.5 }\n}'),
     Code("TW110", "unexpected-token", "syntax", _E,
          "A token where the grammar cannot take it; the message says what was expected.",
          'workflow W { version "1.0.0" }', 'workflow W { version: "1.0.0" }'),

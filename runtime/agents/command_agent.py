@@ -131,12 +131,22 @@ class CommandAgent:
                "TWDSL_TASK": call.task, "TWDSL_NODE_ID": call.node_id,
                "TWDSL_AGENT": call.agent, "TWDSL_ATTEMPT": str(call.attempt)}
         program = self._program(argv[0], env)
-        proc = await self._spawn(program, argv, env)
+        proc, transport = await self._spawn(program, argv, env)
+        try:
+            return await self._run(proc, argv, call.input)
+        finally:
+            # Close our ends of the pipes now, on this loop: a detached child that still holds
+            # them would otherwise leave the transport to be closed by the garbage collector
+            # after the loop is gone ("Exception ignored ... Event loop is closed").
+            transport.close()
+
+    async def _run(self, proc: asyncio.subprocess.Process, argv: list[str], input: Any) -> Any:
+        spec = self.spec
         loop = asyncio.get_running_loop()
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         stdout = loop.create_task(proc.stdout.read())
         stderr = loop.create_task(_tail(proc.stderr, STDERR_TAIL * 4))
-        feed = loop.create_task(_feed(proc.stdin, (dumps(call.input) + "\n").encode()))
+        feed = loop.create_task(_feed(proc.stdin, (dumps(input) + "\n").encode()))
         waiter = loop.create_task(proc.wait())
         pending = [stdout, stderr, feed, waiter]
         try:
@@ -181,18 +191,23 @@ class CommandAgent:
                             f"PATH ({self.where}); install it, or give its path in 'command'")
         return found
 
-    async def _spawn(self, program: str, argv: list[str],
-                     env: dict[str, str]) -> asyncio.subprocess.Process:
+    async def _spawn(self, program: str, argv: list[str], env: dict[str, str]
+                     ) -> tuple[asyncio.subprocess.Process, asyncio.SubprocessTransport]:
+        """The process, and its transport (what ``create_subprocess_exec`` does, keeping the
+        transport so that the pipes can be closed when the attempt ends)."""
         cwd = self.spec.cwd
         if not cwd.is_dir():
             raise TaskError(ErrorKind.AGENT,
                             f"command agent '{self.name}': working directory {str(cwd)!r} does "
                             f"not exist ({self.where}, 'cwd')")
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.create_subprocess_exec(
+            transport, protocol = await loop.subprocess_exec(
+                lambda: asyncio.subprocess.SubprocessStreamProtocol(limit=2 ** 16, loop=loop),
                 program, *argv[1:], stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 cwd=cwd, env=env, start_new_session=True)
+            return asyncio.subprocess.Process(transport, protocol, loop), transport
         except OSError as e:
             raise TaskError(ErrorKind.AGENT,
                             f"command agent '{self.name}': cannot start {program!r}: "

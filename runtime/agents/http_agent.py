@@ -6,6 +6,8 @@ docs/agents.md ("The HTTP agent protocol"):
   starts a long execution;
 - ``GET {url}/executions/{id}`` (or the ``status_url`` the 202 gave) is polled until
   ``{"status": "completed", "result": ...}`` or ``{"status": "failed", "error": {...}}``;
+  a ``status_url`` on another origin (scheme, host, port) is polled only when that origin is
+  listed in ``status_origins``, and never with the configured headers;
 - ``POST {url}/executions/{id}/cancel`` is sent (best effort) when the attempt is cancelled
   or times out;
 - ``GET {url}/health`` answers ``200`` when the service is up.
@@ -24,6 +26,7 @@ import email.utils
 import functools
 import ssl
 import time
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -48,15 +51,19 @@ class HttpAgent:
 
     def __init__(self, name: str, url: str, where: str, *, timeout: float | None = None,
                  headers: dict[str, str] | None = None, poll_interval: float = 0.2,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, status_origins: Iterable[str] = ()) -> None:
         self.name = name
         self.url = url.rstrip("/")
+        self.origin = origin_of(self.url)
+        #: Other origins a status_url may point to (polled without the configured headers).
+        self.status_origins = frozenset(origin_of(o) for o in status_origins)
         self.where = where
         self.timeout = timeout
         self.headers = dict(headers or {})
         self.poll_interval = poll_interval
         self.connect_timeout = connect_timeout
         self._client: httpx.AsyncClient | None = None
+        self._bare: httpx.AsyncClient | None = None  # for other origins: no headers
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
@@ -69,19 +76,36 @@ class HttpAgent:
         a registry used by two ``asyncio.run`` calls gets a new one on the second)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop or self._client.is_closed:
-            self._client = httpx.AsyncClient(
-                headers={"User-Agent": "twdsl", **self.headers},
-                timeout=httpx.Timeout(None, connect=self.connect_timeout),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                verify=_ssl_context())
+            self._client = self._new_client(self.headers)
+            self._bare = None
             self._loop = loop
         return self._client
 
+    def bare_client(self) -> httpx.AsyncClient:
+        """The client for the other origins of ``status_origins``: without the configured
+        headers (credentials go to the agent's own origin only)."""
+        self.client()
+        if self._bare is None or self._bare.is_closed:
+            self._bare = self._new_client({})
+        return self._bare
+
+    def _new_client(self, headers: dict[str, str]) -> httpx.AsyncClient:
+        # follow_redirects stays off (httpx's default): a redirect never carries the
+        # headers to another origin.
+        return httpx.AsyncClient(
+            headers={"User-Agent": "twdsl", **headers},
+            timeout=httpx.Timeout(None, connect=self.connect_timeout),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            verify=_ssl_context(), follow_redirects=False)
+
     async def aclose(self) -> None:
-        """Close the connection pool (call it on the loop that used the agent)."""
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.aclose()
+        """Close the connection pools (call it on the loop that used the agent)."""
+        clients = (self._client, self._bare)
+        self._client = self._bare = None
+        if self._loop is asyncio.get_running_loop():
+            for client in clients:
+                if client is not None:
+                    await client.aclose()
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -117,11 +141,23 @@ class HttpAgent:
                             f"({self.url}/execute); the protocol needs "
                             '{"execution_id": "..."}', {"body": _shown(resp)})
         status_url = f"{self.url}/executions/{quote(str(exec_id), safe='')}"
+        cancel_url = f"{self.url}/executions/{quote(str(exec_id), safe='')}/cancel"
+        poller = client
         if isinstance(data.get("status_url"), str):
             status_url = urljoin(self.url + "/", data["status_url"])
-        cancel_url = f"{self.url}/executions/{quote(str(exec_id), safe='')}/cancel"
+            origin = origin_of(status_url)
+            if origin != self.origin:
+                if origin not in self.status_origins:
+                    await self._cancel(client, cancel_url)
+                    raise TaskError(
+                        ErrorKind.AGENT,
+                        f"HTTP agent '{self.name}' answered a status_url on another origin "
+                        f"({status_url}); it polls only its own origin {self.origin} unless "
+                        f"status_origins lists the other one ({self.where}); the "
+                        "execution was cancelled", {"status_url": status_url})
+                poller = self.bare_client()
         try:
-            return await self._poll(client, status_url, _retry_after(resp))
+            return await self._poll(poller, status_url, _retry_after(resp))
         except asyncio.CancelledError:
             await asyncio.shield(self._cancel(client, cancel_url))
             raise
@@ -232,6 +268,21 @@ class HttpAgent:
             what = "lost the connection to"
         return TaskError(kind, f"HTTP agent '{self.name}' {what} {url}: {why}",
                          {"url": url, "error": type(e).__name__})
+
+
+def origin_of(url: str) -> str:
+    """The origin of ``url`` as ``scheme://host:port`` (the port written out even when it is
+    the scheme's default): two URLs may share credentials only when their origins are equal.
+
+    >>> origin_of("HTTP://Example.COM/a"), origin_of("https://h:8443/x?y")
+    ('http://example.com:80', 'https://h:8443')
+    """
+    try:
+        u = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return f"invalid:{url}"
+    port = u.port or {"http": 80, "https": 443}.get(u.scheme, 0)
+    return f"{u.scheme}://{u.host}:{port}"
 
 
 @functools.cache

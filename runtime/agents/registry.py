@@ -39,7 +39,8 @@ COMMON_KEYS = ("timeout", "circuit_breaker", "description")
 KEYS = {
     "python": ("python", *COMMON_KEYS, "ray"),
     "command": ("command", "cwd", "env", "output", "kill_grace", *COMMON_KEYS),
-    "url": ("url", "headers", "poll_interval", "connect_timeout", *COMMON_KEYS),
+    "url": ("url", "headers", "poll_interval", "connect_timeout", "status_origins",
+            *COMMON_KEYS),
 }
 DEFAULT_BREAKER = BreakerSettings()
 #: The keys of a Python agent's ``ray`` table (what one call asks of a Ray cluster).
@@ -191,7 +192,8 @@ class AgentRegistry:
                          headers={k: _expand(v, b.where, f"headers.{k}")
                                   for k, v in spec.get("headers", {}).items()},
                          poll_interval=spec.get("poll_interval", 0.2),
-                         connect_timeout=spec.get("connect_timeout", 5.0))
+                         connect_timeout=spec.get("connect_timeout", 5.0),
+                         status_origins=spec.get("status_origins", ()))
 
     def _from_entry_point(self, name: str, ep: metadata.EntryPoint) -> Agent:
         dist = f" of {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
@@ -316,6 +318,17 @@ class AgentRegistry:
                 f"{b.where}: url must be an http:// or https:// address such as "
                 f"\"http://127.0.0.1:9000\", not {json.dumps(url)}")
         _string_table(b, "headers")
+        origins = b.spec.get("status_origins", [])
+        bad = next((o for o in origins if not isinstance(o, str)
+                    or not re.fullmatch(r"https?://[^/\s]+/?", o)), None) \
+            if isinstance(origins, list) else origins
+        if bad is not None:
+            raise ConfigurationError(
+                f"{b.where}: status_origins must be a list of origins such as "
+                f"[\"https://jobs.example.com\"] (scheme, host and port; no path), and it "
+                f"holds {_what(bad)}" if isinstance(origins, list) else
+                f"{b.where}: status_origins must be a list of origins such as "
+                f"[\"https://jobs.example.com\"], not {_what(bad)}")
         _number(b, "poll_interval")
         _number(b, "connect_timeout")
 

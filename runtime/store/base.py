@@ -1,5 +1,5 @@
 """The state store's interface: what the runtime and the control plane may ask of the
-durable record of runs, whatever database holds it (SQLite now, PostgreSQL later).
+durable record of runs, whatever database holds it (SQLite or PostgreSQL).
 
 Writes come in two kinds (docs/state.md, "Durability"):
 
@@ -34,6 +34,11 @@ FINAL_TASK_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout", 
 ATTEMPT_STATUSES = frozenset({"running", "completed", "failed", "cancelled", "timeout"})
 CONTROL_COMMANDS = frozenset({"pause", "resume", "cancel"})
 
+#: Seconds of waiting worth one priority level in a queue (docs/scale-out.md, "Priority and
+#: aging"): a waiting run's effective priority is ``priority + waited / AGING``.
+AGING = 60.0
+DEFAULT_QUEUE = "default"
+
 
 class StoreError(Exception):
     """The state file cannot be used (not a database, written by a newer twdsl, a failed
@@ -42,6 +47,10 @@ class StoreError(Exception):
 
 class RunNotFound(StoreError):
     """No run has this id (or id prefix)."""
+
+
+class LeaseLost(StoreError):
+    """A worker wrote to a run whose lease another worker holds now (it was taken over)."""
 
 
 class AmbiguousRunId(StoreError):
@@ -65,6 +74,8 @@ class RunFields(TypedDict, total=False):
     outputs: Any
     pid: int | None
     host: str | None
+    worker: str | None
+    lease_expires: float | None
 
 
 class TaskFields(TypedDict, total=False):
@@ -77,6 +88,7 @@ class TaskFields(TypedDict, total=False):
     started_at: float | None
     finished_at: float | None
     line: int | None
+    input: Any  # what the first attempt was given
 
 
 class AttemptFields(TypedDict, total=False):
@@ -108,6 +120,15 @@ class RunRecord:
     resumes: int
     pid: int | None
     host: str | None
+    #: the queue of a submitted run (None: started by `twdsl run`), its priority, when it
+    #: last entered the queue, the worker that holds (or last held) it and its lease's end
+    queue: str | None = None
+    priority: int = 0
+    queued_at: float | None = None
+    worker: str | None = None
+    lease_expires: float | None = None
+    #: columns whose stored value is damaged (not JSON): read as None
+    damage: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float | None:
@@ -130,6 +151,7 @@ class TaskState:
     started_at: float | None
     finished_at: float | None
     line: int | None
+    damage: tuple[str, ...] = ()  # columns whose stored value is damaged (read as None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +184,27 @@ class ControlRequest:
     command: str
     requested_at: float
     handled_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """One queue's figures (``twdsl queue``): runs by status, the longest wait of a waiting
+    run, and what finished in the last ``window`` seconds."""
+
+    queue: str
+    waiting: int
+    running: int
+    paused: int
+    oldest_wait: float | None  # seconds the longest-waiting run has waited
+    finished: int  # runs that finished in the window
+    completed: int  # of which completed
+    failed: int  # of which failed or timed out
+    mean_duration: float | None  # of the runs finished in the window
+    window: float
+
+    @property
+    def per_minute(self) -> float:
+        return self.finished * 60.0 / self.window if self.window > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,12 +249,28 @@ def process_alive(pid: int | None, host: str | None) -> bool | None:
 
 
 class Store(abc.ABC):
-    """The durable record of runs.  Implementations: :class:`SQLiteStore`.
+    """The durable record of runs.  Implementations: :class:`SQLiteStore`,
+    :class:`PostgresStore` (both in :mod:`twdsl.runtime.store.sql`'s shape).
 
     Thread safety: one store may be used from several threads.  Several processes may open
     the same store; each sees the others' *durable* writes at once and their recorded
     writes after those are committed (a few milliseconds).
+
+    ``where`` names the store in messages (a file path, or a URL without its password).
+    ``owner`` is set by a worker to its id: the store then writes only to runs that worker
+    holds (``claim``); the writes of a run taken over by another worker are dropped and its
+    id added to ``lost``, and ``update_run`` raises LeaseLost.  ``problems`` collects what
+    reads found damaged (a value that is not JSON), one message per damaged value, naming
+    the run.
     """
+
+    where: str = "?"
+    owner: str | None = None
+    aging: float = AGING
+
+    def __init__(self) -> None:
+        self.lost: set[str] = set()
+        self.problems: list[str] = []
 
     # ------------------------------------------------------------------ runs
     @abc.abstractmethod
@@ -219,15 +278,26 @@ class Store(abc.ABC):
                    source_path: str | None = None, ir: str | None = None,
                    inputs: Any = None, status: str = "pending",
                    parent_id: str | None = None, pid: int | None = None,
-                   host: str | None = None, created_at: float | None = None) -> RunRecord:
+                   host: str | None = None, created_at: float | None = None,
+                   queue: str | None = None, priority: int = 0) -> RunRecord:
         """Record a new run (durable).  ``ir`` is the program's IR as JSON text: it is
         kept once per sha256, so that ``runs resume`` can run it again without its source.
-        ``pid``/``host`` default to this process."""
+        ``pid``/``host`` default to this process.  With a ``queue`` (``twdsl submit``) the
+        run waits there, ``pending``, for a worker (``claim``)."""
 
     @abc.abstractmethod
     def update_run(self, run_id: str, *, durable: bool = True,
                    **fields: Any) -> None:
         """Change a run's columns (a status change is durable by default)."""
+
+    @abc.abstractmethod
+    def transition(self, run_id: str, status: str, *, when: frozenset[str] | None = None,
+                   **fields: Any) -> RunRecord | None:
+        """Move a run to ``status`` if its status is one of ``when`` (any, if None), in one
+        durable step, and return it; None if its status is not one of ``when``.  Moving to
+        ``pending`` puts it back at the end of its queue (``queued_at`` now, ``worker`` and
+        lease cleared).  TransitionError for a change the run state machine does not allow;
+        RunNotFound if there is no such run."""
 
     @abc.abstractmethod
     def mark_resumed(self, run_id: str, *, pid: int | None = None, host: str | None = None,
@@ -266,6 +336,34 @@ class Store(abc.ABC):
     def record_event(self, run_id: str, type: str, key: str | None = None,
                      data: Any = None, ts: float | None = None) -> None:
         """Append an event (recorded); its ``seq`` is given when it is committed."""
+
+    def record_task(self, run_id: str, key: str, status: str, event: str, data: Any,
+                    ts: float, slot: str | None = None, **fields: Any) -> None:
+        """``set_task`` and ``record_event`` of the event that changed it, in one call
+        (recorded).  ``slot`` ("started", "done") marks a first attempt's ``task.started`` or
+        ``task.completed``, which a store may keep in the task's row."""
+        self.set_task(run_id, key, status, **fields)
+        self.record_event(run_id, event, key, data, ts)
+
+    def task_started(self, run_id: str, key: str, task: str | None, ts: float,
+                     line: int | None, input: Any) -> None:
+        """A task instance's first attempt started (recorded): its state ``running`` and its
+        ``task.started`` event (data ``{"input", "task", "attempt": 1}``), which a store may
+        keep in the task's row."""
+        self.set_task(run_id, key, "running", task=task, attempts=1, started_at=ts, line=line,
+                      input=input)
+        self.record_event(run_id, "task.started", key,
+                          {"input": input, "task": task, "attempt": 1}, ts)
+
+    def task_completed(self, run_id: str, key: str, ts: float, result: Any,
+                       task: str | None = None, duration: float | None = None) -> None:
+        """That first attempt succeeded (recorded): state ``completed`` with its result, and
+        its ``task.completed`` event (data ``{"result", "duration", "task", "attempt": 1}``,
+        the duration from the task's start), which a store may keep in the task's row."""
+        self.set_task(run_id, key, "completed", result=result, finished_at=ts)
+        self.record_event(run_id, "task.completed", key,
+                          {"result": result, "duration": duration, "task": task,
+                           "attempt": 1}, ts)
 
     @abc.abstractmethod
     def checkpoint(self, run_id: str, key: str, value: Any) -> None:
@@ -306,6 +404,33 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def mark_handled(self, request_id: int, now: float | None = None) -> None:
         """The running process acted on a control request (durable)."""
+
+    # ------------------------------------------------------------------ queues and workers
+    @abc.abstractmethod
+    def claim(self, worker: str, queues: list[str], *, lease: float,
+              now: float | None = None, pid: int | None = None,
+              host: str | None = None) -> RunRecord | None:
+        """Take one run for ``worker`` (durable): a ``running`` run of these queues whose
+        lease expired (its worker is gone: a takeover), else the waiting run of highest
+        effective priority (``priority + waited / aging``; the oldest among equals).  The run
+        becomes ``running`` under a lease of ``lease`` seconds; ``resumes`` + 1 if it had
+        started before.  Two workers never get the same run.  None if there is nothing."""
+
+    @abc.abstractmethod
+    def renew(self, worker: str, run_ids: list[str], *, lease: float,
+              now: float | None = None) -> set[str]:
+        """Extend the leases ``worker`` holds on these runs by ``lease`` seconds from now
+        (durable); returns the ids it still holds (a run not returned was taken over)."""
+
+    @abc.abstractmethod
+    def release(self, run_id: str, worker: str) -> None:
+        """``worker`` is done with the run: its lease ends (durable)."""
+
+    @abc.abstractmethod
+    def queue_stats(self, window: float = 300.0,
+                    now: float | None = None) -> list[QueueStats]:
+        """Per queue, by name: waiting, running and paused runs, the oldest wait, and the runs
+        that finished in the last ``window`` seconds."""
 
     # ------------------------------------------------------------------ cache
     @abc.abstractmethod

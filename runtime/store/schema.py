@@ -116,10 +116,43 @@ def _v2_control_plane(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v3_queues(db: sqlite3.Connection) -> None:
+    """Queues of submitted runs, their priority, and the leases of the workers running them
+    (docs/scale-out.md)."""
+    _script(db, """
+        ALTER TABLE runs ADD COLUMN queue TEXT;             -- NULL: started by `twdsl run`
+        ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN queued_at REAL;         -- when it last entered its queue
+        ALTER TABLE runs ADD COLUMN queue_rank REAL;        -- queued_at - priority * aging
+        ALTER TABLE runs ADD COLUMN worker TEXT;            -- the worker holding it (or last)
+        ALTER TABLE runs ADD COLUMN lease_expires REAL;     -- the end of that worker's lease
+        CREATE INDEX runs_waiting ON runs(queue, queue_rank)
+            WHERE status = 'pending' AND queue IS NOT NULL;
+        CREATE INDEX runs_leased ON runs(queue, lease_expires)
+            WHERE status = 'running' AND queue IS NOT NULL;
+        CREATE INDEX runs_finished ON runs(finished_at) WHERE queue IS NOT NULL;
+    """)
+
+
+def _v4_events_in_task_rows(db: sqlite3.Connection) -> None:
+    """The events of a task's first attempt kept in its row (its input and the numbers of
+    its task.started and task.completed), and each run's event counter."""
+    _script(db, """
+        ALTER TABLE tasks ADD COLUMN input TEXT;            -- JSON: the first attempt's input
+        ALTER TABLE tasks ADD COLUMN seq_started INTEGER;   -- its task.started event
+        ALTER TABLE tasks ADD COLUMN seq_done INTEGER;      -- its task.completed event
+        ALTER TABLE runs ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE runs SET last_seq = (SELECT coalesce(max(seq), 0) FROM events
+                                    WHERE events.run_id = runs.id);
+    """)
+
+
 #: Applied in order; ``user_version`` = how many have been applied.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_execution_record,
     _v2_control_plane,
+    _v3_queues,
+    _v4_events_in_task_rows,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -3,7 +3,8 @@
 Its answers are scripted per test: ``execute`` maps the request body to
 ``(status, body, headers)``; ``polls[execution_id]`` is the list of answers to successive
 ``GET /executions/{id}`` (the last one repeats).  Every request is recorded in ``requests``
-as ``(method, path, json body or None)``; ``cancelled`` is set by a cancel request.
+as ``(method, path, json body or None)`` and its headers in ``headers`` (lower-case names);
+``cancelled`` is set by a cancel request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ Answer = tuple[int, Any, dict[str, str]]
 class AgentServer:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.execute: Callable[[Any], Answer] = lambda body: (200, {"result": body["input"]}, {})
         self.polls: dict[str, list[Answer]] = {}
         self.health: Answer = (200, {"status": "ok"}, {})
@@ -50,6 +52,7 @@ class AgentServer:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 server.requests.append(("POST", self.path, body))
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path == "/execute":
                     self._answer(server.execute(body))
                 elif self.path.endswith("/cancel"):
@@ -60,6 +63,7 @@ class AgentServer:
 
             def do_GET(self) -> None:
                 server.requests.append(("GET", self.path, None))
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path == "/health":
                     self._answer(server.health)
                     return

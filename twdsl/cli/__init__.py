@@ -43,6 +43,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "Schedules of deployed workflows: list (the default), pause, resume, fires."),
     "test": ("twdsl.cli.test:test_command",
              "Run workflow tests: *.test.toml files, with mock agents on a virtual clock."),
+    "submit": ("twdsl.cli.submit:submit_command",
+               "Queue a run of a workflow for the workers; print its id."),
+    "worker": ("twdsl.cli.worker:worker_command",
+               "Take queued runs from the state store and run them (any number of workers)."),
+    "queue": ("twdsl.cli.queue:queue_command",
+              "Waiting, running and paused runs per queue, the oldest wait, and throughput."),
     "lsp": ("twdsl.cli.lsp:lsp_command",
             "Run the language server (stdio by default): see docs/editors.md."),
 }

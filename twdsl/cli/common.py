@@ -85,12 +85,30 @@ def load_import(path: str) -> str | None:
 
 
 def internal_error(path: str, exc: BaseException) -> NoReturn:
-    """A bug in twdsl: say so, with the trace to report, and exit 3."""
+    """A bug in twdsl: say so, with the trace to report, and exit 3.
+
+    A structure nested deeper than a part of twdsl can walk (Python's recursion, the IR's
+    JSON writer) is said in words, without a trace: the file is what to report."""
+    if too_deep(exc):
+        click.echo(f"twdsl: internal error while processing {path}: it nests too deeply for "
+                   f"twdsl ({type(exc).__name__}: {exc}). This is a limit of twdsl that "
+                   "`twdsl check` does not report yet; please report it with the file. Nesting "
+                   "its blocks and expressions less deeply avoids it.", err=True)
+        sys.exit(EXIT_INTERNAL)
     click.echo(f"twdsl: internal error while processing {path}: {exc!r}\n"
                "This is a bug in twdsl, not in your file; please report it with the file "
                "and this trace:", err=True)
     click.echo("".join(traceback.format_exception(exc)), err=True)
     sys.exit(EXIT_INTERNAL)
+
+
+def too_deep(exc: BaseException) -> bool:
+    """Whether ``exc`` says a structure was nested too deeply to walk or to write."""
+    if isinstance(exc, RecursionError):
+        return True
+    from pydantic_core import PydanticSerializationError
+
+    return isinstance(exc, PydanticSerializationError) and "depth" in str(exc)
 
 
 def colour(text: str, severity: Severity) -> str:

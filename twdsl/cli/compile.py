@@ -35,7 +35,7 @@ from twdsl.ir.model import Program
 from twdsl.ir.validate import IRInvariantError
 from twdsl.source import SourceFile
 
-_LEVEL = click.IntRange(0, 1, clamp=True)
+_LEVEL = click.IntRange(0, 1)  # -O 7 is a usage error, not silently -O1
 
 
 def _compile(path: str, workflow: str | None, level: int, config_path: str | None) -> Program:
@@ -107,7 +107,10 @@ def compile_command(file: str, output: str | None, level: int, workflow: str | N
     Exit status: 0 compiled, 1 errors in the file, 2 usage error, 3 internal error.
     """
     program = _compile(file, workflow, level, config_path)
-    text = program.to_json()
+    try:
+        text = program.to_json()
+    except Exception as exc:  # e.g. nested deeper than the JSON writer goes: exit 3
+        internal_error(file, exc)
     if explain:
         for line in explain_lines(program):
             click.echo(line, err=True)
@@ -145,13 +148,15 @@ def graph_command(file: str, fmt: str, output: str | None, level: int, workflow:
               "graphviz (e.g. apt install graphviz, brew install graphviz), or use "
               "--format dot and render it elsewhere", EXIT_USAGE)
     program = _compile(file, workflow, level, config_path)
-    if fmt == "mermaid":
-        data = render.mermaid(program).encode()
-    elif fmt == "dot":
-        data = render.dot(program).encode()
+    try:
+        text = render.mermaid(program) if fmt == "mermaid" else render.dot(program)
+    except Exception as exc:  # a bug: say so, exit 3
+        internal_error(file, exc)
+    if fmt in ("mermaid", "dot"):
+        data = text.encode()
     else:
         assert dot_program is not None
-        done = subprocess.run([dot_program, f"-T{fmt}"], input=render.dot(program).encode(),
+        done = subprocess.run([dot_program, f"-T{fmt}"], input=text.encode(),
                               capture_output=True, check=False)
         if done.returncode != 0:
             click.echo(f"twdsl: internal error: Graphviz could not render the graph "

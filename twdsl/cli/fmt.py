@@ -22,7 +22,7 @@ from twdsl.cli.common import (
     write_text,
 )
 from twdsl.diagnostics import Severity, render_text
-from twdsl.formatter import format_parsed
+from twdsl.formatter import FormatError, format_parsed
 from twdsl.syntax.parser import parse
 
 
@@ -36,7 +36,7 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     """Format TWDSL files in place ('-' reads standard input and writes standard output).
 
     Exit status: 0 formatted or nothing to change, 1 --check/--diff found changes,
-    2 a file does not parse, or a usage error.
+    2 a file does not parse (or nests beyond the formatter's limits), or a usage error.
     """
     try:
         if paths == ("-",):
@@ -56,6 +56,12 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
             result = parse(f.text, f.path)
             errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
             formatted = None if errors else format_parsed(result)
+        except FormatError as e:  # parsed, but nested beyond the formatter's limits
+            click.echo(f"twdsl: error: {e}", err=True)
+            if stdin and not (check_only or diff):
+                click.echo(f.text, nl=False)  # lose nothing on a pipe
+            unparsable += 1
+            continue
         except Exception as exc:
             internal_error(f.path, exc)
         if formatted is None:

@@ -8,6 +8,7 @@ to stdout as JSON; progress and errors go to stderr.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -18,7 +19,14 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from twdsl.cli.common import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SUFFIX
+from twdsl.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    SUFFIX,
+    internal_error,
+)
 from twdsl.compiler import WorkflowChoiceError, compile_source
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Severity, render_text
@@ -105,15 +113,30 @@ def _version_of(text: str) -> int | None:
         return None
 
 
+def read_inputs(program: Program, pairs: tuple[str, ...],
+                inputs_file: str | None) -> dict[str, Any]:
+    """The inputs given by --input and --inputs-file, validated (Stop for a mistake)."""
+    return _inputs(program, pairs, inputs_file)
+
+
 def _inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, Any]:
-    from twdsl.runtime.inputs import InputError, parse_cli, validate_inputs
+    from twdsl.runtime.inputs import InputError, load_json, parse_cli, validate_inputs
 
     given: dict[str, Any] = {}
     if inputs_file is not None:
         try:
-            data = json.loads(Path(inputs_file).read_text(encoding="utf-8"))
+            data = load_json(Path(inputs_file).read_text(encoding="utf-8"), inputs_file,
+                             top_level_inputs=True)
         except OSError as e:
             raise Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise Stop(EXIT_USAGE, f"twdsl: {inputs_file} is not UTF-8 text: {e.reason} at "
+                        f"byte {e.start}") from None
+        except InputError as e:
+            for p in e.problems:
+                click.echo(f"twdsl: {p}", err=True)
+            raise Stop(EXIT_USAGE, f"twdsl: the inputs of {program.workflow} do not fit its "
+                        "declaration; nothing was run") from None
         except json.JSONDecodeError as e:
             raise Stop(EXIT_USAGE, f"twdsl: {inputs_file}:{e.lineno}:{e.colno}: not valid "
                         f"JSON: {e.msg}") from None
@@ -216,9 +239,10 @@ def inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
               help="Optimization level of the compile (0: no pass).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Use this twdsl.toml or pyproject.toml.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None,
-              help="The state store (default: [run] state, else .twdsl/state.db beside the "
-                   "configuration or the workflow).")
+@click.option("--state", "state_path", default=None, metavar="PATH|URL",
+              help="The state store: a SQLite file or a postgresql:// URL (default: "
+                   "$TWDSL_STATE, else the configuration's, else the nearest .twdsl/state.db;"
+                   " docs/state.md).")
 @click.option("--no-state", is_flag=True, help="Record nothing (no state store).")
 @click.option("--no-cache", is_flag=True, help="Do not reuse cached task results (nor store "
               "new ones).")
@@ -261,13 +285,33 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                     no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets,
                     executor_name, ray_address)
     except Stop as stop:
+        _report_problems()
         if stop.message:
             click.echo(stop.message, err=True)
         sys.exit(stop.code)
     except IRInvariantError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_INTERNAL)
+    except _store_error() as e:  # the store failed under the run (disk full, damaged)
+        _report_problems()
+        click.echo(f"twdsl: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # a bug in twdsl: a message and exit 3, as docs/cli.md promises
+        internal_error(file, exc)
+    _report_problems()
     sys.exit(code)
+
+
+def _store_error() -> type[Exception]:
+    from twdsl.runtime.store import StoreError
+
+    return StoreError
+
+
+def _report_problems() -> None:
+    from twdsl.cli.state import report_problems
+
+    report_problems()
 
 
 def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: str | None,
@@ -289,16 +333,22 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
     store = None
     recorder = None
     if not no_state:
-        from twdsl.runtime.recording import Recorder, open_store
+        from twdsl.cli.state import StateStop, open_state
+        from twdsl.runtime.recording import Recorder
         from twdsl.runtime.store import StoreError
 
         try:
-            store = open_store(_state_path(state_path, config, Path(file)))
+            store = open_state(state_path, config, create=True,
+                               hint=" (pass --state PATH for another file, or --no-state)",
+                               announce=log_format != "json")
+        except StateStop as e:
+            raise Stop(e.code, e.message) from None
+        _interrupted_hint(store, program, inputs)
+        try:
+            recorder = Recorder.new_run(store, program, inputs)
         except StoreError as e:
             raise Stop(EXIT_USAGE, f"twdsl: {e} (pass --state PATH for another file, or "
                         "--no-state)") from None
-        _interrupted_hint(store, program, inputs)
-        recorder = Recorder.new_run(store, program, inputs)
     try:
         return execute(program, inputs, registry, recorder, log_format,
                        max_concurrency or config.run.get("max_concurrency") or 16, seed,
@@ -344,13 +394,33 @@ def agent_registry(program: Program, config: Config) -> Any:
     return registry
 
 
+def agents_note(program: Program, registry: Any) -> str | None:
+    """Which configuration file bound the workflow's agents, for the run's header: a
+    configuration is code (docs/agents.md, "Trust"), and a twdsl.toml in a folder above can
+    bind any agent, a built-in one too, to any program."""
+    from twdsl.runtime.agents.builtin import BUILTINS
+
+    bound = [a for a in sorted(program.agents) if a in registry.bindings]
+    if not bound:
+        return None
+    names = ", ".join(a + (" (instead of the built-in)" if a in BUILTINS else "")
+                      for a in bound)
+    return f"agents bound by {registry.origin}: {names}"
+
+
 def _interrupted_hint(store: Any, program: Program, inputs: dict[str, Any]) -> None:
     """Tell the user when a run of the same workflow and inputs was interrupted."""
     from twdsl.lang.values import to_json
+    from twdsl.runtime.store import StoreError
     from twdsl.runtime.store.base import process_alive
 
     want = to_json(inputs)
-    for r in store.list_runs(workflow=program.workflow, limit=20):
+    try:
+        recent = store.list_runs(workflow=program.workflow, limit=20)
+    except StoreError as e:  # a damaged store: say so, and try to run anyway
+        click.echo(f"twdsl: warning: {e}", err=True)
+        return
+    for r in recent:
         interrupted = r.status == "paused" or (
             r.status == "running" and process_alive(r.pid, r.host) is False)
         if interrupted and r.inputs == want:
@@ -368,17 +438,18 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
     code.  ``executor`` runs the agent calls (None: the local one); its maker closes it."""
     from twdsl.runtime.engine import Engine, RunOptions
     from twdsl.runtime.events import Fanout
-    from twdsl.runtime.progress import JsonLog, LiveView, TextLog
+    from twdsl.runtime.progress import JsonLog, LiveView, TextLog, error_text
 
     sinks: list[Any] = []
     view = None
+    note = agents_note(program, registry)
     if log_format == "json":
         sinks.append(JsonLog(sys.stderr))
     elif log_format == "auto" and sys.stderr.isatty():
-        view = LiveView(sys.stderr)
+        view = LiveView(sys.stderr, note)
         sinks.append(view)
     else:
-        sinks.append(TextLog(sys.stderr))
+        sinks.append(TextLog(sys.stderr, note))
     if recorder is not None:
         sinks.append(recorder)  # the durable record first
     try:
@@ -397,7 +468,10 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
         options.executor = executor
     engine = Engine(program, registry, Fanout(sinks), options)
     try:
-        result = asyncio.run(_main(engine, inputs, recorder, registry))
+        # One rule for every kind of agent (docs/agents.md): agents run in the folder of the
+        # configuration that binds them (without one, the current folder).
+        with contextlib.chdir(registry.base_dir):
+            result = asyncio.run(_main(engine, inputs, recorder, registry))
     finally:
         if view is not None:
             view.close()
@@ -416,20 +490,10 @@ def execute(program: Program, inputs: dict[str, Any], registry: Any, recorder: A
     where = f" ({err['source']})" if err.get("source") else ""
     task = f"task '{err['task']}'{where}: " if err.get("task") else (
         f"{err['source']}: " if err.get("source") else "")
-    click.echo(f"twdsl: run {result.run_id} {result.status.value}: {task}"
-               f"{err.get('kind', '')}: {err.get('message', '')}", err=True)
+    status = result.status.value
+    click.echo(f"twdsl: run {result.run_id} {status}: {task}"
+               f"{error_text(err, None if task else status)}", err=True)
     return EXIT_FINDINGS
-
-
-def _state_path(flag: str | None, config: Config, file: Path) -> Path:
-    """--state, else the configuration's [run] state (relative to its file), else
-    .twdsl/state.db beside the configuration file or, without one, beside the workflow."""
-    if flag is not None:
-        return Path(flag)
-    if "state" in config.run:
-        return config.folder / config.run["state"]
-    base = config.path.parent if config.path is not None else file.resolve().parent
-    return base / ".twdsl" / "state.db"
 
 
 async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None,

@@ -18,45 +18,30 @@ import click
 
 from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from twdsl.cli.run import Stop, agent_registry, config_for, execute, inputs_from_record
-from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
+from twdsl.cli.state import STATE_HELP, StateStop, open_state, report_problems
+from twdsl.config import Config
 
-_STATE_HELP = ("The state store (default: $TWDSL_STATE, else .twdsl/state.db beside the "
-               "nearest twdsl.toml, else in the current folder).")
-
-
-def _store_path(flag: str | None) -> Path:
-    import os
-
-    if flag:
-        return Path(flag)
-    if os.environ.get("TWDSL_STATE"):
-        return Path(os.environ["TWDSL_STATE"])
-    found = find_config(Path.cwd())
-    config = DEFAULT
-    if found is not None:
-        try:
-            config = load_config(found)
-        except ConfigError as e:
-            raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
-    if "state" in config.run:
-        return config.folder / config.run["state"]
-    return (found.parent if found else Path.cwd()) / ".twdsl" / "state.db"
+_STATE_HELP = STATE_HELP
 
 
-store_path = _store_path  # public: `twdsl server`, `token` and `schedules` use the same file
+def _open(flag: str | None) -> Any:
+    return open_state(flag)
 
 
-def _open(flag: str | None, must_exist: bool = True) -> Any:
-    from twdsl.runtime.store import SQLiteStore, StoreError
+def store_path(flag: str | None) -> Path:
+    """The state store's file, found the one way every command finds it (twdsl.cli.state),
+    for the commands that keep tables of their own beside the runs (`twdsl server`, `token`,
+    `schedules`: SQLite only, for now)."""
+    from twdsl.cli.state import StateStop, here_config, location
 
-    path = _store_path(flag)
-    if must_exist and not path.exists():
-        raise Stop(EXIT_USAGE, f"twdsl: no state store at {path}: nothing has run here yet "
-                    "(or pass --state PATH / set TWDSL_STATE)")
     try:
-        return SQLiteStore(path)
-    except StoreError as e:
-        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
+        loc = location(flag, here_config())
+    except StateStop as e:
+        raise Stop(e.code, e.message) from None
+    if "://" in loc.target:
+        raise Stop(EXIT_USAGE, "twdsl: the server keeps its tokens and schedules in a SQLite "
+                   f"state store; {loc.shown} is not one (pass --state PATH; docs/server.md)")
+    return Path(loc.target)
 
 
 def _run_or_stop(store: Any, run_id: str) -> Any:
@@ -67,7 +52,7 @@ def _run_or_stop(store: Any, run_id: str) -> Any:
     except StoreError as e:
         raise Stop(EXIT_FINDINGS, f"twdsl: {e}") from None
     if run is None:
-        raise Stop(EXIT_FINDINGS, f"twdsl: no run {run_id!r} in {store.path} "
+        raise Stop(EXIT_FINDINGS, f"twdsl: no run {run_id!r} in {store.where} "
                     "(`twdsl runs list` shows the runs)")
     return run
 
@@ -78,12 +63,24 @@ def _guard(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        from twdsl.runtime.states import TransitionError
+        from twdsl.runtime.store import StoreError
+
         try:
             code = fn(*args, **kwargs)
-        except Stop as stop:
+        except (Stop, StateStop) as stop:
+            report_problems()
             if stop.message:
                 click.echo(stop.message, err=True)
             sys.exit(stop.code)
+        except StoreError as e:  # the store failed under the command (damaged, gone)
+            report_problems()
+            click.echo(f"twdsl: {e}", err=True)
+            sys.exit(EXIT_USAGE)
+        except TransitionError as e:  # another process changed the run meanwhile
+            click.echo(f"twdsl: {e}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        report_problems()
         sys.exit(code or EXIT_OK)
     return wrapper
 
@@ -101,12 +98,19 @@ def _secs(d: float | None) -> str:
 
 
 def _status(run: Any) -> str:
-    """A run recorded as running whose process is gone was interrupted (crash, kill -9)."""
-    from twdsl.runtime.store.base import process_alive
-
-    if run.status == "running" and process_alive(run.pid, run.host) is False:
+    """A run recorded as running whose process is gone (crash, kill -9), or whose worker's
+    lease ran out, was interrupted."""
+    if run.status == "running" and _interrupted(run):
         return "interrupted"
     return str(run.status)
+
+
+def _interrupted(run: Any) -> bool:
+    from twdsl.runtime.store.base import process_alive
+
+    if run.worker is not None and run.lease_expires is not None:
+        return bool(run.lease_expires < time.time())
+    return process_alive(run.pid, run.host) is False
 
 
 def _since(text: str | None) -> float | None:
@@ -164,7 +168,8 @@ def _run_json(r: Any) -> dict[str, Any]:
             "created_at": r.created_at, "started_at": r.started_at,
             "finished_at": r.finished_at, "duration": r.duration, "inputs": r.inputs,
             "outputs": r.outputs, "error": r.error, "parent_id": r.parent_id,
-            "resumes": r.resumes, "source": r.source_path}
+            "resumes": r.resumes, "source": r.source_path, "queue": r.queue,
+            "priority": r.priority, "worker": r.worker}
 
 
 @runs_group.command("show")
@@ -176,11 +181,11 @@ def runs_show(run_id: str, fmt: str, state: str | None) -> int:
     """A run's timeline: each task with its attempts, durations, errors, inputs, results."""
     store = _open(state)
     run = _run_or_stop(store, run_id)
-    tasks = store.task_states(run.id)
+    tasks = _or_warn(store.task_states, run.id, [])
     attempts: dict[str, list[Any]] = {}
-    for a in store.attempts(run.id):
+    for a in _or_warn(store.attempts, run.id, []):
         attempts.setdefault(a.key, []).append(a)
-    inputs = {e.key: (e.data or {}).get("input") for e in store.events(run.id)
+    inputs = {e.key: (e.data or {}).get("input") for e in _or_warn(store.events, run.id, [])
               if e.type == "task.started" and (e.data or {}).get("attempt") == 1}
     if fmt == "json":
         out = _run_json(run)
@@ -221,7 +226,10 @@ def runs_show(run_id: str, fmt: str, state: str | None) -> int:
         for a in attempts.get(t.key, []):
             if a.status != "completed":
                 click.echo(f"{'':14}attempt {a.attempt}: {a.status}"
-                           + (f": {_error(a.error)}" if a.error else ""))
+                           + (f": {_error(a.error, a.status)}" if a.error else ""))
+                trace = _traceback(a.error)
+                for line in trace:
+                    click.echo(f"{'':16}{line}")
         if t.key in inputs and inputs[t.key] is not None:
             click.echo(f"{'':14}input  {_short(inputs[t.key])}")
         if t.result is not None:
@@ -231,10 +239,30 @@ def runs_show(run_id: str, fmt: str, state: str | None) -> int:
     return EXIT_OK
 
 
-def _error(err: Any) -> str:
+def _or_warn(read: Any, run_id: str, default: Any) -> Any:
+    """A part of a run that cannot be read (a damaged store) is said, and the rest shown."""
+    from twdsl.runtime.store import StoreError
+
+    try:
+        return read(run_id)
+    except StoreError as e:
+        click.echo(f"twdsl: warning: {e}", err=True)
+        return default
+
+
+def _traceback(err: Any) -> list[str]:
+    """The lines of the traceback an agent's failure kept (a Python agent's), if any."""
+    details = err.get("details") if isinstance(err, dict) else None
+    trace = details.get("traceback") if isinstance(details, dict) else None
+    return str(trace).rstrip().splitlines() if trace else []
+
+
+def _error(err: Any, status: str | None = None) -> str:
+    from twdsl.runtime.progress import error_text  # the kind said once: not "timeout: timeout:"
+
     if isinstance(err, dict):
         where = f" ({err['source']})" if err.get("source") else ""
-        return f"{err.get('kind')}: {err.get('message')}{where}"
+        return f"{error_text(err, status)}{where}"
     return str(err)
 
 
@@ -268,7 +296,6 @@ def runs_resume(run_id: str, config_path: str | None, log_format: str,
     """Continue an interrupted, paused or cancelled run in place: completed tasks are not
     run again, their results are reused; tasks that were in flight run again."""
     from twdsl.runtime.recording import Recorder
-    from twdsl.runtime.store.base import process_alive
 
     store = _open(state)
     run = _run_or_stop(store, run_id)
@@ -277,9 +304,12 @@ def runs_resume(run_id: str, config_path: str | None, log_format: str,
                     "paused, cancelled or timed-out run can be resumed"
                     + (" (`twdsl runs retry` starts it again)" if run.status == "failed"
                        else ""))
-    if run.status == "running" and process_alive(run.pid, run.host) is not False:
-        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is still running (process {run.pid} "
-                    f"on {run.host}); `twdsl runs pause {run.id}` first")
+    if run.status == "running" and not _interrupted(run):
+        who = (f"worker {run.worker}" if run.worker else f"process {run.pid}")
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is still running ({who} on "
+                    f"{run.host}); `twdsl runs pause {run.id}` first")
+    if run.queue is not None:
+        return _requeue(store, run)
     program = _program(store, run)
     config = _config_for(run, config_path)
     inputs = inputs_from_record(program, run.inputs)
@@ -288,9 +318,25 @@ def runs_resume(run_id: str, config_path: str | None, log_format: str,
     store.mark_resumed(run.id)
     click.echo(f"twdsl: resuming run {run.id}: {len(reuse)} completed task"
                f"{'s' if len(reuse) != 1 else ''} reused", err=True)
-    recorder = Recorder(store, run.id, program)
+    recorder = Recorder(store, run.id, program, resumed=True)
     return int(execute(program, inputs, registry, recorder, log_format,
                        config.run.get("max_concurrency") or 16, reuse=reuse, resumed=True))
+
+
+def _requeue(store: Any, run: Any) -> int:
+    """A submitted run goes back to its queue: a worker continues it."""
+    if run.status == "pending":
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is already waiting in queue "
+                    f"{run.queue}")
+    got = store.transition(run.id, "pending",
+                           when=frozenset({"paused", "cancelled", "timeout", "running"}))
+    if got is None:
+        now = store.get_run(run.id)
+        raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is {_status(now)} now; not resumed")
+    done = len(store.completed_results(run.id))
+    click.echo(f"twdsl: run {run.id} is back in queue {got.queue}: a worker continues it, "
+               f"reusing {done} completed task{'s' if done != 1 else ''}", err=True)
+    return EXIT_OK
 
 
 @runs_group.command("retry")
@@ -323,11 +369,23 @@ def runs_retry(run_id: str, failed_only: bool, config_path: str | None, log_form
 
 
 def _control(run_id: str, command: str, state: str | None) -> int:
-    from twdsl.runtime.store.base import process_alive
-
     store = _open(state)
     run = _run_or_stop(store, run_id)
-    if run.status != "running" or process_alive(run.pid, run.host) is False:
+    now = time.time()
+    if run.status in ("pending", "paused") and (command == "cancel" or run.status == "pending"):
+        # not running anywhere: the store changes it at once
+        target = "cancelled" if command == "cancel" else "paused"
+        fields: dict[str, Any] = {}
+        if target == "cancelled":
+            fields = {"finished_at": now,
+                      "error": {"kind": "cancelled", "message": "the run was cancelled"}}
+        got = store.transition(run.id, target, when=frozenset({run.status}), **fields)
+        if got is not None:
+            where = f" in queue {run.queue}" if run.queue else ""
+            click.echo(f"twdsl: run {run.id} {target} (it was {run.status}{where})")
+            return EXIT_OK
+        run = _run_or_stop(store, run.id)  # a worker took it meanwhile: ask that worker
+    if run.status != "running" or _interrupted(run):
         raise Stop(EXIT_FINDINGS, f"twdsl: run {run.id} is {_status(run)}, not running")
     store.request_control(run.id, command)
     click.echo(f"twdsl: asked run {run.id} to {command}")

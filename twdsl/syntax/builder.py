@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,11 @@ _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'",
             "$": "$", "{": "{", "}": "}", "/": "/"}
+
+
+def _cut(raw: str) -> str:
+    """A long literal shortened for a message: its first and last digits."""
+    return raw if len(raw) <= 24 else f"{raw[:10]}…{raw[-10:]}"
 
 
 def flatten(cons: Cons) -> list[Any]:
@@ -273,7 +279,16 @@ class Builder:
 
     def number(self, c: list[Any]) -> A.NumberLit:
         raw = c[0].value
-        value: int | float = float(raw) if "." in raw else int(raw)
+        try:
+            value: int | float = float(raw) if "." in raw else int(raw)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            self.error("TW105", f"the number {_cut(raw)} has {len(raw):,} digits: an integer "
+                       f"may have at most {sys.get_int_max_str_digits():,}", c[0].span(self.file))
+            value = 0
+        if isinstance(value, float) and math.isinf(value):
+            self.error("TW105", f"the number {_cut(raw)} is too large: numbers go up to about "
+                       "1.8e308", c[0].span(self.file))
+            value = 0.0
         return A.NumberLit(c[0].span(self.file), value, raw)
 
     def duration(self, c: list[Any]) -> A.DurationLit:
@@ -291,6 +306,9 @@ class Builder:
                 break
             millis += float(m.group(1)) * _UNIT_MS[m.group(2)]
             pos = m.end()
+        if math.isinf(millis):
+            self.error("TW105", f"the duration {_cut(raw)} is too large", tok.span(self.file))
+            millis = math.nan
         return A.DurationLit(tok.span(self.file), millis, raw)
 
     def array(self, c: list[Any]) -> A.ArrayLit:

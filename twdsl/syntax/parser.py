@@ -204,7 +204,16 @@ class _Driver:
                     and self._missing_value(i, tok):
                 n += 1
                 continue  # `key:` ends its line and the next line is `other: …`
-            undo: list[list[int]] = []  # states each reduction popped: the stack before this token
+            # the stack before this token, for the expected set should it fail: a copy when the
+            # stack is shallow (cheapest), else the states each reduction pops (a copy per
+            # token of a deep stack made deep nesting quadratic)
+            deep = len(state_stack) > 256
+            before: list[int] | None = None
+            undo: list[list[int]] | None = None
+            if deep:
+                undo = []
+            else:
+                before = state_stack[:]
             kw = tok.kw
             if kw is not None:
                 typ = kw if kw in row else ("NAME" if "NAME" in row else kw)
@@ -225,12 +234,14 @@ class _Driver:
                 size = sizes[r]
                 if size:
                     s = value_stack[-size:]
-                    undo.append(state_stack[-size:])
+                    if undo is not None:
+                        undo.append(state_stack[-size:])
                     del state_stack[-size:]
                     del value_stack[-size:]
                 else:
                     s = []
-                    undo.append([])
+                    if undo is not None:
+                        undo.append([])
                 cb = callbacks[r]
                 value = cb(s) if cb is not None else s[0]
                 state_stack.append(gotos[state_stack[-1]][origins[r]])
@@ -246,10 +257,12 @@ class _Driver:
                 n += 1
                 continue  # a synthetic value token was inserted; feed it
             if i != last_error:
-                before = state_stack[:]  # undo this token's reductions (each pushed one goto)
-                for popped in reversed(undo):
-                    before.pop()
-                    before.extend(popped)
+                if undo is not None:  # undo this token's reductions (each pushed one goto)
+                    before = state_stack[:]
+                    for popped in reversed(undo):
+                        before.pop()
+                        before.extend(popped)
+                assert before is not None
                 self._report(i, tok, self._expected(before))
             elif i >= n:
                 return None  # recovery made no progress at the end of the input: give up
