@@ -528,7 +528,7 @@ def test_ctrl_c_on_twdsl_run_stops_the_ray_task(ray_cluster: RayCluster, project
         if proc.poll() is None:
             proc.kill()
     assert (proc.returncode, out) == (1, "")
-    assert "cancelled: cancelled: the run was cancelled" in err
+    assert "cancelled: the run was cancelled" in err
     # the run ended at once; its Ray task was asked to stop, then its worker process killed
     deadline = time.monotonic() + 10
     while _alive(pid):

@@ -153,20 +153,18 @@ def test_an_optimization_level_out_of_range_is_a_usage_error(tmp_path: Path,
     assert done.stderr.splitlines()[-1].endswith(": 7 is not in the range 0<=x<=1.")
 
 
-def test_a_program_too_deep_to_write_is_an_internal_error_not_a_traceback(
-        tmp_path: Path) -> None:
-    """Nested deeper than the IR's JSON writer goes (until `twdsl check` bounds nesting):
-    compile and run say so and exit 3, as docs/cli.md promises for a bug."""
+def test_a_program_too_deep_to_write_is_refused_by_the_checker(tmp_path: Path) -> None:
+    """Nested deeper than the IR's JSON writer goes: `twdsl check` bounds nesting (TW125), so
+    compile and run refuse it as a mistake in the file, never with a traceback."""
     depth = 90
     (tmp_path / "d.twdsl").write_text(
         'workflow W {\n  version: "1.0.0"\n  output {\n    r: object = '
         + "{ a: " * depth + "1" + " }" * depth + "\n  }\n}\n")
-    for args in (["compile", "d.twdsl"], ["run", "d.twdsl"]):
+    for args, code in ((["compile", "d.twdsl"], 1), (["run", "d.twdsl"], 2)):
         done = run(*args, cwd=tmp_path)
-        assert (done.returncode, done.stdout) == (3, ""), done.stderr
-        assert done.stderr.startswith(
-            "twdsl: internal error while processing d.twdsl: it nests too deeply for twdsl "
-            "(PydanticSerializationError: ")
+        assert (done.returncode, done.stdout) == (code, ""), done.stderr
+        assert done.stderr.startswith("d.twdsl:4:17: error[TW125] this expression nests more "
+                                      "than 64 levels deep")
         assert "Traceback" not in done.stderr
 
 

@@ -19,6 +19,7 @@ from twdsl import __version__
 from twdsl.codes import CODES, Code, code_markdown
 from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.source import SourceFile, Span
+from twdsl.suggest import closest_all
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -296,7 +297,7 @@ def suggest_codes(query: str, limit: int = 3) -> list[Code]:
     keys = {c.code.lower(): c for c in CODES.values()}
     keys.update({c.name: c for c in CODES.values()})
     ranked = [k for k in keys if q and k.startswith(q.lower())]
-    close = difflib.get_close_matches(q.lower(), list(keys), n=limit, cutoff=0.6)
+    close = closest_all(q.lower(), keys, limit)
     if close:  # only spellings nearly as close as the best one
         best = difflib.SequenceMatcher(None, q.lower(), close[0]).ratio()
         ranked += [k for k in close

@@ -29,6 +29,19 @@ def closest(name: str, candidates: Iterable[str], exclude: Iterable[str] = ()) -
     return found[0] if found else None
 
 
+def closest_all(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """Up to ``limit`` candidates close to ``name``, the closest first (for lists of
+    suggestions, such as ``twdsl check --explain`` of a misspelt code)."""
+    return difflib.get_close_matches(name, sorted(set(candidates)), n=limit, cutoff=CUTOFF)
+
+
+def hint(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` or ``""``: the hint of a one-line message (configuration,
+    command-line words), from :func:`closest`."""
+    best = closest(name, candidates)
+    return f" (did you mean '{best}'?)" if best is not None else ""
+
+
 def did_you_mean(name: str, candidates: Iterable[str], span: Span, exclude: Iterable[str] = (),
                  verb: str = "change to") -> tuple[str, Fix | None]:
     """The hint to append to a message (``"; did you mean 'x'?"`` or ``""``) and the fix that

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import difflib
 import importlib
 import inspect
 import queue
@@ -32,6 +31,7 @@ from typing import Any
 
 from twdsl.runtime.agents.base import AgentCall, ensure_json
 from twdsl.runtime.errors import ConfigurationError, ErrorKind, TaskError
+from twdsl.suggest import hint
 
 
 class PythonAgent:
@@ -271,5 +271,4 @@ def _module_names(base_dir: Path) -> list[str]:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return hint(word, choices)

@@ -8,7 +8,6 @@ what to write instead.  Python modules are imported on first use (``get``/``miss
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from twdsl.runtime.agents.command_agent import (
 )
 from twdsl.runtime.agents.python_agent import PythonAgent, load_target
 from twdsl.runtime.errors import ConfigurationError
+from twdsl.suggest import closest, hint
 
 KINDS = ("python", "command", "url")
 COMMON_KEYS = ("timeout", "circuit_breaker", "description")
@@ -123,8 +123,8 @@ class AgentRegistry:
         lower = {n.lower(): n for n in known}
         if name.lower() in lower and lower[name.lower()] != name:
             return lower[name.lower()]
-        close = difflib.get_close_matches(name.lower(), list(lower), n=1)
-        return lower[close[0]] if close else None
+        close = closest(name.lower(), lower)
+        return lower[close] if close is not None else None
 
     def breaker(self, name: str) -> CircuitBreaker | None:
         """The circuit breaker of ``name`` (None before its first ``get``, or for a
@@ -223,8 +223,8 @@ class AgentRegistry:
         spec = dict(spec)
         kinds = [k for k in KINDS if k in spec]
         if not kinds:
-            typo = next((f" ('{k}' looks like '{m[0]}')" for k in spec
-                         if (m := difflib.get_close_matches(str(k), KINDS, n=1))), "")
+            typo = next((f" ('{k}' looks like '{m}')" for k in spec
+                         if (m := closest(str(k), KINDS)) is not None), "")
             raise ConfigurationError(
                 f"{where}: says neither python, command nor url{typo}; give exactly one: "
                 "python = \"module:function\", command = [\"program\", \"arg\"] or "
@@ -241,10 +241,8 @@ class AgentRegistry:
                 "where twdsl runs, whatever the executor (see docs/agents.md); remove it")
         for key in spec:
             if key not in known:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ConfigurationError(
-                    f"{where}: unknown key '{key}'{hint}; a {kind} agent knows: "
+                    f"{where}: unknown key '{key}'{hint(str(key), known)}; a {kind} agent knows: "
                     f"{', '.join(known)}")
         b = Binding(str(name), kind, where, spec)
         getattr(self, f"_check_{kind}")(b)
@@ -390,9 +388,8 @@ def _ray_table(table: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key not in RAY_KEYS:
-            close = difflib.get_close_matches(str(key), RAY_KEYS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigurationError(f"{where}: unknown key 'ray.{key}'{hint}; ray knows: "
+            raise ConfigurationError(f"{where}: unknown key 'ray.{key}'"
+                                     f"{hint(str(key), RAY_KEYS)}; ray knows: "
                                      f"{', '.join(RAY_KEYS)}")
         if key == "max_retries":
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -1,4 +1,4 @@
-"""Executors: where the attempts of agent calls run (docs/agents.md, docs/scale-out-ray.md).
+"""Executors: where the attempts of agent calls run (docs/agents.md, docs/scale-out.md).
 
 The engine keeps the orchestration (order, retries, timeouts, cancellation, the durable
 record) and asks its executor how to run each agent: ``executor.agent(agent)`` is the agent
@@ -45,7 +45,7 @@ class ExecutorError(ConfigurationError):
 
 def make_executor(name: str, address: str | None) -> Executor:
     """The executor called ``name`` ("local" or "ray"); ``address`` is the Ray cluster's
-    (``host:port`` of its head, or ``auto``; None: Ray's own rule, see docs/scale-out-ray.md).
+    (``host:port`` of its head, or ``auto``; None: Ray's own rule, see docs/scale-out.md).
     The Ray executor connects at once, so an address out of reach is an ExecutorError here,
     before anything runs.
 

@@ -265,7 +265,7 @@ def inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
               help="Task attempts running at once (unless the workflow sets max_concurrency).")
 @click.option("--executor", "executor_name", type=click.Choice(EXECUTORS), default="local",
               show_default=True, help="Where agent calls run: here, or Python agents as Ray "
-              "tasks on a Ray cluster (docs/scale-out-ray.md).")
+              "tasks on a Ray cluster (docs/scale-out.md).")
 @click.option("--ray-address", default=None, metavar="HOST:PORT",
               help="The Ray cluster's head, or 'auto' (default: Ray's rule: RAY_ADDRESS, else a "
                    "cluster started on this machine, else a new local Ray).")

@@ -137,6 +137,11 @@ class _Checker:
                 self.block(s.else_, CONTAINERS["branch"], "else block")
         elif isinstance(s, A.SwitchStmt):
             self.expr(s.subject)
+            defaults = [c for c in s.cases if c.is_default]
+            for extra in defaults[1:]:
+                self.error("TW123", "a second 'default' in this switch: a switch has one "
+                           "default (merge their statements)", extra,
+                           (Related(defaults[0].span, "the first default"),))
             for case in s.cases:
                 for v in case.values:
                     self.expr(v)
