@@ -40,13 +40,13 @@ from twdsl.formatter import format_parsed
 ROOT = Path(__file__).resolve().parent.parent
 
 SHAPES: dict[str, Callable[[int], str]] = {
-    "array": lambda n: 'workflow W {\n  version: "1"\n  tags: ' + "[" * n + "1" + "]" * n
+    "array": lambda n: 'workflow W {\n  version: "1.0.0"\n  tags: ' + "[" * n + "1" + "]" * n
     + "\n}\n",
-    "object": lambda n: 'workflow W {\n  version: "1"\n  task t {\n    agent: "A"\n    input: '
+    "object": lambda n: 'workflow W {\n  version: "1.0.0"\n  task t {\n    agent: "A"\n    input: '
     + "{ a: " * n + "1" + " }" * n + "\n  }\n}\n",
-    "parallel": lambda n: 'workflow W {\n  version: "1"\n' + "parallel { " * n
+    "parallel": lambda n: 'workflow W {\n  version: "1.0.0"\n' + "parallel { " * n
     + 'task t { agent: "A" }' + " }" * n + "\n}\n",
-    "plus": lambda n: 'workflow W {\n  version: "1"\n  tags: ' + " + ".join(["1"] * n)
+    "plus": lambda n: 'workflow W {\n  version: "1.0.0"\n  tags: ' + " + ".join(["1"] * n)
     + "\n}\n",
 }
 

@@ -42,7 +42,7 @@ class Agents:
 
 
 def source(shape: str, n: int) -> str:
-    head = 'workflow B {\n  version: "1"\n'
+    head = 'workflow B {\n  version: "1.0.0"\n'
     if shape == "foreach":
         return head + (f'  foreach i in range({n}) {{\n    parallel: true\n'
                        '    max_concurrency: 64\n'

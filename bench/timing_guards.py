@@ -51,8 +51,8 @@ def main() -> None:
                       "commit": commit, "repetitions": reps}))
 
     tasks = [f'task t{i} {{ agent: "A" }}' for i in range(2000)]
-    one = 'workflow W { version: "1" ' + " ".join(tasks) + " }"
-    many = 'workflow W {\n version: "1"\n' + "\n".join(tasks) + "\n}"
+    one = 'workflow W { version: "1.0.0" ' + " ".join(tasks) + " }"
+    many = 'workflow W {\n version: "1.0.0"\n' + "\n".join(tasks) + "\n}"
     assert twdsl.parse(one, "x").diagnostics == twdsl.parse(many, "x").diagnostics == []
     t_one = _median(lambda: twdsl.parse(one, "x"), reps)
     t_many = _median(lambda: twdsl.parse(many, "x"), reps)
@@ -65,7 +65,7 @@ def main() -> None:
     def flow(dep: Callable[[int], str]) -> str:
         body = "\n".join(f'  task t{i:04d} {{ agent: "A" depends: [{dep(i)}] }}'
                          for i in range(1000))
-        return f'workflow W {{\n  version: "1"\n  task start {{ agent: "A" }}\n{body}\n}}\n'
+        return f'workflow W {{\n  version: "1.0.0"\n  task start {{ agent: "A" }}\n{body}\n}}\n'
 
     wrong = flow(lambda i: f"x{i:04d}")  # each a did-you-mean search
     right = flow(lambda i: f"t{i - 1:04d}" if i else "start")

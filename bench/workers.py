@@ -37,17 +37,17 @@ import pg_helpers  # noqa: E402
 from twdsl.compiler import compile_source  # noqa: E402
 from twdsl.runtime.store import new_run_id, open_store  # noqa: E402
 
-SMALL = ('workflow Small {\n  version: "1"\n  input { n: number }\n'
+SMALL = ('workflow Small {\n  version: "1.0.0"\n  input { n: number }\n'
          '  output { out: number = b.result.n }\n'
          '  task a { agent: "echo" input: { n: n } }\n'
          '  task b { agent: "echo" input: { n: a.result.n + 1 } }\n}\n')
-SLOW = ('workflow Slow {\n  version: "1"\n  input { n: number }\n'
+SLOW = ('workflow Slow {\n  version: "1.0.0"\n  input { n: number }\n'
         '  foreach i in range(n) {\n    parallel: true\n    max_concurrency: 2\n'
         '    task t { agent: "sleep" input: { seconds: 0.2 } }\n  }\n}\n')
 
 
 def foreach(n: int) -> str:
-    return ('workflow Wide {\n  version: "1"\n  foreach i in range(%d) {\n    parallel: true\n'
+    return ('workflow Wide {\n  version: "1.0.0"\n  foreach i in range(%d) {\n    parallel: true\n'
             '    max_concurrency: 64\n    task t { agent: "echo" input: { i: i } }\n  }\n}\n' % n)
 
 

@@ -60,10 +60,14 @@ ALLOWED: dict[str, tuple[str, ...]] = {
                        "twdsl.lowering", "twdsl.passes", "twdsl.ir"),
     # Editor features: computed on the analysis and its semantic model.
     "twdsl.ide": (*_BASE, *_PUBLIC_API, "twdsl.syntax", "twdsl.semantics"),
+    # Versions: the pure comparison reads two programs (IR) only, so that the runtime may call
+    # it; reading and compiling the versions uses the public API and the compiler.
+    "twdsl.versions.diff": ("twdsl.lang", "twdsl.ir"),
+    "twdsl.versions": (*_BASE, *_PUBLIC_API, "twdsl.syntax", "twdsl.compiler", "twdsl.ir"),
     # Front doors: the public API only, never the stages behind it.
     "twdsl.cli": (*_BASE, *_PUBLIC_API, "twdsl.fix", "twdsl.report", "twdsl.compiler",
                   "twdsl.ir", "twdsl.runtime", "twdsl.lsp", "twdsl.server", "twdsl.syntax.parser",
-                  "twdsl.lint.schedule", "twdsl.testing", "twdsl.debug"),
+                  "twdsl.lint.schedule", "twdsl.testing", "twdsl.debug", "twdsl.versions"),
     # The debugger is a front door too: it runs programs on the runtime and compiles the
     # expressions typed in it with the compiler's public API (never the stages behind it).
     "twdsl.debug": (*_BASE, *_PUBLIC_API, "twdsl.compiler", "twdsl.ir", "twdsl.runtime"),
@@ -174,6 +178,8 @@ def test_every_layer_exists() -> None:
      "twdsl.runtime.engine (twdsl.runtime) imports twdsl.syntax"),
     ("twdsl/lang/values.py", "from twdsl.ir import expr",
      "twdsl.lang.values (twdsl.lang) imports twdsl.ir"),
+    ("twdsl/versions/diff.py", "from twdsl.compiler import compile_source",
+     "twdsl.versions.diff (twdsl.versions.diff) imports twdsl.compiler"),
     ("twdsl/ide/completion.py", "from twdsl import analyze",
      "imports analyze from the bare package twdsl: import it from its module"),
 ])

@@ -382,7 +382,7 @@ def test_numbers() -> None:
 
 # --------------------------------------------------------------------------- statement spans
 def test_task_span_runs_from_task_to_closing_brace() -> None:
-    text = ("workflow W {\n  version: \"1\"\n  // before\n  task build {\n    agent: \"A\"\n"
+    text = ("workflow W {\n  version: \"1.0.0\"\n  // before\n  task build {\n    agent: \"A\"\n"
             "  } // after\n  override task b { agent: \"B\" }\n}\n")
     result = analyze(text, "t.twdsl")
     # (a modifier on a workflow's task is TW235; the span still runs from the modifier)

@@ -195,7 +195,7 @@ def test_files_are_checked_as_one_project(tmp_path: Path) -> None:
         "export agent Deploy { input { target: string } output { url: url } }\n")
     (tmp_path / "main.twdsl").write_text(
         'import { Deploy } from "./lib/ops.twdsl"\n'
-        'workflow W {\n  version: "1"\n  task d { agent: Deploy input: { target: 1 } }\n}\n')
+        'workflow W {\n  version: "1.0.0"\n  task d { agent: Deploy input: { target: 1 } }\n}\n')
     r = run("check", "main.twdsl", cwd=tmp_path)  # lib/ops.twdsl is read because it is imported
     assert r.returncode == 1
     assert r.stdout.splitlines()[0] == ("main.twdsl:4:43: error[TW301] input 'target' of agent "

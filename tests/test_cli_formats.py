@@ -117,11 +117,11 @@ def test_github_output(files: Path) -> None:
 
 def test_warnings_are_github_warnings_and_fail_only_with_strict(files: Path) -> None:
     (files / "warn.twdsl").write_text(
-        'workflow W { version: "1" task a { agent: "A" on_error: { fallback: skipTests } } }\n')
+        'workflow W { version: "1.0.0" task a { agent: "A" on_error: { fallback: skipTests } } }\n')
     r = run("check", "--format", "github", "warn.twdsl", cwd=files)
     assert r.returncode == 0
     head, _, message = r.stdout.partition("::fallback ")
-    assert head == ("::warning file=warn.twdsl,line=1,col=69,endLine=1,endColumn=78,"
+    assert head == ("::warning file=warn.twdsl,line=1,col=73,endLine=1,endColumn=82,"
                     "title=twdsl TW216")
     assert message.startswith("'skipTests'")
     r = run("check", "--format", "github", "--strict", "warn.twdsl", cwd=files)

@@ -37,6 +37,12 @@ def test_examples(code: str) -> None:
         assert good.ok and good.diagnostics == []
         return
     config = parse_config(tomllib.loads(c.config), "twdsl.toml") if c.config else DEFAULT
+    if c.stage == "versions":  # reported by `check --against` the old version c.against
+        from twdsl.versions.against import check_text_against
+
+        assert [d.code for d in check_text_against(c.bad, c.against, config=config)] == [code]
+        assert check_text_against(c.good, c.against, config=config) == []
+        return
     bad = analyze_project({"bad.twdsl": c.bad}, EXAMPLE_FILES.get,
                           lambda _: config)["bad.twdsl"]
     assert [d.code for d in bad.diagnostics] == [code]

@@ -67,7 +67,7 @@ def test_inline_suppression_on_the_line_and_the_line_below() -> None:
 
 
 def test_syntax_errors_cannot_be_suppressed() -> None:
-    assert _codes('workflow W { version: "1" @ } // twdsl-ignore: TW100\n') == [
+    assert _codes('workflow W { version: "1.0.0" @ } // twdsl-ignore: TW100\n') == [
         (1, "TW100", "error")]
 
 
@@ -113,7 +113,7 @@ def test_a_suppression_comment_followed_by_code_covers_only_its_line() -> None:
 def test_agents_bound_in_configuration_are_the_catalog_for_string_agents() -> None:
     src = """agent Sig { input { x: any } output { y: any } }
 workflow W {
-  version: "1"
+  version: "1.0.0"
   task a { agent: "Notify" }
   task b { agent: "Notfy" }
   task c { agent: "Sig" }

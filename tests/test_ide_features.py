@@ -84,9 +84,9 @@ def test_completion_in_a_workflow_offers_keywords_valid_there(ws: ide.Workspace)
 
 
 def test_completion_after_else_position_offers_else(ws: ide.Workspace) -> None:
-    text = 'workflow W {\n  version: "1"\n  if (true) {\n  }\n  '
+    text = 'workflow W {\n  version: "1.0.0"\n  if (true) {\n  }\n  '
     assert "else" in labels(text, len(text), None)
-    text2 = 'workflow W {\n  version: "1"\n  '
+    text2 = 'workflow W {\n  version: "1.0.0"\n  '
     assert "else" not in labels(text2, len(text2), None)
 
 
@@ -165,7 +165,7 @@ def test_completion_of_types_error_kinds_and_actions() -> None:
 
 
 def test_completion_of_loop_variables_in_a_foreach() -> None:
-    src = ('agent A { input { x: string } output { y: string } }\nworkflow W {\n  version: "1"\n'
+    src = ('agent A { input { x: string } output { y: string } }\nworkflow W {\n  version: "1.0.0"\n'
            '  input { names: array<string> }\n  foreach n, i in names {\n    task t { agent: A '
            'input: { x: n } }\n  }\n}\n')
     snap = ide.snapshot(src, "w.twdsl")
@@ -251,7 +251,7 @@ def test_hover_of_an_agent_a_task_a_field_and_a_builtin(ws: ide.Workspace) -> No
                                             "duration such as `30s`, `5m` or `1h`.")
     h = ide.hover(ws, "main.twdsl", off(MAIN, "stack.frontend", 1))
     assert h is not None and h.markdown == "```twdsl\n(input) stack: Stack\n```"
-    src = 'workflow W { version: "1" output { n: number = len("ab") } }'
+    src = 'workflow W { version: "1.0.0" output { n: number = len("ab") } }'
     w2 = ide.Workspace([ide.snapshot(src, "w.twdsl")])
     h = ide.hover(w2, "w.twdsl", off(src, "len"))
     assert h is not None and h.markdown == ("```twdsl\n(builtin) len\n```\n\nlen(x): the length "
@@ -260,13 +260,13 @@ def test_hover_of_an_agent_a_task_a_field_and_a_builtin(ws: ide.Workspace) -> No
 
 # ------------------------------------------------------------------- signatures and hints
 def test_signature_help_of_builtins_methods_and_templates(ws: ide.Workspace) -> None:
-    text = 'workflow W { version: "1" output { n: number = range(1, '
+    text = 'workflow W { version: "1.0.0" output { n: number = range(1, '
     h = ide.signature_help(text, len(text), None)
     assert h is not None
     assert [(s.label, s.params) for s in h.signatures] == [("range(n)", ("n",)),
                                                            ("range(a, b)", ("a", "b"))]
     assert (h.active_signature, h.active_parameter) == (1, 1)
-    text = 'workflow W { version: "1" output { n: array<string> = xs.filter('
+    text = 'workflow W { version: "1.0.0" output { n: array<string> = xs.filter('
     h = ide.signature_help(text, len(text), None)
     assert h is not None and [s.label for s in h.signatures] == [
         "array<T>.filter(T => boolean) -> array<T>"]
@@ -320,7 +320,7 @@ def test_semantic_tokens_name_what_names_mean(ws: ide.Workspace) -> None:
 
 # ------------------------------------------------------------------ actions and formatting
 def test_code_actions_offer_the_fix_and_a_suppression() -> None:
-    src = ('workflow W {\n  version: "1"\n  input { n: number }\n  task a { agent: "X" '
+    src = ('workflow W {\n  version: "1.0.0"\n  input { n: number }\n  task a { agent: "X" '
            'timout: 5m }\n}\n')
     snap = ide.snapshot(src, "w.twdsl")
     assert [(d.code, d.span.line) for d in snap.analysis.diagnostics] == [
@@ -338,7 +338,7 @@ def test_code_actions_offer_the_fix_and_a_suppression() -> None:
 
 
 def test_suppression_extends_an_existing_comment() -> None:
-    src = ('workflow W {\n  version: "1"\n  // twdsl-ignore: TW999\n  input { n: number }\n}\n')
+    src = ('workflow W {\n  version: "1.0.0"\n  // twdsl-ignore: TW999\n  input { n: number }\n}\n')
     snap = ide.snapshot(src, "w.twdsl")
     d = next(d for d in snap.analysis.diagnostics if d.code == "TW504")
     edit = ide.code_actions(snap, [d])[0].edits[0]
@@ -351,17 +351,17 @@ def test_syntax_errors_cannot_be_suppressed() -> None:
 
 
 def test_formatting_whole_and_range() -> None:
-    src = 'workflow W {\nversion:"1"\n  task a {agent:"X"}\n  task b { agent:"Y" }\n}\n'
+    src = 'workflow W {\nversion:"1.0.0"\n  task a {agent:"X"}\n  task b { agent:"Y" }\n}\n'
     snap = ide.snapshot(src, "w.twdsl")
     whole = ide.format_edits(snap)
     assert len(whole) == 1 and whole[0].new_text == (
-        'workflow W {\n  version: "1"\n  task a {\n    agent: "X"\n  }\n  task b {\n'
+        'workflow W {\n  version: "1.0.0"\n  task a {\n    agent: "X"\n  }\n  task b {\n'
         '    agent: "Y"\n  }\n}\n')
     # range formatting keeps the changed runs of lines that touch the range
-    src = 'workflow W {\nversion:"1"\n  task a {\n    agent: "X"\n  }\n  task b {agent:"Y"}\n}\n'
+    src = 'workflow W {\nversion:"1.0.0"\n  task a {\n    agent: "X"\n  }\n  task b {agent:"Y"}\n}\n'
     snap = ide.snapshot(src, "w.twdsl")
     assert [(e.span.line, e.span.end_line, e.new_text) for e in ide.format_edits(snap, 2, 2)] == [
-        (2, 3, '  version: "1"\n')]
+        (2, 3, '  version: "1.0.0"\n')]
     assert [(e.span.line, e.span.end_line, e.new_text) for e in ide.format_edits(snap, 6, 6)] == [
         (6, 7, '  task b {\n    agent: "Y"\n  }\n')]
     assert ide.format_edits(ide.snapshot("workflow {", "w.twdsl")) == []

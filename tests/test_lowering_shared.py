@@ -37,14 +37,14 @@ template Twice(n: number) {
   task second { agent: Pure  input: { x: first.result.y } }
 }
 workflow A {
-  version: "1"
+  version: "1.0.0"
   retry: { attempts: 3, delay: 2s }
   task get { agent: Fetch  input: { url: "https://example.com" } }
   use Twice(n: 1) as t
   task after { agent: Pure  input: { x: t.second.result.y } }
 }
 workflow B {
-  version: "1"
+  version: "1.0.0"
   use Twice(n: 2)
   task only { agent: Pure  input: { x: 3 }  on_error: { fallback { task fb { agent: Fetch
     input: { url: "x" } } } } }

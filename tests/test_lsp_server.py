@@ -114,7 +114,7 @@ def errors_logged(client: LanguageClient) -> list[str]:
 async def test_diagnostics_follow_incremental_changes(
     client: LanguageClient, tmp_path: Path
 ) -> None:
-    text = 'workflow W {\n  version: "1"\n  task a { agent: "X" timout: 5m }\n}\n'
+    text = 'workflow W {\n  version: "1.0.0"\n  task a { agent: "X" timout: 5m }\n}\n'
     u = open_doc(client, tmp_path / "w.twdsl", text)
     got = await diagnostics(client, u, 1)
     assert [(d.range, d.code, d.message, d.severity) for d in got] == [
@@ -190,7 +190,7 @@ async def test_a_broken_configuration_is_reported_not_fatal(
     vscode: LanguageClient, tmp_path: Path
 ) -> None:
     (tmp_path / "twdsl.toml").write_text('[check]\nignore = ["TW999"]\n')
-    u = open_doc(vscode, tmp_path / "w.twdsl", 'workflow W { version: "1" input { n: number } }')
+    u = open_doc(vscode, tmp_path / "w.twdsl", 'workflow W { version: "1.0.0" input { n: number } }')
     got = await diagnostics(vscode, u, 1)
     assert [d.code for d in got] == ["TW504"]  # checked with the defaults
     assert [m.message for m in vscode.messages] == [
@@ -314,7 +314,7 @@ async def test_symbols(vscode: LanguageClient, project: Path) -> None:
 
 
 async def test_formatting_and_code_actions(client: LanguageClient, tmp_path: Path) -> None:
-    text = 'workflow W {\nversion:"1"\n  input { n: number }\n}\n'
+    text = 'workflow W {\nversion:"1.0.0"\n  input { n: number }\n}\n'
     u = open_doc(client, tmp_path / "w.twdsl", text)
     doc = lsp.TextDocumentIdentifier(u)
     edits = await client.text_document_formatting_async(
@@ -324,7 +324,7 @@ async def test_formatting_and_code_actions(client: LanguageClient, tmp_path: Pat
     )
     assert list(edits or []) == [
         lsp.TextEdit(
-            rng((0, 0), (4, 0)), 'workflow W {\n  version: "1"\n  input {\n    n: number\n  }\n}\n'
+            rng((0, 0), (4, 0)), 'workflow W {\n  version: "1.0.0"\n  input {\n    n: number\n  }\n}\n'
         )
     ]
     actions = await client.text_document_code_action_async(
@@ -613,7 +613,7 @@ async def test_a_configuration_changed_on_disk_is_applied_without_an_edit(
     document in between: the server hears of the file through didChangeWatchedFiles."""
     toml = tmp_path / "twdsl.toml"
     toml.write_text('[check]\nignore = ["TW504"]\n')
-    u = open_doc(vscode, tmp_path / "w.twdsl", 'workflow W { version: "1" input { n: number } }')
+    u = open_doc(vscode, tmp_path / "w.twdsl", 'workflow W { version: "1.0.0" input { n: number } }')
     assert await diagnostics(vscode, u, 1) == []
 
     since = len(vscode.published)  # type: ignore[attr-defined]
@@ -657,7 +657,7 @@ async def test_an_imported_file_changed_on_disk_reanalyses_its_open_importers(
 ) -> None:
     main = open_doc(vscode, project / "main.twdsl")
     assert await diagnostics(vscode, main, 1) == []
-    other = open_doc(vscode, project / "other.twdsl", 'workflow O { version: "1" }')
+    other = open_doc(vscode, project / "other.twdsl", 'workflow O { version: "1.0.0" }')
     assert await diagnostics(vscode, other, 1) == []
     lib = project / "lib.twdsl"
     since = len(vscode.published)  # type: ignore[attr-defined]
@@ -687,7 +687,7 @@ async def test_a_pulling_client_is_asked_to_pull_again_when_a_configuration_chan
 ) -> None:
     toml = tmp_path / "twdsl.toml"
     toml.write_text('[check]\nignore = ["TW504"]\n')
-    u = open_doc(puller, tmp_path / "w.twdsl", 'workflow W { version: "1" input { n: number } }')
+    u = open_doc(puller, tmp_path / "w.twdsl", 'workflow W { version: "1.0.0" input { n: number } }')
     assert await diagnostics(puller, u, 1) == []
     start = puller.diagnostic_refresh_count
     toml.write_text("[check]\n")
@@ -704,7 +704,7 @@ def test_a_normal_session_writes_nothing_to_stderr(tmp_path: Path) -> None:
     """What an editor shows as the server's output: nothing, for a session with a save (the
     file watcher's notification follows it) and a cancel of a request already answered."""
     doc = tmp_path / "w.twdsl"
-    doc.write_text('workflow W { version: "1" }\n')
+    doc.write_text('workflow W { version: "1.0.0" }\n')
     messages = [
         {"id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
         {"method": "initialized", "params": {}},

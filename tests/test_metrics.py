@@ -154,7 +154,7 @@ def test_a_real_run_through_the_engine_feeds_metrics_and_the_events_file(tmp_pat
 
     src = '''
     workflow Flow {
-      version: "1"
+      version: "1.0.0"
       task flaky { agent: "Flaky" retry: { attempts: 2, delay: 1ms, on: [transient] } }
       foreach x in [1, 2, 3] {
         task each { agent: "Echo" input: { x: x } }

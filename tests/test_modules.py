@@ -37,7 +37,7 @@ workflow W {
 def test_missing_file_unexported_and_misspelt_names() -> None:
     main = """import { Deploy, Private, Deplyo } from "./ops.twdsl"
 import { X } from "./nowhere.twdsl"
-workflow W { version: "1" task a { agent: Deploy input: { target: "t" } } }
+workflow W { version: "1.0.0" task a { agent: Deploy input: { target: "t" } } }
 """
     assert _diags({"main.twdsl": main}, {"ops.twdsl": OPS}) == {"main.twdsl": [
         ("main.twdsl:1:18", "TW221", "'Private' is declared in './ops.twdsl' but not exported: "
@@ -50,11 +50,11 @@ workflow W { version: "1" task a { agent: Deploy input: { target: "t" } } }
 
 def test_unknown_agents_are_reported_once_every_import_resolves() -> None:
     main = """import "./ops.twdsl"
-workflow W { version: "1" task a { agent: Deplo input: { target: "t" } } }
+workflow W { version: "1.0.0" task a { agent: Deplo input: { target: "t" } } }
 """
     assert _diags({"main.twdsl": main}, {"ops.twdsl": OPS})["main.twdsl"] == [
         ("main.twdsl:1:1", "TW223", "nothing exported by './ops.twdsl' is used"),
-        ("main.twdsl:2:43", "TW211", "unknown agent 'Deplo' (no 'agent' signature of that name; "
+        ("main.twdsl:2:47", "TW211", "unknown agent 'Deplo' (no 'agent' signature of that name; "
                                      "write the name as a string if it is bound in "
                                      "configuration); did you mean 'Deploy'?"),
     ]
@@ -63,7 +63,7 @@ workflow W { version: "1" task a { agent: Deplo input: { target: "t" } } }
 def test_unused_imports_with_a_fix() -> None:
     main = """import { Deploy, Target } from "./ops.twdsl"
 import "./ops.twdsl" as ops
-workflow W { version: "1" task a { agent: Deploy input: { target: "t" } } }
+workflow W { version: "1.0.0" task a { agent: Deploy input: { target: "t" } } }
 """
     out = analyze_project({"main.twdsl": main}, {"ops.twdsl": OPS}.get)["main.twdsl"]
     assert [(str(d.span), d.code, d.message) for d in out.diagnostics] == [
@@ -87,7 +87,7 @@ def test_import_cycle_reported_once() -> None:
 
 def test_an_import_of_a_broken_file_does_not_echo_its_errors() -> None:
     main = ('import { Deploy } from "./ops.twdsl"\n'
-            'workflow W { version: "1" task a { agent: Deploy } }\n')
+            'workflow W { version: "1.0.0" task a { agent: Deploy } }\n')
     out = _diags({"main.twdsl": main, "ops.twdsl": "export agent Deploy { input {"})
     assert out["main.twdsl"] == []
     assert [c for _, c, _ in out["ops.twdsl"]] == ["TW111", "TW111"]

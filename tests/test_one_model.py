@@ -294,7 +294,7 @@ def test_the_model_is_made_once_and_read_by_every_stage() -> None:
     """The analysis hands on its semantic model: the types the checker inferred are the ones
     the editor shows, and no stage builds a checker of its own."""
     a = twdsl.analyze('agent A { output { n: number } }\n'
-                      'workflow W { version: "1" task t { agent: A input: { x: 1 + 2 } } }',
+                      'workflow W { version: "1.0.0" task t { agent: A input: { x: 1 + 2 } } }',
                       "w.twdsl")
     assert a.model is not None
     w = a.module.items[1]
@@ -330,12 +330,12 @@ def test_runaway_expressions_end_as_validation_errors(tmp_path: Path, expression
 
 @pytest.mark.parametrize("src, expected", [
     # found by tests/test_pipeline_property.py: checked clean, failed at run time
-    ('agent A { output { status: number } }\nworkflow W { version: "1"\n'
+    ('agent A { output { status: number } }\nworkflow W { version: "1.0.0"\n'
      '  task t1 { agent: A on_error: skip }\n'
      '  task t2 { agent: "B" when: !(t1.result.status ?? 0 < 2) } }',
      [("TW301", "'??' gives a default of type boolean to a value of type number?: give a "
                 "default of type number")]),
-    ('workflow W { version: "1"\n  while (false) { max_iterations: 3 task t1 { agent: "A" } }\n'
+    ('workflow W { version: "1.0.0"\n  while (false) { max_iterations: 3 task t1 { agent: "A" } }\n'
      '  task t3 { agent: "B" when: 1 >= t1.attempts } }',
      [("TW301", "'>=' cannot combine number and array<number>")]),
 ])
@@ -385,13 +385,13 @@ def test_previous_in_a_sequential_foreach_is_the_iteration_before(tmp_path: Path
 ])
 def test_previous_outside_its_loop_or_in_a_parallel_one_is_an_error(body: str,
                                                                       message: str) -> None:
-    src = f'workflow W {{ version: "1"\n  {body}\n}}'
+    src = f'workflow W {{ version: "1.0.0"\n  {body}\n}}'
     assert [(d.code, d.message) for d in twdsl.analyze(src, "w.twdsl").diagnostics] == [
         ("TW302", message)]
 
 
 @pytest.mark.parametrize("files, expected", [
-    ({"w.twdsl": 'workflow W { version: "1" override task a { agent: "A" } }'},
+    ({"w.twdsl": 'workflow W { version: "1.0.0" override task a { agent: "A" } }'},
      [("TW235", "'override task a': modifiers apply to the tasks of templates only; a "
                 "workflow's task is neither inherited nor overridden")]),
     ({"w.twdsl": 'template T() { abstract task a task b { agent: "B" } }'},
@@ -403,17 +403,17 @@ def test_previous_outside_its_loop_or_in_a_parallel_one_is_an_error(body: str,
                 "in it to say what it is")]),
     ({"w.twdsl": 'abstract template A() { abstract task x }\ntemplate B() { task x { agent: "B" '
                  '} }\ntemplate C() extends A, B { task y { agent: "C" } }'}, []),
-    ({"w.twdsl": 'workflow W { version: "1" task a { agent: "A" retry: { attempts: 2 on: '
+    ({"w.twdsl": 'workflow W { version: "1.0.0" task a { agent: "A" retry: { attempts: 2 on: '
                  '[validation, timeout] } } }'},
      [("TW213", "'validation' errors are never retried (the same input fails the same way); "
                 "retry on timeout, agent, transient")]),
-    ({"w.twdsl": 'template T() { task build { agent: "A" } }\nworkflow W { version: "1" use T() '
+    ({"w.twdsl": 'template T() { task build { agent: "A" } }\nworkflow W { version: "1.0.0" use T() '
                  'as api\n task z { agent: "Z" depends: [api.buld, app.build] } }'},
      [("TW212", "'api.buld' in depends: template 'T' has no task 'buld'; did you mean 'build'?"),
       ("TW212", "'app' in depends is not a template instance of workflow 'W' (write `use "
                 "Template(…) as app`); did you mean 'api'?")]),
     ({"w.twdsl": 'import { A } from "./lib.twdsl"\nagent A { output { y: number } }\n'
-                 'workflow W { version: "1" task t { agent: A } }',
+                 'workflow W { version: "1.0.0" task t { agent: A } }',
       "lib.twdsl": 'export agent A { output { x: number } }'},
      [("TW203", "'A' is declared in this file and imported too; rename one (or import it 'as' "
                 "another name)")]),
@@ -422,7 +422,7 @@ def test_previous_outside_its_loop_or_in_a_parallel_one_is_an_error(body: str,
       ("TW301", "field 'timeout' expects duration, and this is string"),
       ("TW301", "field 'pure' expects boolean, and this is number"),
       ("TW301", "input 'n' expects number, and this is string")]),
-    ({"w.twdsl": 'workflow W { version: "1" task a { agent: "A" input: { x: "a".trim(1) } } }'},
+    ({"w.twdsl": 'workflow W { version: "1.0.0" task a { agent: "A" input: { x: "a".trim(1) } } }'},
      [("TW301", "'trim' takes no arguments, and this call gives 1")]),
 ])
 def test_rules_the_reference_once_left_unchecked(files: dict[str, str],
@@ -436,7 +436,7 @@ def test_rules_the_reference_once_left_unchecked(files: dict[str, str],
 def test_editor_features_survive_a_name_in_an_agent_setting() -> None:
     """Issue 16 (8): `agent A { description: x }` made symbols, hover, definition, references,
     rename, highlight and semantic tokens raise (the index had no names for an agent)."""
-    src = 'agent A { description: x }\nworkflow W { version: "1" task t { agent: A } }'
+    src = 'agent A { description: x }\nworkflow W { version: "1.0.0" task t { agent: A } }'
     snaps = ide.analyze_documents({"w.twdsl": src})
     ws = ide.Workspace(list(snaps.values()))
     at = src.index("x }")
@@ -444,7 +444,7 @@ def test_editor_features_survive_a_name_in_an_agent_setting() -> None:
     assert ide.hover(ws, "w.twdsl", at) is None
     assert ide.definition(ws, "w.twdsl", at) == []
     refs = ide.references(ws, "w.twdsl", src.index("agent: A") + 7)
-    assert [(r.line, r.column) for r in refs] == [(1, 7), (2, 43)]
+    assert [(r.line, r.column) for r in refs] == [(1, 7), (2, 47)]
     assert len(ide.semantic_tokens(ws, "w.twdsl")) > 0
 
 

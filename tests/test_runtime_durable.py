@@ -284,7 +284,7 @@ def test_events_go_to_a_jsonl_file_and_unbound_agents_get_a_did_you_mean(
     assert [(e["type"], e["correlation_id"]) for e in lines] == [
         ("workflow.started", run.id), ("workflow.completed", run.id)]
     (project / "typo.twdsl").write_text(
-        'workflow T {\n  version: "1"\n  task a { agent: "Wrok" }\n}\n')
+        'workflow T {\n  version: "1.0.0"\n  task a { agent: "Wrok" }\n}\n')
     r = twdsl(project, "run", "typo.twdsl")  # the checker knows the bound agents
     assert r.returncode == 2
     assert "error[TW211] unknown agent 'Wrok'" in r.stderr

@@ -91,7 +91,7 @@ def failing(kind: ErrorKind, message: str = "boom", times: int | None = None) ->
 def test_sequence_runs_in_written_order_and_outputs_read_results() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input { name: string }
       output { greeting: string = b.result.text }
       task a { agent: "Upper" input: { text: name } }
@@ -111,7 +111,7 @@ def test_sequence_runs_in_written_order_and_outputs_read_results() -> None:
 def test_parallel_children_overlap_and_data_orders_the_join() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       parallel {
         task a { agent: "Slow" }
         task b { agent: "Slow" }
@@ -129,7 +129,7 @@ def test_parallel_children_overlap_and_data_orders_the_join() -> None:
 
 def test_block_max_concurrency_bounds_the_overlap() -> None:
     tasks = "\n".join(f'task t{i} {{ agent: "Slow" }}' for i in range(6))
-    src = f'workflow W {{ version: "1" parallel {{ max_concurrency: 2\n{tasks} }} }}'
+    src = f'workflow W {{ version: "1.0.0" parallel {{ max_concurrency: 2\n{tasks} }} }}'
     agents = Recorder(Slow=sleeper(0.05))
     result, _ = run(src, agents)
     assert result.status is RunStatus.COMPLETED
@@ -140,7 +140,7 @@ def test_block_max_concurrency_bounds_the_overlap() -> None:
 def test_the_run_limit_bounds_a_parallel_foreach() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input { items: array<number> }
       output { doubled: array<number> = t.result.map(r => r.v) }
       foreach x in items {
@@ -162,7 +162,7 @@ def test_the_run_limit_bounds_a_parallel_foreach() -> None:
 def test_timeout_stops_the_attempt_and_retry_waits_the_backoff() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       task slow {
         agent: "Slow"
         timeout: 100ms
@@ -190,7 +190,7 @@ def test_timeout_stops_the_attempt_and_retry_waits_the_backoff() -> None:
 def test_retry_only_retries_the_listed_kinds() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       task a { agent: "Bad" retry: { attempts: 3, delay: 1ms, on: [transient] } }
     }'''
     agents = Recorder(Bad=failing(ErrorKind.AGENT))
@@ -204,7 +204,7 @@ def test_retry_only_retries_the_listed_kinds() -> None:
 def test_retry_succeeds_after_transient_failures() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       output { r: any = a.result }
       task a { agent: "Flaky" retry: { attempts: 3, delay: 1ms } }
     }'''
@@ -220,7 +220,7 @@ def test_retry_succeeds_after_transient_failures() -> None:
 def test_on_error_skip_and_continue_let_the_run_go_on() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       output { x: any = a.result ?? "none", y: string = b.status, e: any = b.error.kind }
       task a { agent: "Bad" on_error: skip }
       task b { agent: "Bad" on_error: continue }
@@ -238,7 +238,7 @@ def test_on_error_skip_and_continue_let_the_run_go_on() -> None:
 def test_fallback_runs_and_compensation_runs_last_written_first() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       task deploy {
         agent: "Bad"
         on_error {
@@ -265,7 +265,7 @@ def test_fallback_runs_and_compensation_runs_last_written_first() -> None:
 def test_a_handler_whose_kinds_do_not_match_fails_the_run() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       task a {
         agent: "Bad"
         on_error { when: [timeout] then: continue }
@@ -281,7 +281,7 @@ def test_a_handler_whose_kinds_do_not_match_fails_the_run() -> None:
 def test_fail_fast_cancels_the_siblings() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       parallel {
         task slow { agent: "Slow" }
         task bad { agent: "Bad" }
@@ -306,7 +306,7 @@ def test_fail_fast_cancels_the_siblings() -> None:
 def test_without_fail_fast_every_child_finishes_then_the_block_fails() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       parallel {
         fail_fast: false
         task slow { agent: "Slow" }
@@ -323,7 +323,7 @@ def test_without_fail_fast_every_child_finishes_then_the_block_fails() -> None:
 def test_branches_loops_and_switch() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input { n: number, env_name: string }
       output {
         seen: array<any> = visit.result
@@ -358,7 +358,7 @@ def test_branches_loops_and_switch() -> None:
 def test_break_and_continue_in_a_sequential_foreach() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input { pages: array<string> }
       foreach page in pages {
         if (page == "") { continue }
@@ -375,7 +375,7 @@ def test_break_and_continue_in_a_sequential_foreach() -> None:
 def test_while_past_max_iterations_is_an_error() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       while (true || poll.result == null) {
         max_iterations: 3
         task poll { agent: "Echo" }
@@ -392,7 +392,7 @@ def test_while_past_max_iterations_is_an_error() -> None:
 def test_workflow_timeout_cancels_work_and_records_timeout() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       timeout: 150ms
       task slow { agent: "Slow" }
     }'''
@@ -406,7 +406,7 @@ def test_workflow_timeout_cancels_work_and_records_timeout() -> None:
 def test_when_false_skips_and_result_is_null() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input { go: boolean }
       output { r: string = a.status }
       task a { agent: "Echo" when: go }
@@ -418,7 +418,7 @@ def test_when_false_skips_and_result_is_null() -> None:
 
 
 def test_cancelling_the_run_cancels_in_flight_agents() -> None:
-    program = compile_ok('workflow W { version: "1" task slow { agent: "Slow" } }')
+    program = compile_ok('workflow W { version: "1.0.0" task slow { agent: "Slow" } }')
     agents = Recorder(Slow=sleeper(5))
     events = Collect()
     engine = Engine(program, agents, events, RunOptions())
@@ -439,7 +439,7 @@ def test_cancelling_the_run_cancels_in_flight_agents() -> None:
 def test_priority_orders_queued_work() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       max_concurrency: 1
       parallel {
         task first { agent: "Slow" }
@@ -455,7 +455,7 @@ def test_priority_orders_queued_work() -> None:
 def test_inputs_are_parsed_by_type_and_validated_with_named_errors() -> None:
     program = compile_ok('''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input {
         n: number
         flag: boolean = false
@@ -491,7 +491,7 @@ def test_cache_hits_and_expiry_with_a_real_store_and_a_controlled_clock(tmp_path
 
     program = compile_ok('''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input { q: string }
       output { r: any = search.result }
       task search { agent: "Search" input: { q: q } cache: 1h }
@@ -518,7 +518,7 @@ def test_cache_hits_and_expiry_with_a_real_store_and_a_controlled_clock(tmp_path
 def test_builtin_names_have_their_values() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       foreach i in [1, 2] {
         task t {
           agent: "Echo"
@@ -538,7 +538,7 @@ def test_builtin_names_have_their_values() -> None:
 def test_an_input_that_is_not_data_fails_the_task_as_validation() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       task t { agent: "Echo" input: { f: () => 42 } }
     }'''
     agents = Recorder()
@@ -552,7 +552,7 @@ def test_an_input_that_is_not_data_fails_the_task_as_validation() -> None:
 def test_without_fail_fast_children_not_yet_started_still_run() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       parallel {
         fail_fast: false
         max_concurrency: 1
@@ -572,7 +572,7 @@ def test_without_fail_fast_children_not_yet_started_still_run() -> None:
 def test_a_parallel_foreach_over_nothing_runs_nothing() -> None:
     src = '''
     workflow W {
-      version: "1"
+      version: "1.0.0"
       input { items: array<number> }
       output { n: number = len(t.result) }
       foreach x in items {

@@ -106,13 +106,13 @@ def test_while_condition_reads_its_own_body_without_a_cycle() -> None:
 
 
 def test_if_condition_reading_its_own_branch_is_a_cycle() -> None:
-    src = 'workflow W {\n  version: "1"\n  if (t.result.ok) { task t { agent: "T" } }\n}'
+    src = 'workflow W {\n  version: "1.0.0"\n  if (t.result.ok) { task t { agent: "T" } }\n}'
     assert [c for _, c, _ in _diags(src)] == ["TW401"]
     assert _diags(src)[0][2] == "dependency cycle: t -> t; these tasks can never start"
 
 
 def test_scopes() -> None:
-    src = """workflow W { version: "1"
+    src = """workflow W { version: "1.0.0"
       input { xs: array<number> }
       foreach x, i in xs {
         task t { agent: "T" input: { v: x + i, w: xs.map(y => y + x), z: xs.map(x => x) } }
@@ -155,10 +155,10 @@ def test_examples_have_no_semantic_errors() -> None:
 def test_module_level_duplicates_and_a_task_named_like_an_input() -> None:
     src = """agent Build { input { x: any } output { y: any } }
 template Build() { task t { agent: "A" } }
-workflow W { version: "1" input { n: number } task n { agent: "A" input: { v: n } } }
+workflow W { version: "1.0.0" input { n: number } task n { agent: "A" input: { v: n } } }
 """
     assert _diags(src) == [
         ("w.twdsl:2:10", "TW203", "'Build' is declared twice in this file"),
-        ("w.twdsl:3:52", "TW202", "task 'n' has the name of the input 'n' in workflow 'W'; "
+        ("w.twdsl:3:56", "TW202", "task 'n' has the name of the input 'n' in workflow 'W'; "
                                   "rename one of them"),
     ]

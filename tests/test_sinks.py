@@ -284,7 +284,7 @@ def test_a_real_run_delivers_every_event_in_order(receiver: Receiver) -> None:
 
     program = compile_source('''
     workflow Fan {
-      version: "1"
+      version: "1.0.0"
       input { xs: array<number> }
       foreach x in xs { task each { agent: "Echo" input: { x: x } } }
       output { n: number = len(each.result) }

@@ -211,7 +211,7 @@ def test_tracebacks_of_handled_failures_are_kept_and_shown(project: Path) -> Non
 
 # ---------------------------------------------------------------------- finding it (16, 14)
 
-ECHO = 'workflow E {\n  version: "1"\n  task t { agent: "echo" input: { x: 1 } }\n}\n'
+ECHO = 'workflow E {\n  version: "1.0.0"\n  task t { agent: "echo" input: { x: 1 } }\n}\n'
 
 
 def test_every_command_finds_the_same_store(tmp_path: Path) -> None:

@@ -12,34 +12,34 @@ def _fixes(src: str) -> list[tuple[str, str | None]]:
 
 
 def test_a_field_is_not_renamed_into_one_already_set() -> None:
-    src = 'workflow W { version: "1" task t { agent: "Echo"  agnet: "X" } }'
+    src = 'workflow W { version: "1.0.0" task t { agent: "Echo"  agnet: "X" } }'
     assert _fixes(src) == [("TW120", None)]
 
 
 def test_an_agent_input_is_not_renamed_into_one_already_given() -> None:
     src = """agent B { input { path: string } output { y: any } }
-workflow W { version: "1" task t { agent: B input: { path: "a", pth: "b" } } }"""
+workflow W { version: "1.0.0" task t { agent: B input: { path: "a", pth: "b" } } }"""
     assert _fixes(src) == [("TW305", None)]
 
 
 def test_duplicate_keys_in_an_object_are_an_error() -> None:
-    src = 'workflow W { version: "1" task t { agent: "A" input: { a: 1, a: 2 } } }'
+    src = 'workflow W { version: "1.0.0" task t { agent: "A" input: { a: 1, a: 2 } } }'
     assert [(str(d.span), d.code, d.message) for d in analyze(src, "f").diagnostics] == [
-        ("f:1:62", "TW121", "key 'a' is set twice in this object")]
+        ("f:1:66", "TW121", "key 'a' is set twice in this object")]
 
 
 def test_a_task_is_not_suggested_for_its_own_depends() -> None:
-    src = 'workflow W { version: "1" task build { agent: "A"  depends: [buil] } }'
+    src = 'workflow W { version: "1.0.0" task build { agent: "A"  depends: [buil] } }'
     assert _fixes(src) == [("TW212", None)]
 
 
 def test_literals_are_candidates_for_undefined_names() -> None:
-    src = 'workflow W { version: "1" task failer { agent: "A" } task t { agent: "B" input: { skip: fals } } }'
+    src = 'workflow W { version: "1.0.0" task failer { agent: "A" } task t { agent: "B" input: { skip: fals } } }'
     assert _fixes(src) == [("TW210", "false")]
 
 
 def test_an_unknown_type_is_reported_once() -> None:
-    src = 'workflow W { version: "1" input { n: nmuber = 5 } task t { agent: "A" input: { n: n } } }'
+    src = 'workflow W { version: "1.0.0" input { n: nmuber = 5 } task t { agent: "A" input: { n: n } } }'
     assert _fixes(src) == [("TW310", "number")]
 
 
@@ -48,5 +48,5 @@ def test_many_misspelt_references_are_each_reported() -> None:
     measured against the same workflow spelt right by bench/timing_guards.py (a timing here
     failed on busy machines)."""
     body = "\n".join(f'  task t{i:04d} {{ agent: "A" depends: [x{i:04d}] }}' for i in range(1000))
-    diags = analyze(f'workflow W {{\n  version: "1"\n{body}\n}}\n', "f").diagnostics
+    diags = analyze(f'workflow W {{\n  version: "1.0.0"\n{body}\n}}\n', "f").diagnostics
     assert len(diags) == 1000

@@ -171,30 +171,30 @@ def test_missing_brace_message_names_the_opener_line_of_the_task() -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("workflow W {\n  version: \"1\"\n  task a { agent: f(1, 2 }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a { agent: f(1, 2 }\n}\n",
      ["3:26-3:27 TW111 expected ')' to close '(' opened at 3:20",
       "  related: 3:20-3:21 the unclosed '(' is here"]),
-    ("workflow W {\n  version: \"1\"\n  task a { depends: [a, b }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a { depends: [a, b }\n}\n",
      ["3:27-3:28 TW111 expected ']' to close '[' opened at 3:21",
       "  related: 3:21-3:22 the unclosed '[' is here"]),
-    ("workflow W {\n  version: \"1\"\n  task a {\n    agent: f(1))\n  }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a {\n    agent: f(1))\n  }\n}\n",
      ["4:16-4:17 TW112 unexpected ')': there is no open '(' to close here; delete it"]),
-    ("workflow W {\n  version: \"1\"\n  task a {\n    depends: [a]]\n  }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a {\n    depends: [a]]\n  }\n}\n",
      ["4:17-4:18 TW112 unexpected ']': there is no open '[' to close here; delete it"]),
     # one line, one '{' short: the '}' at column 1 lines up with the workflow, so it is the
     # task's '}' that is missing
-    ("workflow W {\n  version: \"1\"\n  task a { agent: A\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a { agent: A\n}\n",
      ["4:1-4:2 TW111 expected '}' to close task 'a' opened at 3:3",
       "  related: 3:10-3:11 the unclosed '{' is here"]),
-    ("workflow W {\n  version: \"1\"\n  task a { agent: \"${x\" }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a { agent: \"${x\" }\n}\n",
      ["3:20-3:22 TW130 unterminated interpolation: add '}' to close '${'"]),
-    ("workflow W {\n  version: \"1\"\n  task a { agent: \"A\", timeout: 5s, timeout: 6s }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a { agent: \"A\", timeout: 5s, timeout: 6s }\n}\n",
      ["3:37-3:44 TW121 field 'timeout' is set twice in task 'a'",
       "  related: 3:24-3:31 first set here"]),
-    ("workflow W {\n  version: \"1\"\n  task a { agent: '\\x' }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a { agent: '\\x' }\n}\n",
      ["3:20-3:22 TW103 unknown escape sequence '\\x': use \\n, \\t, \\r, \\\\, \\\", \\', \\$ "
       "or \\u{…}; write '\\\\' for a backslash"]),
-    ("workflow W {\n  version: \"1\"\n  task a { agent: A, input: { a: [ task b {} ] } }\n}\n",
+    ("workflow W {\n  version: \"1.0.0\"\n  task a { agent: A, input: { a: [ task b {} ] } }\n}\n",
      # `task` is a plain name where an expression stands (keywords are contextual)
      ["3:41-3:42 TW110 unexpected name 'b' in the 'input' object; expected ',', ']' or an operator"]),
 ])
@@ -204,6 +204,6 @@ def test_more_single_mistakes(text: str, expected: list[str]) -> None:
 
 def test_the_same_mistake_in_many_tasks_is_reported_once_per_task() -> None:
     tasks = "".join(f"  task t{i} {{\n    agent = A\n  }}\n" for i in range(10))
-    text = "workflow W {\n  version: \"1\"\n" + tasks + "}\n"
+    text = "workflow W {\n  version: \"1.0.0\"\n" + tasks + "}\n"
     assert [line.split(" TW")[0] for line in _diags(text) if not line.startswith(" ")] == [
         f"{4 + 3 * i}:11-{4 + 3 * i}:12" for i in range(10)]

@@ -84,7 +84,7 @@ workflow W {
 
 def test_an_optional_parameter_without_default_is_not_required() -> None:
     src = """template T(notes: string?, n: number) { task a { agent: "A" input: { notes: notes, n: n } } }
-workflow W { version: "1" use T(n: 1) use T() }
+workflow W { version: "1.0.0" use T(n: 1) use T() }
 """
     assert [(str(d.span), d.code, d.message) for d in analyze(src, "t").diagnostics] == [
-        ("t:2:43", "TW231", "use of template 'T' lacks the required argument 'n'")]
+        ("t:2:47", "TW231", "use of template 'T' lacks the required argument 'n'")]

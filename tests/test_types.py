@@ -98,12 +98,12 @@ def test_conditions_loops_operators_and_methods() -> None:
 def test_declared_types() -> None:
     src = """type Target = { host: string, port: number }
 type Loop = Loop
-workflow W { version: "1" input { t: Target, u: Tagret, l: Loop, a: array<string, number> }
+workflow W { version: "1.0.0" input { t: Target, u: Tagret, l: Loop, a: array<string, number> }
   task use { agent: "A" input: { t: t, u: u, l: l, a: a } } }"""
     assert [(str(d.span), d.code, d.message) for d in analyze(src, "t").diagnostics] == [
         ("t:2:6", "TW310", "type 'Loop' is defined in terms of itself"),
-        ("t:3:49", "TW310", "unknown type 'Tagret'; did you mean 'Target'?"),
-        ("t:3:69", "TW310", "array takes one element type: array<T>"),
+        ("t:3:53", "TW310", "unknown type 'Tagret'; did you mean 'Target'?"),
+        ("t:3:73", "TW310", "array takes one element type: array<T>"),
     ]
 
 
@@ -129,7 +129,7 @@ def test_a_while_condition_reads_its_own_body_as_optional() -> None:
 
 
 def test_types_from_unfollowed_imports_are_not_guessed_at() -> None:
-    src = ('import { Target } from "./lib.twdsl"\nworkflow W { version: "1" input { t: Target } '
+    src = ('import { Target } from "./lib.twdsl"\nworkflow W { version: "1.0.0" input { t: Target } '
            'task a { agent: "A" input: { t: t } } }')
     assert analyze(src, "w.twdsl").diagnostics == []
 

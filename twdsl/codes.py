@@ -27,6 +27,7 @@ class Code:
     bad: str = ""  # a file that triggers it
     good: str = ""  # the same file, fixed
     config: str = ""  # the twdsl.toml the examples are checked with (none when empty)
+    against: str = ""  # the old version the examples are checked against (--against)
 
 
 _E = Severity.ERROR
@@ -164,11 +165,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "An import of a file that does not exist (paths are relative to the importing file; "
          "the examples' ./ops.twdsl exports an agent Deploy).",
          'import { Deploy } from "./no-such-file.twdsl"',
-         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1" task a { agent: Deploy input: { target: "t" } } }'),
+         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1.0.0" task a { agent: Deploy input: { target: "t" } } }'),
     Code("TW221", "not-exported", "names", _E,
          "An imported name the file does not export (or does not declare at all).",
          'import { Deply } from "./ops.twdsl"',
-         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1" task a { agent: Deploy input: { target: "t" } } }'),
+         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1.0.0" task a { agent: Deploy input: { target: "t" } } }'),
     Code("TW222", "import-cycle", "names", _E,
          "Files that import each other, directly or through others (here: a file that imports "
          "itself).",
@@ -176,21 +177,21 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'export type A = { n: number }\nexport type B = { a: A }'),
     Code("TW223", "unused-import", "names", Severity.WARNING,
          "An import nothing in the file uses; the fix removes it.",
-         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1" task a { agent: "A" } }',
-         'workflow W { version: "1" task a { agent: "A" } }'),
+         'import { Deploy } from "./ops.twdsl"\nworkflow W { version: "1.0.0" task a { agent: "A" } }',
+         'workflow W { version: "1.0.0" task a { agent: "A" } }'),
     Code("TW230", "unknown-template-parameter", "names", _E,
          "An argument of use that the template has no parameter for.",
-         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1" use T(n: 1, m: 2) }',
-         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1" use T(n: 1) }'),
+         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 1, m: 2) }',
+         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 1) }'),
     Code("TW231", "missing-template-argument", "names", _E,
          "A use that does not give a required parameter (one without a default).",
-         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1" use T() }',
-         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1" use T(n: 1) }'),
+         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T() }',
+         'template T(n: number) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 1) }'),
     Code("TW232", "constraint-violated", "names", _E,
          "A literal argument outside its parameter's where constraints (min, max, min_length, "
          "max_length, pattern, choices).",
-         'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1" use T(n: 11) }',
-         'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1" use T(n: 10) }'),
+         'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 11) }',
+         'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 10) }'),
     Code("TW233", "template-cycle", "names", _E,
          "Templates that extend each other.",
          'template A() extends B { task a { agent: "A" } }\ntemplate B() extends A { task b { agent: "B" } }',
@@ -210,8 +211,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'abstract template A() { abstract task build }\ntemplate B() extends A { override task build { agent: "B" } }'),
     Code("TW237", "abstract-template-used", "names", _E,
          "A use of an abstract template, which can only be extended.",
-         'abstract template A() { task a { agent: "A" } }\nworkflow W { version: "1" use A() }',
-         'template A() { task a { agent: "A" } }\nworkflow W { version: "1" use A() }'),
+         'abstract template A() { task a { agent: "A" } }\nworkflow W { version: "1.0.0" use A() }',
+         'template A() { task a { agent: "A" } }\nworkflow W { version: "1.0.0" use A() }'),
     # ---------------------------------------------------------------- types (TW3xx)
     Code("TW301", "type-mismatch", "types", _E,
          "A value whose type does not fit where it is used: an operator's operands, a typed "
@@ -294,6 +295,15 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "A workflow schedule that is not a cron expression twdsl server can fire: 5 fields (or 6, seconds first), an @daily-style name, an optional TZ=Area/City in front; the error points at the wrong field.",
          'workflow W {\n  version: "1.0.0"\n  schedule: "0 25 * * *"\n  task a { agent: "A" }\n}',
          'workflow W {\n  version: "1.0.0"\n  schedule: "TZ=Europe/Paris 0 3 * * *"\n  task a { agent: "A" }\n}'),
+    Code("TW511", "bad-version", "lint", _E,
+         "A version that is not a semantic version (semver 2.0.0: MAJOR.MINOR.PATCH, then an optional -pre-release and +build); the fix writes the one obviously meant (\"1.0\" becomes \"1.0.0\", \"v1.2.3\" becomes \"1.2.3\"). docs/versions.md.",
+         'workflow W {\n  version: "1.0"\n  task a { agent: "A" }\n}',
+         'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" }\n}'),
+    Code("TW512", "version-bump-too-small", "versions", _E,
+         "Reported by twdsl check --against OLD: the version did not grow enough for what changed since OLD (twdsl diff): a breaking change needs a major bump, a compatible one a minor bump (under 0.y.z, a minor and a patch bump); the fix writes the smallest version that is enough. docs/versions.md.",
+         'workflow W {\n  version: "1.1.0"\n  input { region: string }\n  task a { agent: "A" input: { region: region } }\n}',
+         'workflow W {\n  version: "2.0.0"\n  input { region: string }\n  task a { agent: "A" input: { region: region } }\n}',
+         against='workflow W {\n  version: "1.0.0"\n  task a { agent: "A" input: { region: "eu" } }\n}'),
     # ---------------------------------------------------------------- graph (TW4xx)
     Code("TW401", "dependency-cycle", "graph", _E,
          "Tasks that wait for each other, through the written order, depends, chains or data "
@@ -371,6 +381,9 @@ def code_markdown(code: Code) -> str:
     ]
     if code.config:
         out += ["", "With this twdsl.toml:", "", "```toml", code.config.rstrip("\n"), "```"]
+    if code.against:
+        out += ["", "Checked with `--against` this old version:", "", "```twdsl",
+                code.against, "```"]
     for title, fence, example in ((f"Bad (reports {code.code}):", "twdsl-error", code.bad),
                                   ("Good:", "twdsl", code.good)):
         if example:

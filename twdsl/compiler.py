@@ -8,7 +8,7 @@ invariant is a compiler bug and raises :class:`twdsl.ir.validate.IRInvariantErro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from twdsl.analysis import Analysis
@@ -16,7 +16,7 @@ from twdsl.config import DEFAULT, Config
 from twdsl.diagnostics import Diagnostic, Severity, sort_diagnostics
 from twdsl.ir.model import Program
 from twdsl.ir.validate import Memo, validate
-from twdsl.lowering import lower_workflow
+from twdsl.lowering import lower_workflow, lower_workflows
 from twdsl.passes import run_passes
 from twdsl.project import Project
 from twdsl.recursion import deep_recursion, gc_paused
@@ -45,7 +45,7 @@ def compile_source(text: str, path: str, workflow: str | None = None, optimize: 
                    load: Callable[[str], str | None] | None = None) -> Compilation:
     """Compile the workflow ``workflow`` of the file ``path`` (the only one when None).
 
-    >>> c = compile_source('workflow W { version: "1" task a { agent: "echo" } }', "w.twdsl")
+    >>> c = compile_source('workflow W { version: "1.0.0" task a { agent: "echo" } }', "w.twdsl")
     >>> [n.kind for n in c.program.nodes.values()]
     ['block', 'task']
     """
@@ -69,6 +69,35 @@ def compile_source(text: str, path: str, workflow: str | None = None, optimize: 
     return Compilation(program, diags, names)
 
 
+def compile_workflows(analysis: Analysis, optimize: int = 1,
+                      names: Iterable[str] | None = None) -> dict[str, Compilation]:
+    """Every workflow of an analysed file (or those of ``names`` it has), by name, compiled
+    from that one analysis (an analysis with errors compiles none): what compares versions of
+    a file (twdsl.versions) calls, so that a file of many workflows is checked once, not once
+    per workflow as ``compile_source`` for each would."""
+    decls = [d for d in analysis.module.items if isinstance(d, A.WorkflowDecl)]
+    all_names = [d.name.name for d in decls]
+    if names is not None:
+        wanted = set(names)
+        decls = [d for d in decls if d.name.name in wanted]
+    diags = list(analysis.diagnostics)
+    if not analysis.ok:
+        return {d.name.name: Compilation(None, diags, all_names) for d in decls}
+    out: dict[str, Compilation] = {}
+    with deep_recursion(), gc_paused():
+        lowered = lower_workflows(analysis.scope, analysis.source, decls)
+        for decl, (program, errors) in zip(decls, lowered, strict=True):
+            if program is None:
+                out[decl.name.name] = Compilation(None, sort_diagnostics(diags + errors),
+                                                  all_names)
+                continue
+            memo: Memo = {}
+            validate(program, after="lowering", memo=memo)
+            out[decl.name.name] = Compilation(run_passes(program, optimize, memo), diags,
+                                              all_names)
+    return out
+
+
 def _choose(module: A.Module, path: str, workflow: str | None,
             names: list[str]) -> A.WorkflowDecl:
     decls = [d for d in module.items if isinstance(d, A.WorkflowDecl)]
@@ -87,4 +116,5 @@ def _choose(module: A.Module, path: str, workflow: str | None,
     return decls[0]
 
 
-__all__ = ["Compilation", "Severity", "WorkflowChoiceError", "compile_source"]
+__all__ = ["Compilation", "Severity", "WorkflowChoiceError", "compile_source",
+           "compile_workflows"]

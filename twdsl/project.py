@@ -30,7 +30,8 @@ def analyze_project(sources: dict[str, str], load: Callable[[str], str | None] |
     >>> out = analyze_project({
     ...     "lib.twdsl": 'export agent Echo { input { x: number } output { y: number } }',
     ...     "main.twdsl": 'import { Echo } from "./lib.twdsl"\\n'
-    ...                   'workflow W { version: "1" task t { agent: Echo input: { x: "1" } } }'})
+    ...                   'workflow W { version: "1.0.0" '
+    ...                   'task t { agent: Echo input: { x: "1" } } }'})
     >>> [d.message for d in out["main.twdsl"].diagnostics]
     ["input 'x' of agent 'Echo' expects number, and this is string"]
     """

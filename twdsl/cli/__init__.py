@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "Format TWDSL files in place ('-' reads standard input and writes standard output)."),
     "compile": ("twdsl.cli.compile:compile_command",
                 "Compile FILE to the IR, as JSON (docs/ir.md)."),
+    "diff": ("twdsl.cli.diff:diff_command",
+             "Compare two versions of a workflow: changes for callers and runs, breaking or "
+             "compatible."),
     "graph": ("twdsl.cli.compile:graph_command",
               "Draw FILE's workflow: tasks, branches, loops, parallel blocks, error paths."),
     "run": ("twdsl.cli.run:run_command",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from twdsl.analysis import analyze
+from twdsl.analysis import Analysis, analyze
 from twdsl.cli import baseline as baselines
 from twdsl.cli.common import (
     EXIT_FINDINGS,
@@ -28,7 +28,7 @@ from twdsl.cli.common import (
     write_text,
 )
 from twdsl.config import Config, ConfigError
-from twdsl.diagnostics import Diagnostic, Severity, render_text
+from twdsl.diagnostics import Diagnostic, Severity, render_text, sort_diagnostics
 from twdsl.fix import apply_fixes
 from twdsl.project import analyze_project
 from twdsl.report import find_code, render_explain, suggest_codes, to_github, to_sarif
@@ -56,10 +56,15 @@ from twdsl.report import find_code, render_explain, suggest_codes, to_github, to
                    "--write-baseline).")
 @click.option("--write-baseline", "write_baseline", type=click.Path(dir_okay=False),
               default=None, help="Record every finding in this baseline file and exit 0.")
+@click.option("--against", "against", metavar="OLD", default=None,
+              help="Also report a version that did not grow enough for what changed since OLD "
+                   "(TW512, docs/versions.md): a file, REV:path, or a git revision REV (each "
+                   "file as REV holds it).")
 @click.pass_context
 def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool,
                   explain: str | None, fix: bool, config_path: str | None,
-                  baseline: str | None, write_baseline: str | None) -> None:
+                  baseline: str | None, write_baseline: str | None,
+                  against: str | None) -> None:
     """Parse and check TWDSL files and folders (folders: every *.twdsl inside).
 
     With --fix, fixable diagnostics are fixed in the files first (each changed file is
@@ -94,7 +99,10 @@ def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: 
         analyses = analyze_project({f.path: f.text for f in files}, load_import, configs.for_file)
     except Exception as exc:  # a bug: say so, exit 3
         internal_error(", ".join(f.path for f in files), exc)
-    results = [(f, analyses[f.path].source, analyses[f.path].diagnostics) for f in files]
+    extra = _against(against, files, analyses, configs) if against is not None else {}
+    results = [(f, analyses[f.path].source,
+                sort_diagnostics(analyses[f.path].diagnostics + extra.get(f.path, [])))
+               for f in files]
     all_diags = [d for _, _, ds in results for d in ds]
     sources = {source.path: source for _, source, _ in results}
     if write_baseline is not None:
@@ -136,6 +144,24 @@ def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: 
     sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
 
 
+
+
+def _against(spec: str, files: list[InputFile], analyses: dict[str, Analysis],
+             configs: Configs) -> dict[str, list[Diagnostic]]:
+    """TW512 for each file against its old version (docs/versions.md)."""
+    from twdsl.cli.diff import show_compile_error
+    from twdsl.versions.against import against_files
+    from twdsl.versions.sources import CompileError, SourceError, against
+
+    try:
+        return against_files(against(spec), {f.path: f.text for f in files}, analyses,
+                             configs.for_file, load_import)
+    except CompileError as e:
+        show_compile_error(e)
+    except (SourceError, ConfigError) as e:
+        fail(str(e))
+    except Exception as exc:  # a bug: say so, exit 3
+        internal_error(spec, exc)
 
 
 def _fix_file(f: InputFile, config: Config) -> InputFile:

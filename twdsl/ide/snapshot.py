@@ -76,7 +76,7 @@ def analyze_documents(sources: dict[str, str], load: Callable[[str], str | None]
     ``parser``, the files of ``sources`` are parsed, and their workflows checked,
     incrementally (the same result, sooner).
 
-    >>> snaps = analyze_documents({"w.twdsl": 'workflow W { version: "1" }'})
+    >>> snaps = analyze_documents({"w.twdsl": 'workflow W { version: "1.0.0" }'})
     >>> snaps["w.twdsl"].analysis.ok
     True
     """

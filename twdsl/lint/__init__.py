@@ -56,11 +56,13 @@ def _rules() -> tuple[Rule, ...]:
         unreachable_task,
         unused_input,
         unused_result,
+        version_format,
     )
 
     return (missing_version.check, missing_agent.check, unbound_output.check,
             unused_input.check, constant_condition.check, retry_budget.check,
-            unreachable_task.check, unused_result.check, cache_inputs.check, schedule.check)
+            unreachable_task.check, unused_result.check, cache_inputs.check, schedule.check,
+            version_format.check)
 
 
 def run_rules(ctx: LintContext) -> list[Diagnostic]:
