@@ -312,7 +312,17 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def program(self, run_id: str) -> str | None:
-        """The IR JSON text a run was started with."""
+        """The IR JSON text a run was started with (or last resumed with)."""
+
+    @abc.abstractmethod
+    def set_program(self, run_id: str, ir: str, version: str | None) -> None:
+        """A run goes on with another program (a compatible change of its workflow, resumed):
+        the program is stored once, by its content hash (durable)."""
+
+    @abc.abstractmethod
+    def programs(self, workflow: str) -> list[tuple[str | None, str, float]]:
+        """The programs runs of ``workflow`` were started with, newest first, each once:
+        (version, IR JSON text, when its latest run was created)."""
 
     @abc.abstractmethod
     def list_runs(self, workflow: str | None = None, status: str | None = None,

@@ -778,6 +778,27 @@ class SQLStore(Store):
 
         return self._read(read, f"the program of run {run_id}")
 
+    def set_program(self, run_id: str, ir: str, version: str | None) -> None:
+        sha = hashlib.sha256(ir.encode()).hexdigest()
+
+        def write(db: Any) -> None:
+            db.execute("INSERT INTO programs (sha256, ir, created_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (sha256) DO NOTHING", (sha, ir, self.clock()))
+            db.execute("UPDATE runs SET ir_sha256 = ?, version = ? WHERE id = ?",
+                       (sha, version, run_id))
+
+        self._durable(write)
+
+    def programs(self, workflow: str) -> list[tuple[str | None, str, float]]:
+        def read(db: Any) -> list[tuple[str | None, str, float]]:
+            rows = db.execute(
+                "SELECT p.sha256, max(r.version), p.ir, max(r.created_at) AS latest FROM runs r "
+                "JOIN programs p ON p.sha256 = r.ir_sha256 WHERE r.workflow = ? "
+                "GROUP BY p.sha256, p.ir ORDER BY latest DESC", (workflow,)).fetchall()
+            return [(v, str(ir), float(t)) for _, v, ir, t in rows]
+
+        return self._read(read, f"the programs of workflow {workflow}")
+
     def list_runs(self, workflow: str | None = None, status: str | None = None,
                   since: float | None = None, until: float | None = None,
                   limit: int | None = 50) -> list[RunRecord]:

@@ -270,6 +270,9 @@ def inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
 @click.option("--ray-address", default=None, metavar="HOST:PORT",
               help="The Ray cluster's head, or 'auto' (default: Ray's rule: RAY_ADDRESS, else a "
                    "cluster started on this machine, else a new local Ray).")
+@click.option("--version", "version_wanted", default=None, metavar="X.Y.Z",
+              help="Run the program an earlier run of this workflow with this version used "
+                   "(kept in the state store): a rollback (docs/versions.md).")
 @click.option("--seed", type=int, default=None, hidden=True, help="Seed of retry jitter.")
 def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                 workflow: str | None, optimize: int, config_path: str | None,
@@ -277,14 +280,15 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
                 log_format: str, events_file: str | None, webhooks: tuple[str, ...],
                 webhook_headers: tuple[str, ...], event_types: tuple[str, ...],
                 metrics_port: int | None, max_concurrency: int | None,
-                executor_name: str, ray_address: str | None, seed: int | None) -> None:
+                executor_name: str, ray_address: str | None, version_wanted: str | None,
+                seed: int | None) -> None:
     """Run a workflow: FILE is a .twdsl source or a compiled .json program."""
     try:
         outlets = Outlets(events_file, webhooks, webhook_headers, event_types, metrics_port)
         outlets.headers_checked()
         code = _run(file, pairs, inputs_file, workflow, optimize, config_path, state_path,
                     no_state, no_cache, dry_run, log_format, max_concurrency, seed, outlets,
-                    executor_name, ray_address)
+                    executor_name, ray_address, version_wanted)
     except Stop as stop:
         _report_problems()
         if stop.message:
@@ -319,9 +323,14 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
          optimize: int, config_path: str | None, state_path: str | None, no_state: bool,
          no_cache: bool, dry_run: bool, log_format: str, max_concurrency: int | None,
          seed: int | None, outlets: Outlets | None = None, executor_name: str = "local",
-         ray_address: str | None = None) -> int:
+         ray_address: str | None = None, version_wanted: str | None = None) -> int:
     config = config_for(Path(file), config_path)
     program = load_program(file, workflow, optimize, config)
+    if version_wanted is not None:
+        if no_state:
+            raise Stop(EXIT_USAGE, "twdsl: --version runs a program kept in the state store: "
+                        "it cannot be used with --no-state")
+        program = recorded_version(program, version_wanted, state_path, config)
     inputs = _inputs(program, pairs, inputs_file)
     from twdsl.runtime.plan import plan
 
@@ -356,6 +365,28 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
                        cache=not no_cache, outlets=outlets, executor=executor)
     finally:
         executor.close()
+
+
+def recorded_version(program: Program, wanted: str, state_path: str | None,
+                     config: Config) -> Program:
+    """The program of ``program``'s workflow that an earlier run with version ``wanted`` used
+    (kept in the state store), or a Stop naming the versions there are."""
+    from twdsl.cli.state import StateStop, open_state
+
+    try:
+        store = open_state(state_path, config)
+    except StateStop as e:
+        raise Stop(e.code, e.message) from None
+    known = store.programs(program.workflow)
+    for version, ir, _ in known:
+        if version == wanted:
+            click.echo(f"twdsl: running {program.workflow} {wanted} as an earlier run recorded "
+                       "it", err=True)
+            return Program.from_json(ir)
+    have = sorted({v for v, _, _ in known if v}, reverse=True)
+    listed = ", ".join(have) if have else "none"
+    raise Stop(EXIT_USAGE, f"twdsl: no run of {program.workflow} with version {wanted} is in "
+                f"the state store (versions recorded: {listed})")
 
 
 def make_executor_or_stop(name: str, address: str | None) -> Any:

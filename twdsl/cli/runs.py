@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SUFFIX
 from twdsl.cli.run import Stop, agent_registry, config_for, execute, inputs_from_record
 from twdsl.cli.state import STATE_HELP, StateStop, open_state, report_problems
 from twdsl.config import Config
@@ -290,11 +290,18 @@ def _config_for(run: Any, config_path: str | None) -> Config:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
+@click.option("--recorded-version", is_flag=True,
+              help="Resume with the program the run was started with, even when its workflow "
+                   "file has changed since.")
 @_guard
 def runs_resume(run_id: str, config_path: str | None, log_format: str,
-                state: str | None) -> int:
+                state: str | None, recorded_version: bool = False) -> int:
     """Continue an interrupted, paused or cancelled run in place: completed tasks are not
-    run again, their results are reused; tasks that were in flight run again."""
+    run again, their results are reused; tasks that were in flight run again.
+
+    When the workflow file has changed since the run started, the run goes on with the new
+    program if the change is compatible with what already ran (docs/versions.md), and is
+    refused with the breaking changes otherwise (--recorded-version resumes the old one)."""
     from twdsl.runtime.recording import Recorder
 
     store = _open(state)
@@ -312,6 +319,8 @@ def runs_resume(run_id: str, config_path: str | None, log_format: str,
         return _requeue(store, run)
     program = _program(store, run)
     config = _config_for(run, config_path)
+    if not recorded_version:
+        program = _current_program(store, run, program, config)
     inputs = inputs_from_record(program, run.inputs)
     registry = agent_registry(program, config)
     reuse = store.completed_results(run.id)
@@ -321,6 +330,35 @@ def runs_resume(run_id: str, config_path: str | None, log_format: str,
     recorder = Recorder(store, run.id, program, resumed=True)
     return int(execute(program, inputs, registry, recorder, log_format,
                        config.run.get("max_concurrency") or 16, reuse=reuse, resumed=True))
+
+
+def _current_program(store: Any, run: Any, recorded: Any, config: Config) -> Any:
+    """The program a resumed run goes on with: the recorded one when its workflow file is
+    gone or unchanged; the file's, compiled as the recorded one was, when the change is
+    compatible with what already ran (recorded as the run's program); a Stop listing the
+    breaking changes otherwise."""
+    from twdsl.cli.run import load_program
+    from twdsl.versions.diff import diff_programs
+
+    source = run.source_path
+    if not source or not Path(source).is_file() or Path(source).suffix != SUFFIX:
+        return recorded
+    current = load_program(source, recorded.workflow, recorded.optimization, config)
+    if current.to_json() == recorded.to_json():
+        return recorded
+    changes = diff_programs(recorded, current)
+    breaking = [c for c in changes if c.breaking]
+    if breaking:
+        lines = "\n".join(f"  {c.message}" for c in breaking)
+        raise Stop(EXIT_FINDINGS, f"twdsl: {source} has changed since run {run.id} started, "
+                    f"and these changes break what it already ran:\n{lines}\n"
+                    f"twdsl: `twdsl runs resume {run.id} --recorded-version` goes on with the "
+                    "version it started with")
+    store.set_program(run.id, current.to_json(), current.version)
+    n = len(changes)
+    click.echo(f"twdsl: {source} has changed since run {run.id} started; the change is "
+               f"compatible ({n} change{'s' if n != 1 else ''}): resuming with it", err=True)
+    return current
 
 
 def _requeue(store: Any, run: Any) -> int:
