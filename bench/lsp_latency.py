@@ -7,7 +7,7 @@ diagnostic):
 - ``diagnostics``: from sending a ``didChange`` (one character typed into, or deleted from, the
   description string of a task in the middle of the file) to receiving the
   ``publishDiagnostics`` tagged with that version.  It includes the server's debounce
-  (``--debounce-ms``, the server's default 20 ms unless given) and the JSON-RPC round trip.
+  (``--debounce-ms``, the server's default 5 ms unless given) and the JSON-RPC round trip.
 - ``completion``: the round trip of a ``textDocument/completion`` request at the start of a
   line inside a task (fields, keywords) and after ``t.result.`` (members by type), with the
   document analysed.
@@ -134,7 +134,7 @@ class _Session:
 
     def rows(self, lines: int) -> list[dict[str, object]]:
         common = {"bench": "lsp_latency", "lines": lines, "commit": _commit(),
-                  "debounce_ms": self.debounce if self.debounce is not None else 20,
+                  "debounce_ms": self.debounce if self.debounce is not None else 5,
                   "parse": "full" if self.full_parse else "incremental"}
         d, c = self.diag_ms, self.comp_ms
         return [
