@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 
 import click
@@ -199,6 +198,8 @@ def _explain(query: str) -> None:
 
 def _homepage() -> str | None:
     """The project's home page from the installed package's metadata, if it names one."""
+    from importlib.metadata import PackageNotFoundError, metadata  # 14 ms: SARIF only
+
     try:
         meta = metadata("twdsl")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
