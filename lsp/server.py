@@ -315,13 +315,15 @@ class TwdslServer(LanguageServer):
                     ws.diagnostics.refresh_support)
 
     def _idle_collect(self) -> None:
-        """Turn the collector back on when no analysis is running or waiting (it collects as
-        allocations go on); otherwise try again later.  Never left off while idle."""
+        """Collect now, while nothing is running or waiting, and turn the collector back on;
+        otherwise try again later.  Turning it on alone would not do: it collects when
+        allocations next cross its thresholds, which is in the middle of the next analysis."""
         self._gc_timer = None
         if self._busy() or self.timers:
             self._gc_timer = asyncio.get_running_loop().call_later(IDLE_COLLECT,
                                                                    self._idle_collect)
             return
+        gc.collect()
         gc.enable()
 
     def _busy(self) -> bool:
