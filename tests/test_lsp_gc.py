@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from lsp.server import TwdslServer
+from twdsl.lsp.server import TwdslServer
 
 
 def test_idle_collect_turns_the_collector_back_on() -> None:

@@ -32,12 +32,34 @@ class Node:
                         yield from (x for x in v if isinstance(x, Node))
 
     def walk(self) -> Iterator[Node]:
-        """This node and all its descendants, depth first, in source order."""
+        """This node and all its descendants, depth first, in source order.
+
+        ``children`` inlined: three checks walk every workflow, and this is twice as fast as
+        extending the stack from the ``children`` generator (bench/check_throughput.py)."""
         stack: list[Node] = [self]
+        pop = stack.pop
         while stack:
-            node = stack.pop()
+            node = pop()
             yield node
-            stack.extend(reversed(list(node.children())))
+            names = node._children
+            if not names:
+                continue
+            kids: list[Node] = []
+            add = kids.append
+            for name in names:
+                value = getattr(node, name)
+                if value is None:
+                    continue
+                if type(value) is list:
+                    for v in value:
+                        if type(v) is list:  # list of lists (chain steps)
+                            kids.extend(x for x in v if isinstance(x, Node))
+                        elif isinstance(v, Node):
+                            add(v)
+                elif isinstance(value, Node):
+                    add(value)
+            kids.reverse()
+            stack.extend(kids)
 
 
 # ------------------------------------------------------------------ names
