@@ -208,7 +208,9 @@ class Worker:
             self.log(f"run {run.id}: {message}")
             return "failed"
         resumed = run.started_at is not None
-        reuse = await asyncio.to_thread(store.completed_results, run.id) if resumed else {}
+        # what the run completed is reused: a resumed run's, or the tasks a failed-only
+        # retry was given before it was queued (`twdsl server`)
+        reuse = await asyncio.to_thread(store.completed_results, run.id)
         recorder = Recorder(store, run.id, program, resumed=resumed)
         executor = self.executor
         engine = Engine(program, _Through(agents, executor) if executor is not None else agents,

@@ -109,7 +109,7 @@ def _history(state: Path) -> tuple[int, int]:
                     rng.uniform(30, 60) if k == 0 else 0)
                 rid = new_run_id(created)
                 store.create_run(rid, "NightlyReport", version="1.2.0", inputs={"n": k},
-                                 created_at=created)
+                                 created_at=created, status="running")
                 store.update_run(rid, status="completed" if ok else "failed",
                                  started_at=created + 1, finished_at=created + 1 + seconds,
                                  error=None if ok else {"kind": "agent", "message":
