@@ -1,5 +1,7 @@
-"""Runs executed by the server itself: one thread with its own event loop, at most
-``max_runs`` runs at a time, the others waiting in order (status ``pending``).
+"""Runs executed by the server itself.  :class:`Runner` (a server whose runs are not queued:
+the SQLite default): one thread with its own event loop, at most ``max_runs`` runs at a
+time, the others waiting in order (status ``pending``).  :class:`ServedQueue` (a queued
+server started with ``--execute``): the server is one more worker of its queue.
 
 Each run is recorded in the state store exactly as ``twdsl run`` records one (the same
 Recorder), so ``twdsl runs`` and the server see the same history, and a run's pause and
