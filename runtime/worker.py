@@ -131,6 +131,12 @@ class Worker:
                     a.task.cancel()
             await asyncio.gather(keeper, watcher, return_exceptions=True)
 
+    def poke(self) -> None:
+        """Look at the queues now, not at the next poll (this process just queued a run);
+        call it from the worker's event loop."""
+        if self._wake is not None:
+            self._wake.set()
+
     def stop(self) -> None:
         """Claim nothing more; pause the runs in progress and hand them back to their
         queues."""

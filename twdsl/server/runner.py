@@ -267,6 +267,11 @@ class ServedQueue:
     def alive(self) -> bool:
         return self.thread.is_alive() and not self.done.is_set()
 
+    def poke(self) -> None:
+        """A run was just queued (by this server): claim now rather than at the next poll."""
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.worker.poke)
+
     def running(self) -> int:
         return len(self.worker.active)
 

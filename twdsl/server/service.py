@@ -312,6 +312,8 @@ class Service:
             for t in seeds or []:  # the worker reuses a run's completed tasks
                 self.store.set_task(run_id, t.key, "completed", task=t.task, result=t.result)
             self.store.transition(run_id, "pending", when=frozenset({"paused"}))
+        if self.served is not None:
+            self.served.poke()
         return run_id
 
     # ------------------------------------------------------------------ programs
@@ -497,6 +499,8 @@ class Service:
         if got is None:
             raise ApiError(409, f"run {run.id} is {run_status(self.run(run.id))} now; not "
                            "resumed")
+        if self.served is not None:
+            self.served.poke()
         return {"run": run.id, "resumed": True, "reused": len(reuse), "queue": got.queue}
 
     def retry(self, run_id: str, failed_only: bool) -> RunRecord:
