@@ -2,7 +2,11 @@
 schedule (``* * * * * *``), the delay from the scheduled time to the fire (the run recorded)
 and to the run's start, in milliseconds: median, p95, max.
 
-    .venv/bin/python bench/server_schedule.py [--fires 100]
+    .venv/bin/python bench/server_schedule.py [--fires 100] [--postgres]
+
+With ``--postgres`` the state store is a throwaway PostgreSQL server (tests/pg_helpers.py) and
+the server runs with ``--execute``: each fire queues its run, and the server's own worker
+claims it from the queue (the run's start delay then counts the claim, polled every 0.25 s).
 """
 
 from __future__ import annotations
@@ -33,15 +37,24 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fires", type=int, default=100)
+    ap.add_argument("--postgres", action="store_true")
     args = ap.parse_args()
+    pg = None
+    extra: list[str] = []
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        import pg_helpers
+
+        pg = pg_helpers.start()
+        extra = ["--execute"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        state = str(root / "state.db")
+        state = pg.new_database() if pg is not None else str(root / "state.db")
         token = subprocess.run([sys.executable, "-m", "twdsl.cli", "token", "create", "--role",
                                 "admin", "--state", state], capture_output=True, text=True,
                                check=True, cwd=root).stdout.strip()
         proc = subprocess.Popen([sys.executable, "-m", "twdsl.cli", "server", "--port", "0",
-                                 "--state", state], cwd=root, stderr=subprocess.PIPE,
+                                 "--state", state, *extra], cwd=root, stderr=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         assert proc.stderr is not None
@@ -77,7 +90,10 @@ def main() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+    if pg is not None:
+        pg.stop()
     out = {
+        "store": "postgresql" if pg is not None else "sqlite",
         "fires": len(fires), "missed_occurrences": int(sum(g - 1 for g in gaps)),
         "fire_delay_ms": {"median": round(statistics.median(fire_ms), 2),
                           "p95": round(pct(fire_ms, 0.95), 2), "max": round(max(fire_ms), 2),

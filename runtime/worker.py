@@ -131,6 +131,12 @@ class Worker:
                     a.task.cancel()
             await asyncio.gather(keeper, watcher, return_exceptions=True)
 
+    def poke(self) -> None:
+        """Look at the queues now, not at the next poll (this process just queued a run);
+        call it from the worker's event loop."""
+        if self._wake is not None:
+            self._wake.set()
+
     def stop(self) -> None:
         """Claim nothing more; pause the runs in progress and hand them back to their
         queues."""
@@ -208,7 +214,9 @@ class Worker:
             self.log(f"run {run.id}: {message}")
             return "failed"
         resumed = run.started_at is not None
-        reuse = await asyncio.to_thread(store.completed_results, run.id) if resumed else {}
+        # what the run completed is reused: a resumed run's, or the tasks a failed-only
+        # retry was given before it was queued (`twdsl server`)
+        reuse = await asyncio.to_thread(store.completed_results, run.id)
         recorder = Recorder(store, run.id, program, resumed=resumed)
         executor = self.executor
         engine = Engine(program, _Through(agents, executor) if executor is not None else agents,

@@ -73,16 +73,19 @@ def make_project(root: Path) -> Path:
     return root
 
 
-def cli(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(project: Path, *args: str, check: bool = True,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     r = subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=project,
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=env)
     if check and r.returncode != 0:
         raise AssertionError(f"twdsl {' '.join(args)} exited {r.returncode}: {r.stderr}")
     return r
 
 
-def token(project: Path, role: str, name: str | None = None) -> str:
-    return cli(project, "token", "create", "--role", role, "--name", name or role).stdout.strip()
+def token(project: Path, role: str, name: str | None = None, state: str | None = None) -> str:
+    extra = ("--state", state) if state else ()
+    return cli(project, "token", "create", "--role", role, "--name", name or role,
+               *extra).stdout.strip()
 
 
 class Server:
@@ -104,6 +107,7 @@ class Server:
             rest = self.proc.stderr.read()
             raise AssertionError(f"the server did not start: {line}{rest}")
         self.url = f"http://127.0.0.1:{m.group(1)}"
+        self.mode = self.proc.stderr.readline().strip()  # who runs the runs
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -441,8 +441,10 @@ def test_queue_waits_for_a_slot(tmp_path: Path) -> None:
             second = op.post("/api/workflows/Slow/runs", json={"inputs": {"seconds": 0}})
             second_id = second.json()["id"]
             q = op.get("/api/queue").json()
-            assert q["server"] == {"id": q["server"]["id"], "max_runs": 1, "running": 1,
-                                   "waiting": 1}
+            assert q["server"] == {"id": q["server"]["id"], "executes": True, "queue": None,
+                                   "max_runs": 1, "running": 1, "waiting": 1}
+            assert q["mode"] == "runs are executed by this server, 1 at once"
+            assert q["queues"] == []  # nothing queued: the server runs what it accepts
             assert q["pending"] == 1 and q["running"] == 1 and q["oldest_wait"] >= 0
             # a waiting run cannot be paused, but can be cancelled before it starts
             assert op.post(f"/api/runs/{second_id}/pause").status_code == 409

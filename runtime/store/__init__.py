@@ -37,6 +37,7 @@ from twdsl.runtime.store.base import (
     Store,
     StoreError,
     TaskState,
+    interrupted,
     new_run_id,
     process_alive,
     this_host,
@@ -50,5 +51,5 @@ __all__ = [
     "FINAL_TASK_STATUSES", "RUN_STATUSES", "SCHEMA_VERSION", "TASK_STATUSES", "AmbiguousRunId",
     "AttemptRecord", "CacheHit", "ControlRequest", "EventRecord", "LeaseLost", "QueueStats",
     "RunNotFound", "RunRecord", "SQLiteStore", "Store", "StoreError", "TaskState", "is_url",
-    "new_run_id", "open_store", "process_alive", "redact", "this_host",
+    "interrupted", "new_run_id", "open_store", "process_alive", "redact", "this_host",
 ]

@@ -248,6 +248,17 @@ def process_alive(pid: int | None, host: str | None) -> bool | None:
     return True
 
 
+def interrupted(run: RunRecord, now: float) -> bool:
+    """Whether a ``running`` run is running no more: the lease of the worker that holds it
+    ran out, or (a run without a lease) its process on this host is gone.  A run of another
+    host without a lease is taken as running (it cannot be told)."""
+    if run.status != "running":
+        return False
+    if run.worker is not None and run.lease_expires is not None:
+        return run.lease_expires < now
+    return process_alive(run.pid, run.host) is False
+
+
 class Store(abc.ABC):
     """The durable record of runs.  Implementations: :class:`SQLiteStore`,
     :class:`PostgresStore` (both in :mod:`twdsl.runtime.store.sql`'s shape).

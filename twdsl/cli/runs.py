@@ -28,22 +28,6 @@ def _open(flag: str | None) -> Any:
     return open_state(flag)
 
 
-def store_path(flag: str | None) -> Path:
-    """The state store's file, found the one way every command finds it (twdsl.cli.state),
-    for the commands that keep tables of their own beside the runs (`twdsl server`, `token`,
-    `schedules`: SQLite only, for now)."""
-    from twdsl.cli.state import StateStop, here_config, location
-
-    try:
-        loc = location(flag, here_config())
-    except StateStop as e:
-        raise Stop(e.code, e.message) from None
-    if "://" in loc.target:
-        raise Stop(EXIT_USAGE, "twdsl: the server keeps its tokens and schedules in a SQLite "
-                   f"state store; {loc.shown} is not one (pass --state PATH; docs/server.md)")
-    return Path(loc.target)
-
-
 def _run_or_stop(store: Any, run_id: str) -> Any:
     from twdsl.runtime.store import StoreError
 
@@ -106,11 +90,9 @@ def _status(run: Any) -> str:
 
 
 def _interrupted(run: Any) -> bool:
-    from twdsl.runtime.store.base import process_alive
+    from twdsl.runtime.store import interrupted
 
-    if run.worker is not None and run.lease_expires is not None:
-        return bool(run.lease_expires < time.time())
-    return process_alive(run.pid, run.host) is False
+    return interrupted(run, time.time())
 
 
 def _since(text: str | None) -> float | None:

@@ -15,20 +15,20 @@ import click
 
 from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
-STATE_HELP = ("The state store (default: $TWDSL_STATE, else .twdsl/state.db beside the "
-               "nearest twdsl.toml, else in the current folder).")
+STATE_HELP = ("The state store: a SQLite file or a postgresql:// URL (default: "
+              "$TWDSL_STATE, else the configuration's, else the nearest .twdsl/state.db, "
+              "else one in the current folder).")
 
 
 def open_server_db(state: str | None) -> Any:
-    """The server's tables in the state store's file (created on first use)."""
-    from twdsl.cli.run import Stop
-    from twdsl.cli.runs import store_path
-    from twdsl.server.db import ServerDBError, SQLiteServerDB
+    """The server's tables in the state store, found as every command finds it
+    (twdsl.cli.state; created on first use)."""
+    from twdsl.cli.state import StateStop, here_config, location
+    from twdsl.server.db import ServerDBError, open_db
 
     try:
-        path = store_path(state)
-        return SQLiteServerDB(path)
-    except Stop as stop:
+        return open_db(location(state, here_config()).target)
+    except StateStop as stop:
         click.echo(stop.message, err=True)
         sys.exit(stop.code)
     except ServerDBError as e:

@@ -285,7 +285,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
                 checks["database"] = True
             except Exception:  # noqa: BLE001 - not ready, whatever the reason
                 pass
-            checks["runner"] = service.runner.thread.is_alive()
+            checks["runner"] = service.executor_alive()
             checks["scheduler"] = (not service.settings.scheduler
                                    or bool(service.scheduler.thread
                                            and service.scheduler.thread.is_alive()))
@@ -665,7 +665,7 @@ async def _stream(service: Service, run_id: str, after: int,
             return
         if await request.is_disconnected():
             return
-        await service.bell.wait(1.0)
+        await service.bell.wait(service.poll)
         if time.monotonic() - last_sent >= 15:
             last_sent = time.monotonic()
             yield ": keep-alive\n\n"

@@ -1,5 +1,7 @@
-"""Runs executed by the server itself: one thread with its own event loop, at most
-``max_runs`` runs at a time, the others waiting in order (status ``pending``).
+"""Runs executed by the server itself.  :class:`Runner` (a server whose runs are not queued:
+the SQLite default): one thread with its own event loop, at most ``max_runs`` runs at a
+time, the others waiting in order (status ``pending``).  :class:`ServedQueue` (a queued
+server started with ``--execute``): the server is one more worker of its queue.
 
 Each run is recorded in the state store exactly as ``twdsl run`` records one (the same
 Recorder), so ``twdsl runs`` and the server see the same history, and a run's pause and
@@ -15,7 +17,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,3 +219,76 @@ class Runner:
                 if req.command == "pause":
                     await engine.pause(main)
                     return
+
+
+class ServedQueue:
+    """This server as one more worker of its queue (a queued server started with
+    ``--execute``): runs are claimed from the queue, with leases and takeover, exactly as
+    ``twdsl worker`` claims them (runtime/worker.py), by a worker in a thread of its own.
+
+    ``store`` is the worker's own connection to the state store (a worker fences the store
+    it writes with: the API's store must stay free to write any run); ``agents_for`` gives
+    a program's agents or raises ConfigurationError naming what is unbound."""
+
+    def __init__(self, store: Store, agents_for: Callable[[Any], Any], *, queue: str,
+                 max_runs: int, max_concurrency: int, lease: float, poll: float,
+                 ring: Callable[[], None] = lambda: None,
+                 log: Callable[[str], None] = lambda line: None,
+                 aclose: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+        from twdsl.runtime.worker import Worker, WorkerOptions, worker_id
+
+        self.store = store
+        self.aclose = aclose  # closes the agents, in the worker's loop, at the end
+        self.worker = Worker(
+            store, agents_for,
+            WorkerOptions(queues=(queue,), concurrency=max_runs, lease=lease, poll=poll,
+                          max_concurrency=max_concurrency),
+            name=f"server:{worker_id()}", log=log, sinks=lambda run: [_Bell(ring)])
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._main, name="twdsl-served-queue",
+                                       daemon=True)
+        self.serving: Any = None  # the future of the worker's loop
+        self.done = threading.Event()  # the worker's loop has ended
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def _serve(self) -> None:
+        try:
+            await self.worker.serve()
+        finally:
+            self.done.set()
+
+    def start(self) -> None:
+        self.thread.start()
+        self.serving = asyncio.run_coroutine_threadsafe(self._serve(), self.loop)
+
+    def alive(self) -> bool:
+        return self.thread.is_alive() and not self.done.is_set()
+
+    def poke(self) -> None:
+        """A run was just queued (by this server): claim now rather than at the next poll."""
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.worker.poke)
+
+    def running(self) -> int:
+        return len(self.worker.active)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Claim nothing more and hand the runs in progress back to the queue (paused,
+        attempts in flight finish, then pending: another worker continues them); those
+        still busy after ``grace`` seconds are cancelled (``resume`` continues them)."""
+        if not self.thread.is_alive():
+            return
+        self.loop.call_soon_threadsafe(self.worker.stop)
+        if self.serving is not None and not self.done.wait(grace):
+            self.serving.cancel()  # the runs still in progress are cancelled, and recorded so
+            self.done.wait(5)
+        if self.aclose is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self.aclose(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        with contextlib.suppress(Exception):
+            self.store.close()

@@ -1,15 +1,25 @@
 """The server's work behind the HTTP routes: one object holding the state store, the server's
-own tables, the runner, the scheduler and the notifier, with the operations the API offers.
-Routes translate HTTP to these calls and :class:`ApiError` back to HTTP."""
+own tables, what executes runs, the scheduler and the notifier, with the operations the API
+offers.  Routes translate HTTP to these calls and :class:`ApiError` back to HTTP.
+
+Who executes a run (docs/server.md, "Who runs the runs"): a server is either *direct*
+(the SQLite default: it runs what it accepts in its own runner, ``--max-runs`` at once) or
+*queued* (the PostgreSQL default, or ``--no-execute``): every run it accepts waits in a queue
+of the state store, as ``twdsl submit`` leaves one, for ``twdsl worker``s; with
+``--execute`` a queued server is also one of those workers.  Whichever process runs a run,
+the API steers it through the store: a waiting run is held or cancelled in place, a running
+one gets a control request, a resumed one goes back to its queue."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,16 +27,30 @@ from typing import Any
 
 from twdsl.config import Config
 from twdsl.ir.model import Program
+from twdsl.lang.values import to_json
 from twdsl.runtime.errors import ConfigurationError
 from twdsl.runtime.inputs import InputError, validate_inputs
-from twdsl.runtime.store import RunRecord, SQLiteStore, Store, StoreError
+from twdsl.runtime.store import (
+    DEFAULT_QUEUE,
+    RunRecord,
+    Store,
+    StoreError,
+    TaskState,
+    interrupted,
+    is_url,
+    new_run_id,
+    open_store,
+)
 from twdsl.runtime.store.base import FINAL_RUN_STATUSES, process_alive, this_host
 from twdsl.runtime.store.stats import percentile
-from twdsl.server.db import Deployment, ServerDB, SQLiteServerDB
+from twdsl.runtime.worker import LEASE
+from twdsl.server.db import Deployment, ServerDB, ServerDBError, open_db
 from twdsl.server.deploy import DeployError, Prepared, check_schedule, from_ir, from_source
 from twdsl.server.notify import Notifier
-from twdsl.server.runner import Job, Runner
+from twdsl.server.runner import Job, Runner, ServedQueue
 from twdsl.server.scheduler import Scheduler
+
+log = logging.getLogger("twdsl.server")
 
 
 class ApiError(Exception):
@@ -41,8 +65,14 @@ class ApiError(Exception):
 
 @dataclass(slots=True)
 class Settings:
-    state: Path
+    state: str | Path  # the state store: a SQLite file or a postgresql:// URL
     config: Config
+    #: whether this server executes runs: None, by the store (SQLite yes, in its own runner;
+    #: PostgreSQL no: runs wait in ``queue`` for workers); True on PostgreSQL: it serves
+    #: ``queue`` as a worker too; False on SQLite: runs are queued for workers
+    execute: bool | None = None
+    queue: str = DEFAULT_QUEUE
+    lease: float = LEASE  # of the runs this server claims (queued, with execute)
     max_runs: int = 4
     max_concurrency: int = 16
     max_body: int = 1 << 20  # bytes of a request body
@@ -96,25 +126,61 @@ class Bell:
 
 
 def run_status(run: RunRecord) -> str:
-    """A run recorded as running whose process is gone was interrupted (as `runs list`)."""
-    if run.status == "running" and process_alive(run.pid, run.host) is False:
+    """A run recorded as running whose process is gone, or whose worker's lease ran out,
+    was interrupted (as `runs list` says)."""
+    if interrupted(run, time.time()):
         return "interrupted"
     return str(run.status)
+
+
+class _Lent:
+    """The server's agents lent to one run of its worker: the run's end does not close
+    them."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+
+    def get(self, name: str) -> Any:
+        return self.registry.get(name)
 
 
 class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.config = settings.config
+        shared = is_url(settings.state)
+        #: whether this server executes runs, and whether the runs it accepts are queued
+        self.executes = (not shared) if settings.execute is None else settings.execute
+        self.queued = shared or not self.executes
+        #: how often an event stream looks at the store when no bell rings (the runs of
+        #: other processes: workers)
+        self.poll = 1.0 if not self.queued else 0.25
         try:
-            self.store: Store = SQLiteStore(settings.state)
+            self.store: Store = open_store(settings.state)
         except StoreError as e:
             raise ApiError(500, str(e)) from None
-        self.db: ServerDB = SQLiteServerDB(settings.state)
+        try:
+            self.db: ServerDB = open_db(settings.state)
+        except ServerDBError:
+            self.store.close()
+            raise
         self.bell = Bell()
         self.registry = self._registry()
-        self.runner = Runner(self.store, self.registry, max_runs=settings.max_runs,
-                             max_concurrency=settings.max_concurrency, ring=self.bell.ring)
+        self.runner: Runner | None = None
+        self.served: ServedQueue | None = None
+        if self.executes and not self.queued:
+            self.runner = Runner(self.store, self.registry, max_runs=settings.max_runs,
+                                 max_concurrency=settings.max_concurrency, ring=self.bell.ring)
+        elif self.executes:
+            try:
+                own = open_store(settings.state)
+            except StoreError as e:
+                raise ApiError(500, str(e)) from None
+            self.served = ServedQueue(
+                own, self._agents_for, queue=settings.queue, max_runs=settings.max_runs,
+                max_concurrency=settings.max_concurrency, lease=settings.lease,
+                poll=self.poll, ring=self.bell.ring, log=lambda line: log.info("%s", line),
+                aclose=self.registry.aclose)
         self.server_id = f"{this_host()}:{os.getpid()}"
         self.scheduler = Scheduler(self.db, self._fire, self.server_id,
                                    grace=settings.schedule_grace)
@@ -136,10 +202,46 @@ class Service:
         except ConfigurationError as e:
             raise ApiError(500, str(e)) from None
 
+    def mode(self) -> str:
+        """Who runs the runs this server accepts, in a few words for people."""
+        if not self.queued:
+            return f"runs are executed by this server, {self.settings.max_runs} at once"
+        where = f"queue {self.settings.queue} of the state store"
+        if self.executes:
+            return (f"runs wait in {where}; this server runs up to {self.settings.max_runs} "
+                    "of them, beside any `twdsl worker`")
+        return f"runs wait in {where} for `twdsl worker`s (this server runs none)"
+
+    def executor_alive(self) -> bool:
+        if self.runner is not None:
+            return self.runner.thread.is_alive()
+        if self.served is not None:
+            return self.served.alive()
+        return True  # nothing to execute here
+
+    def running_here(self) -> int:
+        if self.runner is not None:
+            return self.runner.running()
+        return self.served.running() if self.served is not None else 0
+
+    def _agents_for(self, program: Program) -> Any:
+        """The agents of a run of this server's worker; unbound ones are a
+        ConfigurationError (the worker fails the run with it)."""
+        with self.agents_lock:
+            missing = self.registry.missing(sorted(program.agents))
+        if missing:
+            where = f" in {self.config.path}" if self.config.path else ""
+            raise ConfigurationError("no agent is bound for " + ", ".join(
+                f"'{m}'" for m in missing) + where)
+        return _Lent(self.registry)
+
     # ------------------------------------------------------------------ lifetime
     def start(self) -> None:
-        self.runner.start()
-        self._adopt_pending()
+        if self.runner is not None:
+            self.runner.start()
+            self._adopt_pending()
+        if self.served is not None:
+            self.served.start()
         if self.settings.scheduler:
             self.scheduler.start()
         if self.settings.notifier:
@@ -153,14 +255,19 @@ class Service:
         self.running = False
         self.scheduler.stop()
         self.notifier.stop()
-        self.runner.stop()
+        if self.runner is not None:
+            self.runner.stop()
+        if self.served is not None:
+            self.served.stop()
         self.store.close()
         self.db.close()
 
     def _adopt_pending(self) -> None:
-        """Runs left pending by a server that stopped start now, in the order they came."""
+        """Runs left pending by a server that stopped start now, in the order they came
+        (not those waiting in a queue: workers take those)."""
+        assert self.runner is not None
         for run in reversed(self.store.list_runs(status="pending", limit=None)):
-            if process_alive(run.pid, run.host) is not False:
+            if run.queue is not None or process_alive(run.pid, run.host) is not False:
                 continue
             text = self.store.program(run.id)
             if text is None:
@@ -175,6 +282,39 @@ class Service:
                 continue
             self.store.update_run(run.id, pid=os.getpid(), host=this_host())
             self.runner.submit(Job(run.id, program, inputs))
+
+    def _new_run(self, program: Program, inputs: dict[str, Any], *, ir: str,
+                 source_path: str | None, parent_id: str | None = None,
+                 seeds: list[TaskState] | None = None,
+                 first: Callable[[str], None] | None = None) -> str:
+        """Record a new run and start it; its id.  ``first`` records what comes before the
+        run's own events (a schedule's fire); ``seeds`` are completed tasks it reuses (a
+        failed-only retry).  Direct: this server's runner starts it.  Queued: it waits in
+        the queue, held (``paused``) until what ``first`` and ``seeds`` record is committed
+        with its release, so that no worker starts it before."""
+        reuse = {t.key: t.result for t in seeds or []}
+        if self.runner is not None:
+            run_id = self.runner.create(program, inputs, ir=ir, source_path=source_path,
+                                        parent_id=parent_id)
+            if first is not None:
+                first(run_id)
+            self.runner.submit(Job(run_id, program, inputs, reuse=reuse))
+            return run_id
+        run_id = new_run_id(time.time())
+        hold = first is not None or bool(seeds)
+        self.store.create_run(run_id, program.workflow, version=program.version,
+                              source_path=source_path, ir=ir, inputs=to_json(inputs),
+                              status="paused" if hold else "pending", parent_id=parent_id,
+                              queue=self.settings.queue)
+        if hold:
+            if first is not None:
+                first(run_id)
+            for t in seeds or []:  # the worker reuses a run's completed tasks
+                self.store.set_task(run_id, t.key, "completed", task=t.task, result=t.result)
+            self.store.transition(run_id, "pending", when=frozenset({"paused"}))
+        if self.served is not None:
+            self.served.poke()
+        return run_id
 
     # ------------------------------------------------------------------ programs
     def program_from(self, ir: str, sha: str | None = None) -> Program:
@@ -196,7 +336,11 @@ class Service:
 
     def check_agents(self, program: Program) -> None:
         """Every agent the program calls is bound in the server's configuration (loaded
-        now): else a 422 naming them, before anything is recorded."""
+        now): else a 422 naming them, before anything is recorded.  Only a server that
+        executes runs checks: the runs of a queued one are bound by the workers that take
+        them (as `twdsl submit` leaves them)."""
+        if not self.executes:
+            return
         try:
             with self.agents_lock:
                 missing = self.registry.missing(sorted(program.agents))
@@ -263,13 +407,14 @@ class Service:
             raise ApiError(422, f"the inputs of {program.workflow} do not fit its declaration;"
                            " nothing was run", _for_api(e.problems)) from None
         self.check_agents(program)
-        run_id = self.runner.create(program, inputs, ir=d.ir,
-                                    source_path=self._source_path(d))
+        first = None
         if occurrence is not None:
-            self.store.record_event(run_id, "schedule.fired", data={
-                "scheduled_at": occurrence, "scheduled_at_iso": _iso(occurrence),
-                **({"note": note} if note else {})})
-        self.runner.submit(Job(run_id, program, inputs))
+            def first(run_id: str) -> None:
+                self.store.record_event(run_id, "schedule.fired", data={
+                    "scheduled_at": occurrence, "scheduled_at_iso": _iso(occurrence),
+                    **({"note": note} if note else {})})
+        run_id = self._new_run(program, inputs, ir=d.ir, source_path=self._source_path(d),
+                               first=first)
         run = self.store.get_run(run_id)
         assert run is not None
         return run
@@ -298,14 +443,31 @@ class Service:
         return run
 
     def control(self, run_id: str, command: str) -> dict[str, Any]:
+        """Cancel or pause.  A run that runs nowhere (waiting in a queue, or paused) changes
+        in the store at once; a running one gets a control request, which the process that
+        runs it (this server, another, a worker, `twdsl run`) acts on."""
         run = self.run(run_id)
-        status = run_status(run)
-        if command == "cancel" and status == "pending":
+        if command == "cancel" and run.status == "pending" and self.runner is not None:
             if self.runner.cancel_waiting(run.id):
                 return {"run": run.id, "status": "cancelled"}
-            if process_alive(run.pid, run.host) is False:
-                self.store.update_run(run.id, status="cancelled", finished_at=time.time())
-                return {"run": run.id, "status": "cancelled"}
+            run = self.run(run_id)  # it may have started meanwhile
+        # a pending run without a queue waits for a slot in a live server's runner
+        in_runner = (run.status == "pending" and run.queue is None
+                     and process_alive(run.pid, run.host) is not False)
+        if not in_runner and (run.status == "pending" or (
+                run.status == "paused" and command == "cancel")):
+            target = "cancelled" if command == "cancel" else "paused"
+            fields: dict[str, Any] = {}
+            if target == "cancelled":
+                fields = {"finished_at": time.time(),
+                          "error": {"kind": "cancelled", "message": "cancelled before it "
+                                    "started" if run.started_at is None else "the run was "
+                                    "cancelled"}}
+            if self.store.transition(run.id, target, when=frozenset({run.status}),
+                                     **fields) is not None:
+                return {"run": run.id, "status": target}
+            run = self.run(run.id)  # a worker took it meanwhile: ask that worker
+        status = run_status(run)
         if status == "pending" and command == "pause":
             raise ApiError(409, f"run {run.id} has not started: cancel it, or pause it once "
                            "it runs")
@@ -315,6 +477,9 @@ class Service:
         return {"run": run.id, "requested": command}
 
     def resume(self, run_id: str) -> dict[str, Any]:
+        """Continue a run in place, reusing its completed tasks: in this server's runner
+        (direct, a run that was not queued), else back in its queue for a worker (a run
+        that had none goes to ``default``)."""
         run = self.run(run_id)
         status = run_status(run)
         if status in ("completed", "failed"):
@@ -326,8 +491,17 @@ class Service:
         program, inputs = self._recorded(run)
         self.check_agents(program)
         reuse = self.store.completed_results(run.id)
-        self.runner.submit(Job(run.id, program, inputs, reuse=reuse, resumed=True))
-        return {"run": run.id, "resumed": True, "reused": len(reuse)}
+        if self.runner is not None and run.queue is None:
+            self.runner.submit(Job(run.id, program, inputs, reuse=reuse, resumed=True))
+            return {"run": run.id, "resumed": True, "reused": len(reuse)}
+        got = self.store.transition(run.id, "pending", when=frozenset(
+            {"paused", "cancelled", "timeout", "running"}))
+        if got is None:
+            raise ApiError(409, f"run {run.id} is {run_status(self.run(run.id))} now; not "
+                           "resumed")
+        if self.served is not None:
+            self.served.poke()
+        return {"run": run.id, "resumed": True, "reused": len(reuse), "queue": got.queue}
 
     def retry(self, run_id: str, failed_only: bool) -> RunRecord:
         run = self.run(run_id)
@@ -335,12 +509,12 @@ class Service:
             raise ApiError(409, f"run {run.id} is {run.status}; retry a finished run")
         program, inputs = self._recorded(run)
         self.check_agents(program)
-        reuse = self.store.completed_results(run.id) if failed_only else {}
+        seeds = [t for t in self.store.task_states(run.id)
+                 if t.status == "completed" and "result" not in t.damage] if failed_only else []
         text = self.store.program(run.id)
         assert text is not None
-        new_id = self.runner.create(program, inputs, ir=text, source_path=run.source_path,
-                                    parent_id=run.id)
-        self.runner.submit(Job(new_id, program, inputs, reuse=reuse))
+        new_id = self._new_run(program, inputs, ir=text, source_path=run.source_path,
+                               parent_id=run.id, seeds=seeds)
         return self.run(new_id)
 
     def _recorded(self, run: RunRecord) -> tuple[Program, dict[str, Any]]:
@@ -369,7 +543,8 @@ class Service:
                 "status": run_status(run), "created_at": run.created_at,
                 "started_at": run.started_at, "finished_at": run.finished_at,
                 "duration": run.duration, "inputs": run.inputs, "outputs": run.outputs,
-                "error": run.error, "parent_id": run.parent_id, "resumes": run.resumes}
+                "error": run.error, "parent_id": run.parent_id, "resumes": run.resumes,
+                "queue": run.queue, "priority": run.priority, "worker": run.worker}
 
     def run_detail(self, run: RunRecord) -> dict[str, Any]:
         store = self.store
@@ -420,6 +595,9 @@ class Service:
         return out
 
     def queue(self) -> dict[str, Any]:
+        """Waiting, running and paused runs of the whole store, the waits, what finished
+        in the last 5 minutes; this server's part (``server``); and, for queued runs, the
+        figures of each queue (as `twdsl queue`)."""
         now = time.time()
         pending = self.store.list_runs(status="pending", limit=None)
         running = self.store.list_runs(status="running", limit=None)
@@ -427,10 +605,21 @@ class Service:
         recent = [r for r in self.store.list_runs(since=now - 300, limit=None)
                   if r.finished_at is not None and r.finished_at >= now - 300]
         waits = sorted(now - r.created_at for r in pending)
+        runner = self.runner
+        server = {"id": self.server_id, "executes": self.executes,
+                  "queue": self.settings.queue if self.queued else None,
+                  "max_runs": self.settings.max_runs if self.executes else 0,
+                  "running": self.running_here(),
+                  "waiting": sum(1 for r in pending if runner is not None
+                                 and runner.waiting(r.id))}
+        queues = [{"queue": q.queue, "waiting": q.waiting, "running": q.running,
+                   "paused": q.paused, "oldest_wait": q.oldest_wait, "finished": q.finished,
+                   "completed": q.completed, "failed": q.failed,
+                   "per_minute": q.per_minute, "mean_duration": q.mean_duration,
+                   "window": q.window} for q in self.store.queue_stats(300.0, now)]
         return {
-            "server": {"id": self.server_id, "max_runs": self.settings.max_runs,
-                       "running": self.runner.running(),
-                       "waiting": sum(1 for r in pending if self.runner.waiting(r.id))},
+            "server": server,
+            "mode": self.mode(),
             "pending": len(pending),
             "running": sum(1 for r in running if run_status(r) == "running"),
             "interrupted": sum(1 for r in running if run_status(r) == "interrupted"),
@@ -439,10 +628,7 @@ class Service:
             "p50_wait": percentile(waits, 0.5) if waits else None,
             "finished_last_5m": len(recent),
             "throughput_per_min": len(recent) / 5,
-            "queues": None,
-            "note": "SQLite store: runs are executed by this server, in one queue "
-                    "(first come, first served, --max-runs at once); per-queue figures "
-                    "and priorities need the PostgreSQL store and `twdsl worker`s",
+            "queues": queues,
         }
 
     def schedules_json(self) -> list[dict[str, Any]]:

@@ -388,8 +388,9 @@ async function runPage(id, token) {
     const rid = encodeURIComponent(run.id);
     const btns = [];
     if (can("operator")) {
-      if (run.status === "running" || run.status === "pending") btns.push(button("Cancel", "danger", () => api("POST", `/api/runs/${rid}/cancel`), "Cancel requested"));
-      if (run.status === "running") btns.push(button("Pause", "", () => api("POST", `/api/runs/${rid}/pause`), "Pause requested"));
+      if (["running", "pending", "paused"].includes(run.status)) btns.push(button("Cancel", "danger", () => api("POST", `/api/runs/${rid}/cancel`), "Cancel requested"));
+      // a run waiting in a queue is held there by a pause
+      if (run.status === "running" || (run.status === "pending" && run.queue)) btns.push(button("Pause", "", () => api("POST", `/api/runs/${rid}/pause`), "Pause requested"));
       if (["paused", "cancelled", "timeout", "interrupted"].includes(run.status)) btns.push(button("Resume", "primary", () => api("POST", `/api/runs/${rid}/resume`), "Resumed"));
       if (FINAL.has(run.status) || run.status === "paused" || run.status === "interrupted") {
         btns.push(button("Retry", "", async () => { const r = await api("POST", `/api/runs/${rid}/retry`, { failed_only: false }); location.hash = `#/runs/${r.id}`; }));
@@ -404,6 +405,7 @@ async function runPage(id, token) {
     if (run.scheduled_at) rows.push(["Scheduled for", `${when(run.scheduled_at)} (started +${dur((run.started_at || run.created_at) - run.scheduled_at)})`]);
     if (run.parent_id) rows.push(["Retry of", h("a", { href: `#/runs/${run.parent_id}`, class: "mono" }, run.parent_id)]);
     if (run.resumes) rows.push(["Resumed", `${run.resumes} time${run.resumes > 1 ? "s" : ""}`]);
+    if (run.queue) rows.push(["Queue", `${run.queue}${run.worker ? `, worker ${run.worker}` : ""}`]);
     summary.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     ioCard.replaceChildren(...[
       run.error ? h("div", { class: "card", id: "run-error" }, h("h2", {}, "Error"), errorView(run.error)) : null,
