@@ -11,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_helpers import run
 
 import twdsl
-from cli_helpers import run
 from twdsl import ide
 from twdsl.lang import retry as R
 
@@ -479,3 +479,121 @@ def test_a_named_fallback_copies_the_tasks_of_its_handlers_under_its_own_names()
     itself = src.replace("fallback: b", "fallback: a")
     assert [(d.code, d.message) for d in twdsl.analyze(itself, "w.twdsl").diagnostics] == [
         ("TW212", "task 'a' names itself as its fallback: to run it again, give it a retry")]
+
+
+BLOCK_CYCLE = """\
+workflow W {
+  version: "1.0.0"
+  parallel {
+    sequence {
+      task a { agent: "echo" }
+      task b { agent: "echo" depends: [d] }
+    }
+    sequence {
+      task c { agent: "echo" }
+      task d { agent: "echo" depends: [a] }
+    }
+  }
+}
+"""
+
+
+def test_check_reports_the_block_cycle_run_refuses(tmp_path: Path) -> None:
+    """Two sequences each waiting for a task of the other: `check` said clean, `run` refused
+    with TW402.  Now the checker applies the rule lowering applies (twdsl.lang.cycles)."""
+    write(tmp_path, w__twdsl=BLOCK_CYCLE)
+    check = run("check", "w.twdsl", cwd=tmp_path)
+    go = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
+    assert (check.returncode, go.returncode) == (1, 2)  # errors in the file: nothing run
+    why = ("w.twdsl:4:5: error[TW402] blocks 'sequence at line 4' and 'sequence at line 8' "
+           "each wait for a task in the other, so neither can start; move the tasks that "
+           "depend on each other into one block")
+    assert why in check.stdout + check.stderr and why in go.stderr
+
+
+@pytest.mark.parametrize("body", [
+    # the same tasks in one block, and two blocks ordered one way only: no cycle
+    'parallel { task a { agent: "echo" } task d { agent: "echo" depends: [a] }\n'
+    '  task b { agent: "echo" depends: [d] } }',
+    'parallel { sequence { task a { agent: "echo" } }\n'
+    '  sequence { task d { agent: "echo" depends: [a] } } }',
+    # both ends inside one task's handlers, or a branch reading a task before its if
+    'task a { agent: "echo" on_error: { fallback { task f { agent: "echo" } } } }\n'
+    '  if (a.result == null) { task g { agent: "echo" depends: [a] } }',
+])
+def test_no_block_cycle_where_lowering_finds_none(tmp_path: Path, body: str) -> None:
+    write(tmp_path, w__twdsl=f'workflow W {{\n  version: "1.0.0"\n  {body}\n}}\n')
+    check = run("check", "w.twdsl", cwd=tmp_path)
+    assert "TW402" not in check.stdout + check.stderr
+    assert run("compile", "w.twdsl", "-o", "-", cwd=tmp_path).returncode == 0
+
+
+SETTINGS = """\
+template T(retries: number, wait: duration) {
+  task a { agent: "echo" retry: retries timeout: wait input: { timeout: retries } }
+}
+workflow W {
+  version: "1.0.0"
+  input { n: number }
+  use T(retries: n, wait: 5s) as x
+  use T(retries: 3, wait: 5s) as y
+  task t { agent: "echo" retry: { attempts: n } }
+  foreach i in [1, 2] { parallel: true max_concurrency: n task c { agent: "echo" } }
+}
+"""
+
+
+def test_a_setting_run_must_know_before_it_starts_is_a_literal_for_check_too(
+        tmp_path: Path) -> None:
+    """`retry: n` (an input) checked clean and `run` refused it (TW403): settings lowering
+    writes into the program are literals, or template parameters every use gives one."""
+    write(tmp_path, w__twdsl=SETTINGS)
+    check = run("check", "w.twdsl", cwd=tmp_path)
+    go = run("run", "w.twdsl", "--no-state", "-i", "n=2", cwd=tmp_path)
+    assert (check.returncode, go.returncode) == (1, 2)
+    found = re.findall(r"w\.twdsl:(\d+):(\d+): error\[(TW\d+)\]", check.stdout + check.stderr)
+    assert found == [("7", "18", "TW403"), ("9", "45", "TW403"), ("10", "57", "TW403")]
+    assert "argument 'retries' of template 'T' is a setting there" in check.stdout
+    fixed = SETTINGS.replace("retries: n,", "retries: 2,").replace("attempts: n", "attempts: 2") \
+        .replace("max_concurrency: n", "max_concurrency: 2").replace("input { n: number }\n", "")
+    write(tmp_path, w__twdsl=fixed)
+    assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
+    assert run("run", "w.twdsl", "--no-state", cwd=tmp_path).returncode == 0
+
+
+#: Each was checked clean and refused by lowering (TW403), so by `twdsl run` (a sweep of the
+#: settings and handler shapes lowering reads, after the block cycle above).
+LOWERING_REFUSED = {
+    "an agent given as an expression": 'task a { agent: "ec" + "ho" }',
+    "on_error given a number": 'task a { agent: "echo" on_error: 3 }',
+    "then given a string": 'task a { agent: "echo" on_error: { then: "skip" } }',
+    "compensate given a number": 'task a { agent: "echo" on_error: { compensate: 3 } }',
+    "on_success given a number": 'task a { agent: "echo" on_success: 3 }',
+    "a negative retry": 'task a { agent: "echo" retry: -1 }',
+    "a fractional retry": 'task a { agent: "echo" retry: 1.5 }',
+    "a fractional retry field": 'task a { agent: "echo" retry: { attempts: 2.5 } }',
+    "no concurrency at all": 'parallel { max_concurrency: 0 task a { agent: "echo" } }',
+    "no iteration at all": 'while (false) { max_iterations: 0 task a { agent: "echo" } }',
+    "a cache given a number": 'task a { agent: "echo" cache: 5 }',
+    "a cache's ttl given a string": 'task a { agent: "echo" cache: { ttl: "5m" } }',
+    "a priority given an input": 'task a { agent: "echo" priority: n }',
+}
+
+
+@pytest.mark.parametrize("body", LOWERING_REFUSED.values(), ids=LOWERING_REFUSED.keys())
+def test_what_lowering_refuses_check_reports_with_the_same_words(body: str) -> None:
+    """`check` reports it (TW403) with lowering's own message: both read the rule from
+    twdsl.semantics.policies.  Lowering is run here on the model despite the check's error,
+    to see that it says the same."""
+    from twdsl.analysis import analyze
+    from twdsl.lowering import lower_workflows
+
+    src = f'workflow W {{\n  version: "1.0.0"\n  input {{ n: number }}\n  {body}\n}}\n'
+    a = analyze(src, "w.twdsl")
+    errors = [(d.code, d.message, d.span.start) for d in a.diagnostics
+              if d.severity.value == "error"]
+    assert a.model is not None
+    ((program, lowered),) = lower_workflows(a.model.scope, a.source, [a.module.items[0]])
+    assert program is None
+    assert errors == [(d.code, d.message, d.span.start) for d in lowered]
+    assert errors[0][0] == "TW403"

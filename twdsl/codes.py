@@ -311,12 +311,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" input: { x: b.result } }\n  task b { agent: "B" }\n}',
          'workflow W {\n  version: "1.0.0"\n  task b { agent: "B" }\n'
          '  task a { agent: "A" input: { x: b.result } }\n}'),
-    # ---------------------------------------------------------------- compile (TW402-TW403):
-    # reported by `twdsl compile` (lowering to the IR), never by `twdsl check`
-    Code("TW402", "block-cycle", "compile", _E,
+    Code("TW402", "block-cycle", "graph", _E,
          "Two blocks that each wait for a task inside the other: the tasks themselves form no "
          "cycle, but a block starts only when everything it waits for has finished, so "
-         "neither block can start. Move the tasks that depend on each other into one block.",
+         "neither block can start. Move the tasks that depend on each other into one block. "
+         "A template instance counts as one block.",
          'workflow W {\n  version: "1.0.0"\n  parallel {\n    sequence {\n'
          '      task a { agent: "A" }\n      task b { agent: "B" depends: [d] }\n    }\n'
          '    sequence {\n      task c { agent: "C" }\n      task d { agent: "D" depends: [a] }\n'
@@ -324,10 +323,12 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'workflow W {\n  version: "1.0.0"\n  parallel {\n    task a { agent: "A" }\n'
          '    task c { agent: "C" }\n    task d { agent: "D" depends: [a] }\n'
          '    task b { agent: "B" depends: [d] }\n  }\n}'),
-    Code("TW403", "cannot-lower", "compile", _E,
-         "A construct that checks but the compiler cannot turn into the IR yet, such as a "
-         "setting (timeout, retry, max_concurrency…) that is not a literal, or a fallback "
-         "naming a task; the message says what to write instead.",
+    Code("TW403", "cannot-lower", "types", _E,
+         "A construct the compiler cannot turn into the IR: a setting it writes into the "
+         "program (timeout, retry and its fields, max_concurrency, priority, parallel, "
+         "fail_fast, max_iterations, a cache's ttl) that is not a literal, or a template "
+         "argument given to such a setting that is not one; a fallback naming a task inside a "
+         "template. Reported by twdsl check; the message says what to write instead.",
          'workflow W {\n  version: "1.0.0"\n  input { t: duration }\n'
          '  task a { agent: "A" timeout: t }\n}',
          'workflow W {\n  version: "1.0.0"\n  task a { agent: "A" timeout: 30s }\n}'),

@@ -96,3 +96,15 @@ class SourceFile:
         line, col = self.position(start)
         end_line, end_col = self.position(end)
         return Span(self.path, start, end, line, col, end_line, end_col)
+
+
+def keyword_span(span: Span, keyword: str) -> Span:
+    """The first ``len(keyword)`` characters of ``span``, on its first line: where a
+    diagnostic about a whole statement points (its keyword, not every line of its body).
+
+    >>> keyword_span(Span("w.twdsl", 10, 90, 2, 3, 9, 4), "sequence").end_pos
+    (2, 11)
+    """
+    width = len(keyword)
+    return Span(span.file, span.start, span.start + width, span.line, span.column, span.line,
+                span.column + width)

@@ -104,6 +104,7 @@ class LowererBase:
         self.default_retry: M.RetryPolicy | None = None
         self.reads: list[str] = []  # the tasks read by the expression being lowered
         self.task_stmts: dict[str, A.TaskStmt] = {}  # the workflow's tasks, by name
+        self.depths: dict[str, int] = {}  # node id -> how many nodes hold it (ordering.py)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -225,7 +226,7 @@ class LowererBase:
     def task_of_ref(self, r: A.Ref, scope: Scope) -> str | None:
         raise NotImplementedError  # twdsl/lowering/expressions.py
 
-    def ancestors(self, nid: str) -> list[str]:
+    def depth(self, nid: str) -> int:
         raise NotImplementedError  # twdsl/lowering/ordering.py
 
     def lift_edges(self) -> None:

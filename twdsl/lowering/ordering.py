@@ -4,21 +4,33 @@ the two ends, and the cycles a lifted edge can close (TW402)."""
 from __future__ import annotations
 
 from twdsl.ir import model as M
-from twdsl.lang.cycles import find_cycle
+from twdsl.lang.cycles import block_cycle, block_cycle_message, lift
 from twdsl.lowering.base import (
     Abort,
     LowererBase,
     SpanNode,
     span_of,
 )
+from twdsl.source import keyword_span
 
 
 class Ordering(LowererBase):
-    def ancestors(self, nid: str) -> list[str]:
-        out = [nid]
-        while (p := self.nodes[out[-1]].parent) is not None:
-            out.append(p)
-        return out
+    def parent_of(self, nid: str) -> str | None:
+        return self.nodes[nid].parent
+
+    def depth(self, nid: str) -> int:
+        """How many blocks and nodes hold ``nid`` (memoized: each node climbs once)."""
+        memo = self.depths
+        climb: list[str] = []
+        node: str | None = nid
+        while node is not None and node not in memo:
+            climb.append(node)
+            node = self.nodes[node].parent
+        d = -1 if node is None else memo[node]
+        for n in reversed(climb):
+            d += 1
+            memo[n] = d
+        return memo[nid]
 
     def lift_edges(self) -> None:
         """Every (before, after) pair of nodes becomes an edge between the children of their
@@ -26,14 +38,10 @@ class Ordering(LowererBase):
         for before, after, _why in self.edges:
             if before not in self.nodes or after not in self.nodes:
                 continue
-            a, b = self.ancestors(before), self.ancestors(after)
-            if before in b or after in a:
-                continue  # one holds the other: a handler of its task, a loop's own body
-            sa = set(a)
-            common = next((x for x in b if x in sa), None)
-            if common is None:
-                continue  # e.g. the workflow's on_success, which runs after the body
-            ca, cb = a[a.index(common) - 1], b[b.index(common) - 1]
+            lifted = lift(before, after, self.parent_of, self.depth)
+            if lifted is None:
+                continue  # one holds the other, or the workflow's on_success (after the body)
+            common, ca, cb = lifted
             if not isinstance(self.nodes[common], M.BlockNode):
                 continue  # both sit in handlers or branches of one node: ordered by it
             target = self.nodes[cb]
@@ -46,14 +54,15 @@ class Ordering(LowererBase):
         for node in self.nodes.values():
             if not isinstance(node, M.BlockNode):
                 continue
-            cycle = find_cycle({c: self.nodes[c].after for c in node.children})
+            cycle = block_cycle(node.children, {c: self.nodes[c].after for c in node.children})
             if cycle:
-                names = " and ".join(f"'{self.label(c)}'" for c in cycle[:2])
                 first = self.nodes[cycle[0]]
-                raise Abort(
-                    f"blocks {names} each wait for a task in the other, so neither can "
-                    "start; move the tasks that depend on each other into one block",
-                    SpanNode(span_of(first.src, self.main.source)))
+                keyword = self.label(cycle[0]).split(" ")[0] if not isinstance(
+                    first, M.TaskNode) else "task"
+                where = keyword_span(span_of(first.src, self.main.source), keyword)
+                raise Abort(block_cycle_message(self.label(cycle[0]),
+                                                self.label(cycle[1 % len(cycle)])),
+                            SpanNode(where))
 
     def label(self, nid: str) -> str:
         n = self.nodes[nid]

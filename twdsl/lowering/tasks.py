@@ -72,7 +72,7 @@ class Tasks(LowererBase):
         elif v is None:
             raise Abort(f"task '{task.name.name}' has no agent", task.name)
         else:
-            raise Abort("an agent is a name or a plain string", v)
+            raise Abort(P.AGENT_SHAPE, v)
         sig = self.agent_decls.get(name)
         if name not in self.agents:
             if sig is None:
@@ -95,7 +95,7 @@ class Tasks(LowererBase):
                 raise Abort(f"unknown on_error action '{v.name}'", v)
             return M.ErrorHandler(action=v.name)  # type: ignore[arg-type]
         if not isinstance(v, (A.Block, A.ObjectLit)):
-            raise Abort("on_error is fail, skip, continue or a handler { … }", v)
+            raise Abort(P.ON_ERROR_SHAPE, v)
         fields = v.fields() if isinstance(v, A.Block) else v.fields
         f = {x.key.name: x.value for x in fields}
         h = M.ErrorHandler(action="handle")
@@ -115,7 +115,7 @@ class Tasks(LowererBase):
         if "then" in f:
             t = f["then"]
             if not isinstance(t, A.Name) or t.name not in ("fail", "skip", "continue"):
-                raise Abort("then is fail, skip or continue", t)
+                raise Abort(P.THEN_SHAPE, t)
             h.then = t.name  # type: ignore[assignment]
         if isinstance(v, A.Block) and v.statements():
             h.body = self.block(v.items, scope, owner, "handler", v)
@@ -127,8 +127,7 @@ class Tasks(LowererBase):
         reading its name still reads that one (docs/ir.md, Lowering)."""
         stmt = self.task_stmts.get(fb.name) if not scope.prefix else None
         if stmt is None or owner is None:
-            raise Abort("a fallback naming a task is supported for tasks of the workflow "
-                         "only: write the task in a fallback { … } block", fb)
+            raise Abort(P.NAMED_FALLBACK_IN_TEMPLATE, fb)
         bid = self.new_id("block", scope.prefix)
         node = M.BlockNode(id=bid, parent=owner, role="handler", src=self.src(fb))
         self.add(node)
@@ -149,7 +148,7 @@ class Tasks(LowererBase):
             return self.block(v.items, scope, owner, "handler", v)
         if isinstance(v, A.ObjectLit):  # `{ task x {…} }` parsed as an object: no statements
             return self.block([], scope, owner, "handler", v)
-        raise Abort("expected a block of statements", v)
+        raise Abort(P.BLOCK_SHAPE, v)
 
     def retry(self, v: A.Expr | A.Block, scope: Scope) -> M.RetryPolicy:
         """The policy ``retry: …`` writes (twdsl.semantics.policies reads it)."""
@@ -165,9 +164,9 @@ class Tasks(LowererBase):
             fields = v.fields() if isinstance(v, A.Block) else v.fields
             f = {x.key.name: x.value for x in fields}
             return M.CachePolicy(
-                ttl=self.duration(f["ttl"], scope) if "ttl" in f else None,
+                ttl=self.policy(P.cache_ttl, v, self.const_in(scope)),
                 key=self.expr(f["key"], scope, reader=nid) if "key" in f else None)
-        return M.CachePolicy(ttl=self.duration(v, scope))
+        return M.CachePolicy(ttl=self.policy(P.cache_ttl, v, self.const_in(scope)))
 
     def kinds(self, v: A.Expr | A.Block) -> list[ErrorKind]:
         return [ErrorKind(k) for k in self.policy(P.kinds, v)]

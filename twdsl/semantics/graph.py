@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from twdsl.diagnostics import Diagnostic, Related, Severity
-from twdsl.lang.cycles import find_cycle
+from twdsl.lang.cycles import block_cycle, block_cycle_message, find_cycle, lift
 from twdsl.semantics.names import Model, handler_items
-from twdsl.source import Span
+from twdsl.source import Span, keyword_span
 from twdsl.syntax import ast as A
 
 if TYPE_CHECKING:
@@ -250,10 +250,11 @@ def _shortest_cycle(g: Any, start: str) -> list[str]:
 
 
 def check_graph(model: Model, graph: TaskGraph) -> list[Diagnostic]:
-    """Dependency cycles, one diagnostic per strongly connected component."""
+    """Dependency cycles, one diagnostic per strongly connected component; with none, the
+    cycles of blocks the edges close (TW402)."""
     diags: list[Diagnostic] = []
     if not find_cycle(graph.after):
-        return diags
+        return check_blocks(model, graph)
     import networkx as nx
 
     g = graph.to_networkx()
@@ -275,3 +276,165 @@ def check_graph(model: Model, graph: TaskGraph) -> list[Diagnostic]:
             f"dependency cycle: {names}; these tasks can never start", tasks[start].node.name.span,
             related))
     return diags
+
+
+_KIND = {A.SequenceStmt: "sequence", A.ParallelStmt: "parallel", A.IfStmt: "if",
+         A.SwitchStmt: "switch", A.ForeachStmt: "foreach", A.WhileStmt: "while"}
+
+
+class _Blocks:
+    """The blocks of a body as lowering makes them (twdsl/lowering/statements.py): the body,
+    a sequence, a parallel, each branch, case and loop body, each handler block of a task and
+    a template instance are blocks; an if, a switch, a loop and a task hold blocks but are
+    not blocks themselves.  ``parent`` maps every statement and block (by ``id``) to what
+    holds it."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int | None] = {}
+        self.depth: dict[int, int] = {}
+        self.blocks: dict[int, list[A.Stmt]] = {}  # a block -> its child statements
+        self.parallel: set[int] = set()  # the blocks whose children do not wait in turn
+        self.task: dict[str, int] = {}  # a task's name -> its statement
+        self.uses: dict[str, int] = {}  # an instance's alias -> its use statement
+        self.same: dict[int, int] = {}  # an else-if -> the if it continues (one node)
+        self.chains: list[A.ChainStmt] = []
+
+    def hold(self, node: int, holder: int | None) -> None:
+        self.parent[node] = holder
+        self.depth[node] = 0 if holder is None else self.depth[holder] + 1
+
+    def block(self, key: A.Node, items: Iterable[A.Node], holder: int | None) -> None:
+        self.hold(id(key), holder)
+        children = self.blocks.setdefault(id(key), [])
+        for item in items:
+            if isinstance(item, A.Stmt):
+                children.append(item)
+                self.stmt(item, id(key))
+
+    def stmt(self, s: A.Stmt, holder: int) -> None:
+        me = id(s)
+        if isinstance(s, (A.SequenceStmt, A.ParallelStmt)):
+            if isinstance(s, A.ParallelStmt):
+                self.parallel.add(me)
+            self.block(s, s.body.items, holder)  # the statement is the block
+            return
+        self.hold(me, holder)
+        if isinstance(s, A.TaskStmt):
+            self.task.setdefault(s.name.name, me)
+            if s.body is not None:
+                for f in s.body.fields():
+                    self.handlers(f, me)
+        elif isinstance(s, A.IfStmt):
+            cur: A.IfStmt | None = s
+            while cur is not None:  # else-if branches are branches of the first if
+                self.same[id(cur)] = me
+                self.block(cur.then, cur.then.items, me)
+                nxt = cur.else_
+                if isinstance(nxt, A.Block):
+                    self.block(nxt, nxt.items, me)
+                cur = nxt if isinstance(nxt, A.IfStmt) else None
+        elif isinstance(s, A.UseStmt):
+            if s.alias is not None:  # its tasks are one leaf here: a block of the instance's
+                self.uses.setdefault(s.alias.name, me)
+        elif isinstance(s, A.ChainStmt):
+            self.chains.append(s)
+        elif isinstance(s, A.SwitchStmt):
+            for case in s.cases:
+                self.block(case, case.body, me)
+        elif isinstance(s, (A.ForeachStmt, A.WhileStmt)):
+            self.block(s.body, s.body.items, me)
+
+    def leaf(self, ref: A.Ref) -> int | None:
+        """What a task reference names here: a task, or the instance holding ``alias.task``."""
+        if len(ref.parts) > 1:
+            return self.uses.get(ref.parts[0].name)
+        return self.task.get(ref.parts[0].name)
+
+    def reader(self, user: str | None, block: A.Stmt | None) -> int | None:
+        if user is not None:
+            return self.task.get(user)
+        return None if block is None else self.same.get(id(block), id(block))
+
+    def handlers(self, f: A.Field, owner: int | None) -> None:
+        """A task's handler blocks, each held by the task (on_error's own statements, its
+        fallback and compensate blocks, on_success)."""
+        if f.key.name not in ("on_success", "on_error", "fallback", "compensate"):
+            return
+        v = f.value
+        if isinstance(v, A.Block):
+            self.block(v, v.items, owner)
+            for inner in v.fields():
+                self.handlers(inner, owner)
+        elif isinstance(v, A.ObjectLit):
+            for inner in v.fields:
+                self.handlers(inner, owner)
+
+
+
+def check_blocks(model: Model, graph: TaskGraph) -> list[Diagnostic]:
+    """TW402: blocks that each wait for a task in the other (the rule of
+    :mod:`twdsl.lang.cycles`, applied here to the syntax tree and by lowering to the IR).
+    The edges are the task graph's, and those it leaves out: an instance of a template is one
+    leaf (its tasks form no cycle with the workflow's that the instance's block would not),
+    and a block's header waits as a whole."""
+    tree = _Blocks()
+    body = model.decl.body
+    tree.block(body, body.items, None)
+    for f in body.fields():  # the workflow's own handlers: run after the body, roots apart
+        tree.handlers(f, None)
+    edges: list[tuple[int | None, int | None]] = [
+        (tree.task.get(a), tree.task.get(b)) for a, b in graph.reasons]
+    # what the task graph leaves out: template instances (one leaf each) and block headers
+    edges += [(tree.uses.get(ref.parts[0].name), tree.task.get(user))
+              for ref, user in model.order_refs if len(ref.parts) > 1]
+    edges += [(tree.leaf(r1), tree.leaf(r2)) for chain in tree.chains
+              for before, after in zip(chain.steps, chain.steps[1:], strict=False)
+              for r1 in before for r2 in after if len(r1.parts) > 1 or len(r2.parts) > 1]
+    edges += [(tree.task.get(read.target), tree.reader(None, read.block))
+              for read in model.refs if read.block is not None]
+    edges += [(tree.uses.get(alias), tree.reader(user, block))
+              for alias, _node, user, block in model.instance_reads]
+    lifted: dict[int, dict[int, list[int]]] = {}
+    for ta, tb in edges:
+        if ta is None or tb is None or tb not in tree.parent:
+            continue  # inherited from another template, or unknown (reported elsewhere)
+        found = lift(ta, tb, tree.parent.__getitem__, tree.depth.__getitem__)
+        if found is None or found[0] not in tree.blocks:
+            continue  # one holds the other, or both in branches of one if, switch or task
+        common, ca, cb = found
+        into = lifted.setdefault(common, {}).setdefault(cb, [])
+        if ca not in into:
+            into.append(ca)
+    diags: list[Diagnostic] = []
+    for common, waits in lifted.items():
+        children = tree.blocks[common]
+        after = {id(c): list(waits.get(id(c), ())) for c in children}
+        if common not in tree.parallel:  # the written order, as lowering adds it
+            for prev, c in zip(children, children[1:], strict=False):
+                after[id(c)].append(id(prev))
+        cycle = block_cycle([id(c) for c in children], after)
+        if cycle:
+            by_id = {id(c): c for c in children}
+            first, second = by_id[cycle[0]], by_id[cycle[1 % len(cycle)]]
+            diags.append(Diagnostic("TW402", Severity.ERROR,
+                                    block_cycle_message(_label(first), _label(second)),
+                                    _head(first)))
+    return diags
+
+
+def _label(s: A.Stmt) -> str:
+    """How TW402 names a block's child (as lowering's ``label`` does)."""
+    if isinstance(s, A.TaskStmt):
+        return s.name.name
+    if isinstance(s, A.UseStmt):  # lowering's label of an instance: its alias, else template
+        kind = f"use {s.alias.name if s.alias is not None else s.template.dotted}"
+    else:
+        kind = _KIND.get(type(s), "block")
+    return f"{kind} at line {s.span.line}"
+
+
+def _head(s: A.Stmt) -> Span:
+    """Where TW402 points: the statement's first keyword (:func:`keyword_span`)."""
+    kind = "task" if isinstance(s, A.TaskStmt) else "use" if isinstance(s, A.UseStmt) \
+        else _KIND.get(type(s), "")
+    return keyword_span(s.span, kind)

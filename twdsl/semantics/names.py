@@ -19,6 +19,7 @@ from twdsl.lang.agents import BUILTIN_AGENTS, entry_point_agents
 from twdsl.lang.builtins import FUNCTIONS as BUILTIN_FUNCTIONS
 from twdsl.lang.builtins import VALUES as BUILTIN_VALUES
 from twdsl.lang.kinds import ERROR_ACTIONS, ERROR_KINDS, RETRIED_KINDS, THEN_ACTIONS, ErrorKind
+from twdsl.semantics import policies as P
 from twdsl.semantics.modules import Imports
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import closest, did_you_mean
@@ -58,6 +59,10 @@ class Model:
     used_inputs: set[str] = field(default_factory=set)
     inherited_tasks: set[str] = field(default_factory=set)  # a template's parent's and mixins'
     order_refs: list[tuple[A.Ref, str]] = field(default_factory=list)  # (ref, user) in depends
+    #: (alias, node, user, block): an expression of task ``user`` (or of the header of block
+    #: statement ``block``) reads a template instance's task (``alias.task.result``)
+    instance_reads: list[tuple[str, A.Node, str | None, A.Stmt | None]] = field(
+        default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -337,7 +342,12 @@ class Resolver:
         key = f.key.name
         v = f.value
         if task is not None and key == "agent":
-            self.agent(v)
+            if isinstance(v, A.Name) or (isinstance(v, A.StringLit)
+                                         and all(isinstance(x, str) for x in v.parts)):
+                self.agent(v)
+            else:
+                self.error("TW403", P.AGENT_SHAPE, v)
+                self.expr(v, scope, task)
         elif task is not None and key == "depends":
             items = v.items if isinstance(v, A.ArrayLit) else [v]
             for item in items:
@@ -352,9 +362,13 @@ class Resolver:
             elif isinstance(v, (A.Block, A.ObjectLit)):
                 self.handler(v, scope, model, task, loops)
             else:
+                self.error("TW403", P.ON_ERROR_SHAPE, v)
                 self.expr(v, scope, task)
         elif key in ("on_success", "compensate") and isinstance(v, A.Block):
             self.items(v.items, scope, model, None, loops)
+        elif key in ("on_success", "compensate") and not isinstance(v, A.ObjectLit):
+            self.error("TW403", P.BLOCK_SHAPE, v)
+            self.expr(v, scope, task)
         elif key == "retry" and isinstance(v, A.ObjectLit):
             for sub in v.fields:
                 if sub.key.name == "on":
@@ -375,6 +389,8 @@ class Resolver:
                 self.kinds(sub.value)
             elif key == "then" and isinstance(sub.value, A.Name):
                 self.word(sub.value, THEN_ACTIONS, "then action")
+            elif key == "then":
+                self.error("TW403", P.THEN_SHAPE, sub.value)
             elif key == "fallback" and isinstance(sub.value, A.Name):
                 if sub.value.name not in model.tasks:
                     self.error("TW216", f"fallback '{sub.value.name}' is not a task of "
@@ -492,6 +508,8 @@ class Resolver:
                     model.refs.append(TaskRef(node.name, node, task, block))
                 elif kind in ("input", "template parameter"):
                     model.used_inputs.add(node.name)
+                elif kind == "template instance":
+                    model.instance_reads.append((node.name, node, task, block))
             elif isinstance(node, A.Call) and isinstance(node.func, A.Name):
                 if node.func.name not in BUILTIN_FUNCTIONS:
                     self.unknown("TW210", "unknown function", node.func.name, node.func,

@@ -18,6 +18,15 @@ from twdsl.lang import retry as R
 from twdsl.lang.kinds import ERROR_KINDS, RETRIED_KINDS
 from twdsl.syntax import ast as A
 
+#: The shapes a handler's and a task's fields must have (TW403), said once for the checker
+#: (twdsl.semantics.names, typecheck) and lowering, which refuses them if ever reached.
+NAMED_FALLBACK_IN_TEMPLATE = ("a fallback naming a task is supported for tasks of the workflow "
+                              "only: write the task in a fallback { … } block")
+AGENT_SHAPE = "an agent is a name or a plain string"
+ON_ERROR_SHAPE = "on_error is fail, skip, continue or a handler { … }"
+THEN_SHAPE = "then is fail, skip or continue"
+BLOCK_SHAPE = "expected a block of statements"
+
 
 class PolicyError(Exception):
     """A setting of a policy that is not what it must be; ``node`` is where."""
@@ -105,27 +114,75 @@ def kinds(v: A.Node) -> tuple[str, ...]:
     return tuple(out)
 
 
+def attempts(v: A.Node, const: Const = literal) -> int:
+    return count(v, const, zero=True)
+
+
+Reader = Callable[[A.Node, Const], object]
+
+#: The fields of ``retry: { … }`` and what each must be (``on`` is read by :func:`kinds`).
+RETRY_FIELDS: dict[str, Reader] = {"attempts": attempts, "delay": duration, "backoff": number,
+                                   "max_delay": duration, "jitter": boolean}
+
+
 def read_retry(v: A.Node, const: Const = literal) -> RetryPolicy:
     """The policy written ``retry: N`` or ``retry: { attempts, delay, backoff, max_delay,
     jitter, on }``; PolicyError when a setting is not a literal of its kind."""
     if isinstance(v, (A.Block, A.ObjectLit)):
         fields = {x.key.name: x.value for x in (v.fields() if isinstance(v, A.Block)
                                                  else v.fields)}
+        got = {k: read(fields[k], const) for k, read in RETRY_FIELDS.items() if k in fields}
         p = RetryPolicy(
-            attempts=count(fields["attempts"], const, zero=True) if "attempts" in fields
-            else R.DEFAULT_ATTEMPTS,
-            delay=duration(fields["delay"], const) if "delay" in fields else R.DEFAULT_DELAY,
-            backoff=number(fields["backoff"], const) if "backoff" in fields
-            else R.DEFAULT_BACKOFF,
-            max_delay=duration(fields["max_delay"], const) if "max_delay" in fields
-            else R.DEFAULT_MAX_DELAY,
-            jitter=boolean(fields["jitter"], const) if "jitter" in fields else R.DEFAULT_JITTER,
+            attempts=got.get("attempts", R.DEFAULT_ATTEMPTS),  # type: ignore[arg-type]
+            delay=got.get("delay", R.DEFAULT_DELAY),  # type: ignore[arg-type]
+            backoff=got.get("backoff", R.DEFAULT_BACKOFF),  # type: ignore[arg-type]
+            max_delay=got.get("max_delay", R.DEFAULT_MAX_DELAY),  # type: ignore[arg-type]
+            jitter=got.get("jitter", R.DEFAULT_JITTER),  # type: ignore[arg-type]
         )
         if "on" in fields:
             p = RetryPolicy(p.attempts, p.delay, p.backoff, p.max_delay, p.jitter,
                             kinds(fields["on"]))
         return p
-    return RetryPolicy(attempts=count(v, const, zero=True))
+    return RetryPolicy(attempts=attempts(v, const))
+
+
+def cache_ttl(v: A.Node, const: Const = literal) -> float | None:
+    """The time to live ``cache:`` gives (``true``/``false``: none; ``5m``; ``{ ttl: 5m, key:
+    … }``; the key is an expression, read when the task runs)."""
+    if isinstance(v, A.BoolLit):
+        return None
+    if isinstance(v, (A.Block, A.ObjectLit)):
+        ttl = next((x.value for x in (v.fields() if isinstance(v, A.Block) else v.fields)
+                    if x.key.name == "ttl"), None)
+        return None if ttl is None else duration(ttl, const)
+    return duration(v, const)
+
+
+#: The settings lowering writes into the program, each with what it must be: the checker
+#: reads every one of them with these readers, as lowering does (TW403 when one fails).
+SETTINGS: dict[str, Reader] = {
+    "timeout": duration, "max_concurrency": count, "max_iterations": count,
+    "parallel": boolean, "fail_fast": boolean, "priority": number,
+    "retry": read_retry, "cache": cache_ttl,
+}
+
+
+def setting_leaves(key: str, v: A.Node) -> list[tuple[A.Node, Reader]]:
+    """The values setting ``key: v`` is made of, each with its reader (a retry's fields one
+    by one; a cache's ttl), for the checker to name the one that is wrong and to find the
+    template parameters given as settings."""
+    if key == "retry" and isinstance(v, (A.Block, A.ObjectLit)):
+        fields = v.fields() if isinstance(v, A.Block) else v.fields
+        return [(x.value, RETRY_FIELDS[x.key.name]) for x in fields if x.key.name in RETRY_FIELDS]
+    if key == "retry":
+        return [(v, attempts)]
+    if key == "cache":
+        if isinstance(v, (A.Block, A.ObjectLit)):
+            fields = v.fields() if isinstance(v, A.Block) else v.fields
+            return [(x.value, duration) for x in fields if x.key.name == "ttl"]
+        return [] if isinstance(v, A.BoolLit) else [(v, duration)]
+    read = SETTINGS.get(key)
+    return [] if read is None else [(v, read)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from twdsl.lang.builtins import (
     methods_for,
 )
 from twdsl.lang.values import count_of
+from twdsl.semantics import policies as P
 from twdsl.semantics.declarations import Declarations
 from twdsl.semantics.names import Model
 from twdsl.semantics.templates import Templates
@@ -58,6 +59,33 @@ _FIELD_TYPES: dict[str, T.Type] = {
     "tags": T.Arr(T.STRING), "max_iterations": T.NUMBER, "parallel": T.BOOLEAN,
     "fail_fast": T.BOOLEAN,
 }
+def _setting_params(items: Iterable[A.Node]) -> dict[str, list[P.Reader]]:
+    """The bare names given as settings anywhere in ``items`` (statements and their
+    blocks, handlers included; never inside expressions), each with the readers of the
+    settings it is given to."""
+    out: dict[str, list[P.Reader]] = {}
+    stack: list[A.Node] = list(items)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, A.Field):
+            for v, read in P.setting_leaves(node.key.name, node.value):
+                if isinstance(v, A.Name):
+                    out.setdefault(v.name, []).append(read)
+            if isinstance(node.value, A.Block):
+                stack.extend(node.value.items)
+            elif isinstance(node.value, A.ObjectLit) and node.key.name == "on_error":
+                stack.extend(node.value.fields)
+        elif isinstance(node, A.Stmt):
+            for child in node.children():
+                if isinstance(child, A.Block):
+                    stack.extend(child.items)
+                elif isinstance(child, A.CaseClause):
+                    stack.extend(child.body)
+                elif isinstance(child, A.IfStmt):
+                    stack.append(child)
+    return out
+
+
 _ARITH = {"-", "*", "/", "%"}
 _COMPARE = {"<", ">", "<=", ">="}
 
@@ -75,6 +103,8 @@ class Checker:
         self.text = text  # the file's text, to name expressions in messages
         self.templates = templates
         self.diags: list[Diagnostic] = []
+        #: template -> its parameters given as settings, with the readers of those settings
+        self._setting_params: dict[str, dict[str, list[P.Reader]]] = {}
         self.agents = declarations.agents
         self.resolve = declarations.resolve
         self.named = declarations.named
@@ -120,6 +150,7 @@ class Checker:
                         self.expect(d.value, self.resolve(d.type), ctx, f"input '{d.name.name}'")
             elif isinstance(item, A.Field) and not isinstance(item.value, A.Block):
                 key = item.key.name
+                before = len(self.diags)
                 if key == "pure":
                     self.expect(item.value, T.BOOLEAN, ctx, "field 'pure'")
                 elif key == "retry" and not isinstance(item.value, A.ObjectLit):
@@ -128,6 +159,20 @@ class Checker:
                     self.expect(item.value, _FIELD_TYPES[key], ctx, f"field '{key}'")
                 else:
                     self.infer(item.value, ctx)
+                if len(self.diags) == before:  # a value of the wrong type is said once
+                    self.literal_setting(item, ())
+
+    def literal_setting(self, f: A.Field, params: Iterable[str]) -> None:
+        """TW403 for a setting lowering cannot write into the program: not a literal, or not
+        one of its kind (the readers of twdsl.semantics.policies, which lowering uses).  A
+        template's ``params`` may be given: each ``use`` is checked for them."""
+        for v, read in P.setting_leaves(f.key.name, f.value):
+            if isinstance(v, A.Name) and v.name in params:
+                continue
+            try:
+                read(v, P.literal)
+            except P.PolicyError as e:
+                self.error("TW403", e.message, e.node)
 
     def body(self, model: Model) -> None:
         self.model = model
@@ -252,6 +297,30 @@ class Checker:
                                 f"argument '{a.name.name}' of template '{s.template.dotted}'")
                 else:
                     self.infer(a.value, ctx)
+            self.setting_args(s)
+
+    def setting_args(self, use: A.UseStmt) -> None:
+        """TW403 for an argument that the template gives as a setting (``retry: retries``)
+        and that is not a literal of that setting's kind: lowering must know the setting."""
+        if self.templates is None or not use.args:
+            return
+        name = use.template.dotted
+        settings = self._setting_params.get(name)
+        if settings is None:
+            settings = self._setting_params[name] = _setting_params(
+                self.templates.statements(name)) if self.templates.effective(name) else {}
+        params = self.inputs if self.model.kind == "template" else ()
+        for a in use.args:
+            for read in settings.get(a.name.name, ()):
+                if isinstance(a.value, A.Name) and a.value.name in params:
+                    break
+                try:
+                    read(a.value, P.literal)
+                except P.PolicyError as e:
+                    self.error("TW403", f"argument '{a.name.name}' of template '{name}' is a "
+                               f"setting there (a retry, timeout or limit): {e.message}",
+                               a.value)
+                    break
 
     def condition(self, e: A.Expr, ctx: _Ctx, what: str) -> None:
         t = self.infer(e, ctx)
@@ -263,6 +332,7 @@ class Checker:
     def field(self, f: A.Field, ctx: _Ctx, task: A.TaskStmt | None) -> None:
         key = f.key.name
         v = f.value
+        before = len(self.diags)
         if key == "on_error" and isinstance(v, (A.Block, A.ObjectLit)):
             self.handler(v, ctx)
         elif isinstance(v, A.Block):
@@ -285,6 +355,8 @@ class Checker:
             self.expect(v, _FIELD_TYPES[key], ctx, f"field '{key}'")
         else:
             self.infer(v, ctx)
+        if key in P.SETTINGS and len(self.diags) == before:  # a wrong type is said once
+            self.literal_setting(f, self.inputs if self.model.kind == "template" else ())
 
     def handler(self, v: A.Block | A.ObjectLit, ctx: _Ctx) -> None:
         """An on_error handler: `when` and `then` are words, `fallback` a task or a block."""
@@ -292,7 +364,10 @@ class Checker:
             if isinstance(item, A.Stmt):
                 self.stmt(item, ctx)
             elif isinstance(item, A.Field):
-                if isinstance(item.value, A.Block):
+                if (item.key.name == "fallback" and isinstance(item.value, A.Name)
+                        and self.model.kind == "template" and item.value.name in self.model.tasks):
+                    self.error("TW403", P.NAMED_FALLBACK_IN_TEMPLATE, item.value)
+                elif isinstance(item.value, A.Block):
                     self.items(item.value.items, ctx, None)
                 elif item.key.name == "retry":
                     self.field(item, ctx, None)
