@@ -346,10 +346,25 @@ class _Driver:
         return {term for term in self.table.actions[stack[-1]] if self._accepts(stack, term)}
 
     def _accepts(self, stack: list[int], term: str) -> bool:
-        """Whether ``term`` can be shifted after the reductions it would cause.  The stack is
-        not copied (a copy per keyword made deep nesting quadratic): the simulation pops below
-        ``depth`` and pushes onto ``top``."""
+        """Whether ``term`` can be shifted after the reductions it would cause.  A deep stack
+        is not copied (a copy per keyword made deep nesting quadratic): the simulation pops
+        below ``depth`` and pushes onto ``top``."""
         t = self.table
+        if len(stack) <= 256:  # shallow: a copy is cheapest (the common case, by far)
+            states = stack[:]
+            while True:
+                act = t.actions[states[-1]].get(term)
+                if act is None:
+                    return False
+                if act[0] or term == "$END" and len(states) <= 2:
+                    return True
+                r = act[1]
+                if t.sizes[r]:
+                    del states[-t.sizes[r]:]
+                nxt = t.gotos[states[-1]].get(t.origins[r])
+                if nxt is None:  # reduced to the start symbol
+                    return True
+                states.append(nxt)
         depth = len(stack)  # stack[:depth] is what is left of the real stack
         top: list[int] = []  # states pushed by the simulated reductions
 
