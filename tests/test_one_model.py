@@ -597,3 +597,35 @@ def test_what_lowering_refuses_check_reports_with_the_same_words(body: str) -> N
     assert program is None
     assert errors == [(d.code, d.message, d.span.start) for d in lowered]
     assert errors[0][0] == "TW403"
+
+
+NESTED = """\
+template Inner(r: number) { task a { agent: "echo" retry: r } }
+template Outer(r: number) { use Inner(r: r) as i }
+workflow W {
+  version: "1.0.0"
+  input { n: number }
+  use Outer(r: ARG) as o
+  task b { agent: "echo" input: { n: n } }
+}
+"""
+
+
+def test_a_parameter_passed_on_to_a_nested_template_as_a_setting(tmp_path: Path) -> None:
+    """`Outer` passes its `r` to `Inner`'s retry: a literal reaches it (it was refused by
+    lowering, which did not pass literals on), and an input is refused by `check` (it was
+    checked clean)."""
+    write(tmp_path, w__twdsl=NESTED.replace("ARG", "n"))
+    check = run("check", "w.twdsl", cwd=tmp_path)
+    assert check.returncode == 1
+    assert ("w.twdsl:6:16: error[TW403] argument 'r' of template 'Outer' is a setting there "
+            "(a retry, timeout or limit): this setting must be a literal value") in check.stdout
+    write(tmp_path, w__twdsl=NESTED.replace("ARG", "3"))
+    assert run("check", "w.twdsl", cwd=tmp_path).returncode == 0
+    from twdsl.compiler import compile_source
+
+    c = compile_source(NESTED.replace("ARG", "3"), "w.twdsl")
+    assert c.program is not None
+    task = c.program.nodes["o.i.a"]
+    assert task.retry is not None and task.retry.attempts == 3  # type: ignore[union-attr]
+    assert run("run", "w.twdsl", "--no-state", "-i", "n=1", cwd=tmp_path).returncode == 0

@@ -38,6 +38,8 @@ class TemplateExpansion(LowererBase):
             # arguments are evaluated where `use` is written; defaults inside the template
             bindings[pname] = self.expr(value, scope if pname in args else Scope({}),
                                         reader=bid)
+            if pname in args and isinstance(value, A.Name) and value.name in scope.consts:
+                value = scope.consts[value.name]  # a parameter passed on to a nested use
             consts[pname] = value
             if param.constraints is not None and not isinstance(bindings[pname], X.Lit):
                 # a literal argument was checked by twdsl check; a computed one is checked

@@ -59,10 +59,11 @@ _FIELD_TYPES: dict[str, T.Type] = {
     "tags": T.Arr(T.STRING), "max_iterations": T.NUMBER, "parallel": T.BOOLEAN,
     "fail_fast": T.BOOLEAN,
 }
-def _setting_params(items: Iterable[A.Node]) -> dict[str, list[P.Reader]]:
+def _setting_params(items: Iterable[A.Node], uses: list[A.UseStmt] | None = None,
+                    ) -> dict[str, list[P.Reader]]:
     """The bare names given as settings anywhere in ``items`` (statements and their
     blocks, handlers included; never inside expressions), each with the readers of the
-    settings it is given to."""
+    settings it is given to; the ``use`` statements met are added to ``uses``."""
     out: dict[str, list[P.Reader]] = {}
     stack: list[A.Node] = list(items)
     while stack:
@@ -75,6 +76,9 @@ def _setting_params(items: Iterable[A.Node]) -> dict[str, list[P.Reader]]:
                 stack.extend(node.value.items)
             elif isinstance(node.value, A.ObjectLit) and node.key.name == "on_error":
                 stack.extend(node.value.fields)
+        elif isinstance(node, A.UseStmt):
+            if uses is not None:
+                uses.append(node)
         elif isinstance(node, A.Stmt):
             for child in node.children():
                 if isinstance(child, A.Block):
@@ -299,16 +303,31 @@ class Checker:
                     self.infer(a.value, ctx)
             self.setting_args(s)
 
+    def template_settings(self, name: str) -> dict[str, list[P.Reader]]:
+        """Template ``name``'s parameters that end up as settings, with their readers: given
+        as a setting in its statements, or passed on to a nested ``use`` that does so."""
+        found = self._setting_params.get(name)
+        if found is not None:
+            return found
+        found = self._setting_params[name] = {}  # a cycle of templates ends here
+        if self.templates is None or self.templates.effective(name) is None:
+            return found
+        uses: list[A.UseStmt] = []
+        found.update(_setting_params(self.templates.statements(name), uses))
+        for inner in uses:
+            nested = self.template_settings(inner.template.dotted)
+            for a in inner.args:
+                if isinstance(a.value, A.Name) and a.name.name in nested:
+                    found.setdefault(a.value.name, []).extend(nested[a.name.name])
+        return found
+
     def setting_args(self, use: A.UseStmt) -> None:
         """TW403 for an argument that the template gives as a setting (``retry: retries``)
         and that is not a literal of that setting's kind: lowering must know the setting."""
         if self.templates is None or not use.args:
             return
         name = use.template.dotted
-        settings = self._setting_params.get(name)
-        if settings is None:
-            settings = self._setting_params[name] = _setting_params(
-                self.templates.statements(name)) if self.templates.effective(name) else {}
+        settings = self.template_settings(name)
         params = self.inputs if self.model.kind == "template" else ()
         for a in use.args:
             for read in settings.get(a.name.name, ()):
