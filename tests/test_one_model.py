@@ -629,3 +629,18 @@ def test_a_parameter_passed_on_to_a_nested_template_as_a_setting(tmp_path: Path)
     task = c.program.nodes["o.i.a"]
     assert task.retry is not None and task.retry.attempts == 3  # type: ignore[union-attr]
     assert run("run", "w.twdsl", "--no-state", "-i", "n=1", cwd=tmp_path).returncode == 0
+
+
+def test_a_default_given_to_a_setting_is_a_literal_too(tmp_path: Path) -> None:
+    """`use T()` sets the retry from the parameter's default: lowering refused `1 + 1` there
+    after `check` said clean.  Said once, however many settings read the parameter."""
+    write(tmp_path, w__twdsl='template T(r: number = 1 + 1) {\n'
+                            '  task a { agent: "echo" retry: r }\n'
+                            '  task b { agent: "echo" retry: r }\n}\n'
+                            'workflow W {\n  version: "1.0.0"\n  use T() as x\n}\n')
+    check = run("check", "w.twdsl", cwd=tmp_path)
+    go = run("run", "w.twdsl", "--no-state", cwd=tmp_path)
+    assert (check.returncode, go.returncode) == (1, 2)
+    why = ("w.twdsl:1:24: error[TW403] this setting must be a literal value (or a template "
+           "parameter given one)")
+    assert check.stdout.count("error[TW403]") == 1 and why in check.stdout and why in go.stderr

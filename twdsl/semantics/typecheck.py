@@ -107,6 +107,7 @@ class Checker:
         self.text = text  # the file's text, to name expressions in messages
         self.templates = templates
         self.diags: list[Diagnostic] = []
+        self._said: set[tuple[int, object]] = set()  # TW403s reported (node, reader)
         #: template -> its parameters given as settings, with the readers of those settings
         self._setting_params: dict[str, dict[str, list[P.Reader]]] = {}
         self.agents = declarations.agents
@@ -172,11 +173,16 @@ class Checker:
         template's ``params`` may be given: each ``use`` is checked for them."""
         for v, read in P.setting_leaves(f.key.name, f.value):
             if isinstance(v, A.Name) and v.name in params:
-                continue
+                param = self.model.inputs.get(v.name)
+                if not isinstance(param, A.Param) or param.default is None:
+                    continue
+                v = param.default  # what a use that does not give the argument sets
             try:
                 read(v, P.literal)
             except P.PolicyError as e:
-                self.error("TW403", e.message, e.node)
+                if (id(e.node), read) not in self._said:  # a default read by two settings
+                    self._said.add((id(e.node), read))
+                    self.error("TW403", e.message, e.node)
 
     def body(self, model: Model) -> None:
         self.model = model
