@@ -644,3 +644,19 @@ def test_a_default_given_to_a_setting_is_a_literal_too(tmp_path: Path) -> None:
     why = ("w.twdsl:1:24: error[TW403] this setting must be a literal value (or a template "
            "parameter given one)")
     assert check.stdout.count("error[TW403]") == 1 and why in check.stdout and why in go.stderr
+
+
+@pytest.mark.parametrize("body", [
+    'while (false) { timeout: n max_iterations: 2 task a { agent: "echo" } }',
+    'foreach i in [1] { priority: p task a { agent: "echo" } }',
+    'if (n > 1s) { timeout: n task a { agent: "echo" } }',
+])
+def test_a_setting_in_the_wrong_place_is_said_once(body: str) -> None:
+    """An unknown field (TW120) is not also a setting that is not a literal (TW403)."""
+    from twdsl.analysis import analyze
+
+    src = (f'workflow W {{\n  version: "1.0.0"\n  input {{ n: duration, p: number }}\n'
+           f'  {body}\n}}\n')
+    errors = [d.code for d in analyze(src, "w.twdsl").diagnostics
+              if d.severity.value == "error"]
+    assert errors == ["TW120"]

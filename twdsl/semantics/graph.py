@@ -370,7 +370,6 @@ class _Blocks:
                 self.handlers(inner, owner)
 
 
-
 def check_blocks(model: Model, graph: TaskGraph) -> list[Diagnostic]:
     """TW402: blocks that each wait for a task in the other (the rule of
     :mod:`twdsl.lang.cycles`, applied here to the syntax tree and by lowering to the IR).

@@ -31,6 +31,7 @@ from twdsl.semantics.names import Model
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
+from twdsl.syntax.fields import CONTAINERS
 
 Frame = tuple[int, int]  # (id of a branching statement, which branch)
 Loop = tuple[int, int]  # (id of a loop statement, length of the branch path at its entry)
@@ -164,8 +165,8 @@ class Checker:
                     self.expect(item.value, _FIELD_TYPES[key], ctx, f"field '{key}'")
                 else:
                     self.infer(item.value, ctx)
-                if len(self.diags) == before:  # a value of the wrong type is said once
-                    self.literal_setting(item, ())
+                if len(self.diags) == before and key in CONTAINERS["agent"].names:
+                    self.literal_setting(item, ())  # a wrong type or place is said once
 
     def literal_setting(self, f: A.Field, params: Iterable[str]) -> None:
         """TW403 for a setting lowering cannot write into the program: not a literal, or not
@@ -213,7 +214,8 @@ class Checker:
                     if d.value is not None:
                         what = "input" if isinstance(item, A.InputDecl) else "output"
                         self.expect(d.value, self.resolve(d.type), ctx, f"{what} '{d.name.name}'")
-        self.items(decl.body.items, ctx, None)
+        self.items(decl.body.items, ctx, None,
+                   "workflow" if isinstance(decl, A.WorkflowDecl) else "template")
 
     def collect(self, items: Iterable[A.Node], ctx: _Ctx) -> None:
         """Record where every task sits before any expression is typed."""
@@ -252,26 +254,29 @@ class Checker:
                              _Ctx(ctx.path, ctx.loops + ((id(item), len(ctx.path)),)))
 
     # ------------------------------------------------------------------ statements
-    def items(self, items: Iterable[A.Node], ctx: _Ctx, task: A.TaskStmt | None) -> None:
+    def items(self, items: Iterable[A.Node], ctx: _Ctx, task: A.TaskStmt | None,
+              where: str = "statements") -> None:
+        """``where``: the kind of block holding ``items`` (twdsl.syntax.fields.CONTAINERS)."""
         for item in items:
             if isinstance(item, A.Field):
-                self.field(item, ctx, task)
+                self.field(item, ctx, task, where)
             elif isinstance(item, A.Stmt):
                 self.stmt(item, ctx)
 
     def stmt(self, s: A.Stmt, ctx: _Ctx) -> None:
         if isinstance(s, A.TaskStmt):
             if s.body is not None:
-                self.items(s.body.items, ctx, s)
+                self.items(s.body.items, ctx, s, "task")
         elif isinstance(s, (A.ParallelStmt, A.SequenceStmt)):
-            self.items(s.body.items, ctx, None)
+            self.items(s.body.items, ctx, None,
+                       "parallel" if isinstance(s, A.ParallelStmt) else "sequence")
         elif isinstance(s, A.IfStmt):
             self.condition(s.cond, ctx, "if")
-            self.items(s.then.items, _sub(ctx, (id(s), 0)), None)
+            self.items(s.then.items, _sub(ctx, (id(s), 0)), None, "branch")
             if isinstance(s.else_, A.IfStmt):
                 self.stmt(s.else_, _sub(ctx, (id(s), 1)))
             elif s.else_ is not None:
-                self.items(s.else_.items, _sub(ctx, (id(s), 1)), None)
+                self.items(s.else_.items, _sub(ctx, (id(s), 1)), None, "branch")
         elif isinstance(s, A.SwitchStmt):
             subject = self.infer(s.subject, ctx)
             for k, case in enumerate(s.cases):
@@ -292,12 +297,12 @@ class Checker:
             inner.locals[s.var.name] = elem
             if s.index is not None:
                 inner.locals[s.index.name] = T.NUMBER
-            self.items(s.body.items, inner, None)
+            self.items(s.body.items, inner, None, "foreach")
         elif isinstance(s, A.WhileStmt):
             inner = _Ctx(ctx.path, ctx.loops + ((id(s), len(ctx.path)),), ctx.locals, ctx.result)
             head = _Ctx(inner.path, inner.loops, inner.locals, inner.result, header=id(s))
             self.condition(s.cond, head, "while")
-            self.items(s.body.items, inner, None)
+            self.items(s.body.items, inner, None, "while")
         elif isinstance(s, A.UseStmt):
             bound = self.templates.check_use(s) if self.templates is not None else {}
             for a in s.args:
@@ -354,7 +359,8 @@ class Checker:
             self.error("TW303", f"the condition of {what} must be boolean, and "
                        f"{self.shown(e)} is {t}{hint}", e)
 
-    def field(self, f: A.Field, ctx: _Ctx, task: A.TaskStmt | None) -> None:
+    def field(self, f: A.Field, ctx: _Ctx, task: A.TaskStmt | None,
+              where: str = "statements") -> None:
         key = f.key.name
         v = f.value
         before = len(self.diags)
@@ -380,7 +386,8 @@ class Checker:
             self.expect(v, _FIELD_TYPES[key], ctx, f"field '{key}'")
         else:
             self.infer(v, ctx)
-        if key in P.SETTINGS and len(self.diags) == before:  # a wrong type is said once
+        if key in P.SETTINGS and len(self.diags) == before \
+                and key in CONTAINERS[where].names:  # a wrong type or a wrong place: said once
             self.literal_setting(f, self.inputs if self.model.kind == "template" else ())
 
     def handler(self, v: A.Block | A.ObjectLit, ctx: _Ctx) -> None:
@@ -395,7 +402,7 @@ class Checker:
                 elif isinstance(item.value, A.Block):
                     self.items(item.value.items, ctx, None)
                 elif item.key.name == "retry":
-                    self.field(item, ctx, None)
+                    self.field(item, ctx, None, "on_error")
 
     def task_input(self, task: A.TaskStmt, v: A.Expr, ctx: _Ctx) -> None:
         sig = self.task_signature(task)
