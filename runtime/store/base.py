@@ -21,6 +21,7 @@ import abc
 import os
 import secrets
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -152,6 +153,20 @@ class TaskState:
     finished_at: float | None
     line: int | None
     damage: tuple[str, ...] = ()  # columns whose stored value is damaged (read as None)
+
+    def to_json(self, input: Any, attempts: Iterable[AttemptRecord]) -> dict[str, Any]:
+        """The task as `twdsl runs show --format json` and the server's API give it, with its
+        first attempt's ``input`` and its ``attempts`` (the attempt log)."""
+        return {
+            "key": self.key, "task": self.task, "status": self.status,
+            "attempts": self.attempts, "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": (self.finished_at - self.started_at)
+            if self.finished_at and self.started_at else None,
+            "line": self.line, "input": input, "result": self.result, "error": self.error,
+            "attempt_log": [{"attempt": a.attempt, "status": a.status,
+                             "started_at": a.started_at, "finished_at": a.finished_at,
+                             "error": a.error} for a in attempts]}
 
 
 @dataclass(frozen=True, slots=True)

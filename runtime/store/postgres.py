@@ -54,16 +54,16 @@ FROM tasks WHERE run_id = ? AND seq_done > ?
 ORDER BY 2"""
 
 
-def _pg(sql: str) -> str:
-    """``?`` placeholders as psycopg's ``%s`` (the store's SQL has no ``%`` nor ``?`` in
-    literals)."""
+def pg_sql(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (the SQL of the store and of the server
+    (twdsl.server.pg) has no ``%`` nor ``?`` in literals)."""
     out = _PG_SQL.get(sql)
     if out is None:
         out = _PG_SQL[sql] = sql.replace("?", "%s")
     return out
 
 
-class _Db:
+class PgConnection:
     """A connection taking the shared SQL's ``?`` placeholders."""
 
     __slots__ = ("conn",)
@@ -72,7 +72,7 @@ class _Db:
         self.conn = conn
 
     def execute(self, sql: str, args: Any = ()) -> Any:
-        return self.conn.execute(_pg(sql), args)
+        return self.conn.execute(pg_sql(sql), args)
 
 
 def _configure(conn: Any) -> None:
@@ -129,7 +129,7 @@ class PostgresStore(SQLStore):
             try:
                 if not sync:
                     conn.execute("SET LOCAL synchronous_commit = off")
-                result = body(_Db(conn))
+                result = body(PgConnection(conn))
                 conn.execute("COMMIT")
             except BaseException:
                 if not conn.closed and conn.info.transaction_status != 0:  # not idle
@@ -144,7 +144,7 @@ class PostgresStore(SQLStore):
         with self._pool.connection() as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             try:
-                return body(_Db(conn))
+                return body(PgConnection(conn))
             finally:
                 if not conn.closed and conn.info.transaction_status != 0:
                     try:

@@ -536,7 +536,10 @@ async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None,
     task = asyncio.ensure_future(engine.run(inputs))
     watcher = None
     if recorder is not None:
-        watcher = asyncio.ensure_future(_controls(engine, task, recorder))
+        from twdsl.runtime.controls import watch_controls
+
+        watcher = asyncio.ensure_future(
+            watch_controls(recorder.store, recorder.run_id, engine, task))
         task.add_done_callback(lambda _: watcher.cancel())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -553,17 +556,3 @@ async def _main(engine: Any, inputs: dict[str, Any], recorder: Any = None,
     finally:
         if registry is not None:
             await registry.aclose()  # HTTP agents' connection pools
-
-
-async def _controls(engine: Any, main: asyncio.Future[Any], recorder: Any) -> None:
-    store, run_id = recorder.store, recorder.run_id
-    while not main.done():
-        await asyncio.sleep(0.1)
-        for req in await asyncio.to_thread(store.pending_controls, run_id):
-            store.mark_handled(req.id)
-            if req.command == "cancel":
-                main.cancel()
-                return
-            if req.command == "pause":
-                await engine.pause(main)
-                return

@@ -171,16 +171,7 @@ def runs_show(run_id: str, fmt: str, state: str | None) -> int:
               if e.type == "task.started" and (e.data or {}).get("attempt") == 1}
     if fmt == "json":
         out = _run_json(run)
-        out["tasks"] = [{
-            "key": t.key, "task": t.task, "status": t.status, "attempts": t.attempts,
-            "started_at": t.started_at, "finished_at": t.finished_at,
-            "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at
-            else None, "line": t.line, "input": inputs.get(t.key), "result": t.result,
-            "error": t.error,
-            "attempt_log": [{"attempt": a.attempt, "status": a.status,
-                             "started_at": a.started_at, "finished_at": a.finished_at,
-                             "error": a.error} for a in attempts.get(t.key, [])]}
-            for t in tasks]
+        out["tasks"] = [t.to_json(inputs.get(t.key), attempts.get(t.key, ())) for t in tasks]
         click.echo(json.dumps(out, indent=2))
         return EXIT_OK
     click.echo(f"run {run.id}  {run.workflow}{' ' + run.version if run.version else ''}  "

@@ -26,16 +26,7 @@ except ImportError as e:  # pragma: no cover - depends on the installation
     raise ServerDBError("a PostgreSQL state store needs psycopg 3 and psycopg_pool: "
                         "pip install 'twdsl[postgres]'") from e
 
-_PG_SQL: dict[str, str] = {}
-
-
-def _pg(sql: str) -> str:
-    """``?`` placeholders as psycopg's ``%s`` (the server's SQL has no ``%`` nor ``?`` in
-    literals)."""
-    out = _PG_SQL.get(sql)
-    if out is None:
-        out = _PG_SQL[sql] = sql.replace("?", "%s")
-    return out
+from twdsl.runtime.store.postgres import PgConnection, pg_sql  # noqa: E402 - psycopg first
 
 
 def lock_key(name: str) -> int:
@@ -47,18 +38,6 @@ def lock_key(name: str) -> int:
     """
     digest = hashlib.sha256(f"twdsl-server:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-class _Db:
-    """A connection taking the shared SQL's ``?`` placeholders."""
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    def execute(self, sql: str, args: Any = ()) -> Any:
-        return self.conn.execute(_pg(sql), args)
 
 
 class PostgresServerDB(SQLServerDB):
@@ -91,11 +70,11 @@ class PostgresServerDB(SQLServerDB):
 
     def _q(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
-            return [tuple(r) for r in conn.execute(_pg(sql), args).fetchall()]
+            return [tuple(r) for r in conn.execute(pg_sql(sql), args).fetchall()]
 
     def _w(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> int:
         with self._connection() as conn:
-            return int(conn.execute(_pg(sql), args).rowcount)
+            return int(conn.execute(pg_sql(sql), args).rowcount)
 
     def _locked(self, key: str, body: Callable[[Any], T]) -> T:
         if self._conn is not None:  # migrating, before the pool
@@ -107,7 +86,7 @@ class PostgresServerDB(SQLServerDB):
     def _in_transaction(conn: Any, key: str, body: Callable[[Any], T]) -> T:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(key),))
-            return body(_Db(conn))
+            return body(PgConnection(conn))
 
     def _has_table(self, db: Any, name: str) -> bool:
         return bool(db.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0])

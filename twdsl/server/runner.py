@@ -23,13 +23,12 @@ from typing import Any
 
 from twdsl.ir.model import Program
 from twdsl.lang.values import to_json
+from twdsl.runtime.controls import watch_controls
 from twdsl.runtime.engine import Engine, RunOptions
 from twdsl.runtime.events import Event, Fanout
 from twdsl.runtime.recording import Recorder
 from twdsl.runtime.store import Store, new_run_id
 from twdsl.runtime.store.base import this_host
-
-CONTROL_POLL = 0.1  # seconds between looks at a run's control requests (as `twdsl run`)
 
 
 @dataclass(slots=True)
@@ -186,7 +185,7 @@ class Runner:
                                    or self.max_concurrency, run_id=run_id, reuse=job.reuse,
                                    cache=store, resumed=job.resumed))
         main = asyncio.ensure_future(engine.run(job.inputs))
-        watcher = asyncio.ensure_future(self._controls(engine, main, run_id))
+        watcher = asyncio.ensure_future(watch_controls(store, run_id, engine, main))
         main.add_done_callback(lambda _: watcher.cancel())
         try:
             await asyncio.shield(main)
@@ -206,20 +205,6 @@ class Runner:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.flush)
-
-    async def _controls(self, engine: Engine, main: asyncio.Future[Any], run_id: str) -> None:
-        store = self.store
-        while not main.done():
-            await asyncio.sleep(CONTROL_POLL)
-            for req in await asyncio.to_thread(store.pending_controls, run_id):
-                await asyncio.to_thread(store.mark_handled, req.id)
-                if req.command == "cancel":
-                    main.cancel()
-                    return
-                if req.command == "pause":
-                    await engine.pause(main)
-                    return
-
 
 class ServedQueue:
     """This server as one more worker of its queue (a queued server started with

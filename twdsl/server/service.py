@@ -561,16 +561,9 @@ class Service:
             elif e.type == "schedule.fired":
                 scheduled = data.get("scheduled_at")
         out["scheduled_at"] = scheduled
-        out["tasks"] = [{
-            "key": t.key, "node": t.key.split("[", 1)[0], "task": t.task, "status": t.status,
-            "attempts": t.attempts, "started_at": t.started_at, "finished_at": t.finished_at,
-            "duration": (t.finished_at - t.started_at) if t.finished_at and t.started_at
-            else None, "line": t.line, "input": inputs.get(t.key), "result": t.result,
-            "error": t.error,
-            "attempt_log": [{"attempt": a.attempt, "status": a.status,
-                             "started_at": a.started_at, "finished_at": a.finished_at,
-                             "error": a.error} for a in attempts.get(t.key, [])]}
-            for t in store.task_states(run.id)]
+        out["tasks"] = [{**t.to_json(inputs.get(t.key), attempts.get(t.key, ())),
+                          "node": t.key.split("[", 1)[0]}  # the graph's node of the instance
+                         for t in store.task_states(run.id)]
         return out
 
     def series(self, workflow: str, since: float, bucket: float) -> list[dict[str, Any]]:
