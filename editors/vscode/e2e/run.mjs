@@ -473,10 +473,14 @@ async function run() {
     await focusEditor();
     // Indent one line badly, then Format Document and save.
     await goTo({ line: timeout.line, column: 1 });
-    await page.keyboard.type("    ");
+    // Two Tabs (two spaces each): typed spaces would open the server's completion list (a
+    // space is one of its triggers), which takes the keys meant for the Command Palette.
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
     const bad = "    " + sourceLines[timeout.line - 1];
     await lineReads(timeout.line, bad);
     seen.before = bad;
+    await waitFor("no completion list", () => document.querySelector(".suggest-widget.visible") === null);
     await command("Format Document");
     await lineReads(timeout.line, sourceLines[timeout.line - 1]);
     seen.after = await editorLine(timeout.line);
