@@ -90,6 +90,7 @@ class TwdslServer(LanguageServer):
         self._configs: dict[Path, tuple[float, Config]] = {}
         self._config_errors: set[str] = set()
         self._config_diagnostics: dict[str, str] = {}  # config file uri -> its error, shown
+        self.stopping = False  # after `shutdown`: nothing more is analysed or published
 
     # ------------------------------------------------------------------ helpers
     def log(self, message: str, kind: lsp.MessageType = lsp.MessageType.Log) -> None:
@@ -149,6 +150,8 @@ class TwdslServer(LanguageServer):
     def config_problem(self, path: Path, error: str | None) -> None:
         """Show a configuration file's error as a diagnostic of that file (cleared once it
         loads), so that it stays in the editor's problems until fixed."""
+        if self.stopping:
+            return
         uri = from_fs_path(str(path)) or str(path)
         if self._config_diagnostics.get(uri) == error:
             return
@@ -209,6 +212,8 @@ class TwdslServer(LanguageServer):
 
     # ------------------------------------------------------------------ analysis
     def schedule(self, uri: str) -> None:
+        if self.stopping:
+            return
         old = self.timers.pop(uri, None)
         if old is not None:
             old.cancel()
@@ -335,7 +340,18 @@ class TwdslServer(LanguageServer):
         return [conv.diagnostic(d, uris) for d in snap.analysis.diagnostics
                 if d.span.file == snap.path]
 
+    def stop(self) -> None:
+        """The client asked the server to shut down: drop the analyses waiting to start
+        and publish nothing more (one running on the analysis thread ends unseen)."""
+        self.stopping = True
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
+        self.dirty.clear()
+
     def publish(self, uri: str, snap: ide.Snapshot, version: int) -> None:
+        if self.stopping:
+            return
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
             uri, self.diagnostics(uri, snap), version))
 
@@ -433,6 +449,12 @@ async def initialized(ls: TwdslServer, params: lsp.InitializedParams) -> None:
             ls.log(f"twdsl: the client did not watch {', '.join(WATCHED)}: {e}")
 
 
+@server.feature(lsp.SHUTDOWN)
+@safe(_none)
+def shutdown(ls: TwdslServer, params: Any) -> None:
+    ls.stop()
+
+
 @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
 @safe(_none)
 def did_change_watched_files(ls: TwdslServer, params: lsp.DidChangeWatchedFilesParams) -> None:
@@ -454,7 +476,10 @@ def did_change(ls: TwdslServer, params: lsp.DidChangeTextDocumentParams) -> None
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
 @safe(_none)
 def did_save(ls: TwdslServer, params: lsp.DidSaveTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri)
+    uri = params.text_document.uri
+    if uri in ls.workspace.text_documents and ls.analysed.get(uri) == ls.text(uri)[1]:
+        return  # the saved text is the text analysed; files on disk come by the watcher
+    ls.schedule(uri)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
