@@ -3,7 +3,13 @@ applying the fixes for real with `twdsl check --fix`)."""
 
 from __future__ import annotations
 
+import difflib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from twdsl import analyze
+from twdsl.suggest import CUTOFF, closest
 
 
 def _fixes(src: str) -> list[tuple[str, str | None]]:
@@ -50,3 +56,26 @@ def test_many_misspelt_references_are_each_reported() -> None:
     body = "\n".join(f'  task t{i:04d} {{ agent: "A" depends: [x{i:04d}] }}' for i in range(1000))
     diags = analyze(f'workflow W {{\n  version: "1.0.0"\n{body}\n}}\n', "f").diagnostics
     assert len(diags) == 1000
+
+
+_NAMES = st.text(alphabet="abcde_01", min_size=1, max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(name=_NAMES, candidates=st.lists(_NAMES, max_size=30),
+       exclude=st.lists(_NAMES, max_size=3))
+def test_closest_is_difflibs_closest_match(name: str, candidates: list[str],
+                                           exclude: list[str]) -> None:
+    """The ranked search (rapidfuzz's bound, then difflib's ratio) answers exactly what
+    ``difflib.get_close_matches(n=1)`` over the same pool answers, ties included."""
+    skip = set(exclude) | {name}
+    slack = max(2, len(name) // 2)
+    pool = sorted({c for c in candidates if c not in skip and abs(len(c) - len(name)) <= slack})
+    expected = difflib.get_close_matches(name, pool, n=1, cutoff=CUTOFF)
+    assert closest(name, candidates, exclude) == (expected[0] if expected else None)
+
+
+def test_closest_breaks_a_tie_as_difflib_does() -> None:
+    # "x0001" is 0.8 like both; difflib's heap keeps the greater string
+    assert closest("x0001", ["t0001", "s0001", "t0002"]) == "t0001"
+    assert closest("b0a_b", ["0_ecb", "dda_"]) == "0_ecb"  # exactly the cutoff, 0.6
