@@ -389,13 +389,11 @@ def test_disconnect_while_an_agent_runs_stops_it(dap: DapClient, folder: Path,
     (folder / "flow.twdsl").write_text(SLOW.replace("seconds: 3", "seconds: 60"))
     start(dap, folder)
     until_output(dap, "slow started")
-    t0 = time.monotonic()
     if how == "disconnect":
         dap.request("disconnect", {"terminateDebuggee": True})
     else:
         dap.proc.send_signal(signal.SIGTERM)
-    assert dap.close() == 0
-    assert time.monotonic() - t0 < 5
+    assert dap.close() == 0  # not after the agent's 60 s: "slow cancelled" below says why
     assert dap.event("exited") == {"exitCode": 1}
     assert re.search(r"^\d\d:\d\d:\d\d slow cancelled$", dap.output(), re.M)
 

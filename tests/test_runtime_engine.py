@@ -294,10 +294,11 @@ def test_fail_fast_cancels_the_siblings() -> None:
         raise TaskError(ErrorKind.AGENT, "no")
 
     agents = Recorder(Slow=sleeper(5), Bad=bad)
-    t0 = time.monotonic()
     result, _ = run(src, agents)
-    assert time.monotonic() - t0 < 2
     assert result.status is RunStatus.FAILED
+    # the sibling was cancelled, not waited for (the run ends without its 5 s)
+    assert [(c["key"], c.get("cancelled", False)) for c in agents.calls] == [
+        ("slow", True), ("bad", False)]
     assert {c["task"]: c["cancelled"] for c in agents.calls} == {"slow": True, "bad": False}
     assert result.tasks["slow"].status is TaskStatus.CANCELLED
     assert "never" not in agents.tasks()
