@@ -446,10 +446,9 @@ async def _wait_for(check: Any, seconds: float, what: str) -> None:
 async def test_a_timeout_interrupts_the_ray_task(
         project: Path, executor: Executor, tmp_path: Path) -> None:
     source = flow(f'task nap {{ agent: "Nap" input: {{ dir: "{tmp_path}" }} timeout: 1s }}')
-    started = time.monotonic()
     result = await run_flow(source, project, executor)
-    assert time.monotonic() - started < 5
     assert result.tasks["nap"].status.value == "timeout"
+    assert not (tmp_path / "finished").exists()  # the run did not wait out the agent's 30 s
     assert int((tmp_path / "pid").read_text()) != os.getpid()
     # Ray's KeyboardInterrupt reached the function, which stopped at once
     await _wait_for((tmp_path / "interrupted").exists, 5, "the agent to be interrupted")
