@@ -18,7 +18,9 @@ from twdsl.lang.builtins import (
     ARG_KINDS,
     ERROR_TYPE,
     FUNCTIONS,
+    LAMBDA_NOT_A_VALUE,
     MAPPED,
+    NOT_CALLABLE,
     TASK_FIELDS,
     VALUES,
     function_arity,
@@ -502,12 +504,27 @@ class Checker:
             return t
         if isinstance(e, A.Binary):
             return self.binary(e, ctx)
-        if isinstance(e, A.Lambda):
-            inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
-            for param in e.params:
-                inner.locals[param.name] = T.ANY
-            return T.Fn(tuple(T.ANY for _ in e.params), self.infer(e.body, inner))
+        if isinstance(e, A.Lambda):  # only a method's argument is a lambda (``argument``)
+            self.error("TW301", LAMBDA_NOT_A_VALUE, e)
+            self.lambda_type(e, (), ctx)
+            return T.ANY
         return T.ANY  # ErrorExpr, Block (reported elsewhere)
+
+    def lambda_type(self, e: A.Lambda, params: tuple[T.Type, ...], ctx: _Ctx) -> T.Fn:
+        """A lambda whose parameters have the types ``params`` (``any`` past them)."""
+        inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
+        for j, p in enumerate(e.params):
+            inner.locals[p.name] = params[j] if j < len(params) else T.ANY
+        ret = self.infer(e.body, inner)
+        t = T.Fn(tuple(params[j] if j < len(params) else T.ANY for j in range(len(e.params))),
+                 ret)
+        self.types[id(e)] = t
+        return t
+
+    def argument(self, a: A.Expr, ctx: _Ctx) -> T.Type:
+        """An argument of a method whose parameters are not known (on ``any``): a lambda
+        there is a lambda, not a value."""
+        return self.lambda_type(a, (), ctx) if isinstance(a, A.Lambda) else self.infer(a, ctx)
 
     def name(self, e: A.Name, ctx: _Ctx) -> T.Type:
         n = e.name
@@ -619,7 +636,9 @@ class Checker:
         if isinstance(e.func, A.Name) and e.func.name in FUNCTIONS:
             return self.function(e.func.name, e, [self.infer(a, ctx) for a in e.args])
         if not isinstance(e.func, A.Member):
-            self.infer(e.func, ctx)
+            if not isinstance(e.func, A.Name):  # (an unknown name: TW210, names.py)
+                self.error("TW301", NOT_CALLABLE, e.func)
+            self.argument(e.func, ctx)
             for a in e.args:
                 self.infer(a, ctx)
             return T.ANY
@@ -632,14 +651,14 @@ class Checker:
         table = methods_for(recv)
         if table is None:
             for a in e.args:
-                self.infer(a, ctx)
+                self.argument(a, ctx)
             return T.ANY
         spec = table.get(method)
         if spec is None:
             hint, fix = did_you_mean(method, table, e.func.name.span)
             self.error("TW302", f"{recv} has no method '{method}'{hint}", e.func.name, fix)
             for a in e.args:
-                self.infer(a, ctx)
+                self.argument(a, ctx)
             return T.ANY
         params, ret = spec.signature(recv)
         if len(e.args) != spec.arity:
@@ -649,11 +668,8 @@ class Checker:
         for k, a in enumerate(e.args):
             want = params[k] if k < len(params) else T.ANY
             if isinstance(a, A.Lambda):
-                inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
                 arg_types = want.params if isinstance(want, T.Fn) else ()
-                for j, p in enumerate(a.params):
-                    inner.locals[p.name] = arg_types[j] if j < len(arg_types) else T.ANY
-                lambda_ret = self.infer(a.body, inner)
+                lambda_ret = self.lambda_type(a, arg_types, ctx).ret
                 if isinstance(want, T.Fn) and want.ret == T.BOOLEAN and \
                         lambda_ret not in (T.BOOLEAN, T.ANY):
                     self.error("TW301", f"'{method}' needs a lambda that returns boolean, and "

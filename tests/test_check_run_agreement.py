@@ -1,0 +1,96 @@
+"""Programs ``twdsl check`` called clean but ``twdsl run`` refused, or ran otherwise than
+docs/language.md says.  Each case was found by writing the program a user would and running
+both commands as subprocesses; each is now either an error of ``twdsl check`` (and ``run``
+refuses it with the same message before calling an agent) or runs as the reference says."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from cli_helpers import run
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "main.twdsl"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def _errors(folder: Path, text: str) -> list[str]:
+    """``twdsl check``'s error lines; ``twdsl run`` must refuse the file with the same ones."""
+    _write(folder, text)
+    check = run("check", "main.twdsl", cwd=folder)
+    found = [line for line in check.stdout.splitlines() if "error[" in line]
+    assert check.returncode == 1, check.stdout + check.stderr
+    r = run("run", "main.twdsl", "--no-state", "--log-format", "text", cwd=folder)
+    assert r.returncode == 2, r.stderr
+    assert [line for line in r.stderr.splitlines() if "error[" in line] == found
+    assert "started" not in r.stderr
+    return found
+
+
+def _outputs(folder: Path, text: str) -> dict[str, object]:
+    """The outputs of a clean program, the same with -O0 and -O1."""
+    _write(folder, text)
+    check = run("check", "main.twdsl", cwd=folder)
+    assert (check.returncode, check.stderr.strip()) == (0, "checked 1 file: no problems"), \
+        check.stdout
+    outs = []
+    for level in ("0", "1"):
+        r = run("run", "main.twdsl", "--no-state", "--log-format", "text", "-O", level,
+                cwd=folder)
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads(r.stdout))
+    assert outs[0] == outs[1]
+    return outs[0]  # type: ignore[no-any-return]
+
+
+def _task(value: str) -> str:
+    return f"""
+    workflow W {{
+      version: "1.0.0"
+      output {{ o: any = e.result }}
+      task first {{ agent: "echo" input: "abc" }}
+      task e {{ agent: "echo" input: {{ v: {value} }} }}
+    }}
+    """
+
+
+# ---------------------------------------------------------------- lambdas and calls
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("() => 42", "main.twdsl:5:38: error[TW301] a lambda is not a value: pass it to a method "
+                 "(filter, map, find, any, all, count, reduce)"),
+    ("null ?? (x => 1)", "main.twdsl:5:46: error[TW301] a lambda is not a value: pass it to a "
+                         "method (filter, map, find, any, all, count, reduce)"),
+    ('"${() => 1}"', "main.twdsl:5:41: error[TW301] a lambda is not a value: pass it to a "
+                     "method (filter, map, find, any, all, count, reduce)"),
+    ("[1, 2].map(x => y => x)", "main.twdsl:5:54: error[TW301] a lambda is not a value: pass "
+                                "it to a method (filter, map, find, any, all, count, reduce)"),
+])
+def test_a_lambda_is_only_an_argument_of_a_method(tmp_path: Path, value: str,
+                                                   message: str) -> None:
+    """Was clean, and the run failed the task: `a lambda has no JSON form` or `a lambda
+    cannot be shown as text`."""
+    assert _errors(tmp_path, _task(value)) == [message]
+
+
+@pytest.mark.parametrize("value", ["(x => x + 1)(2)", '"abc"[0](1)', "[first.result][0]()"])
+def test_only_builtin_functions_and_methods_are_called(tmp_path: Path, value: str) -> None:
+    """Was clean, and ``twdsl run`` refused it with TW403 from the compiler."""
+    found = _errors(tmp_path, _task(value))
+    assert [line.split(" error")[1] for line in found] == [
+        "[TW301] only builtin functions and methods can be called"]
+
+
+def test_a_lambda_passed_to_a_method_of_any_still_runs(tmp_path: Path) -> None:
+    assert _outputs(tmp_path, """
+    workflow W {
+      version: "1.0.0"
+      output { o: any = e.result.map(x => x * 2).filter(x => x > 2) }
+      task e { agent: "echo" input: [1, 2, 3] }
+    }
+    """) == {"o": [4, 6]}
