@@ -28,7 +28,7 @@ def _errors(folder: Path, text: str) -> list[str]:
     r = run("run", "main.twdsl", "--no-state", "--log-format", "text", cwd=folder)
     assert r.returncode == 2, r.stderr
     assert [line for line in r.stderr.splitlines() if "error[" in line] == found
-    assert "started" not in r.stderr
+    assert r.stderr.rstrip().endswith("; nothing was run")
     return found
 
 
@@ -94,3 +94,69 @@ def test_a_lambda_passed_to_a_method_of_any_still_runs(tmp_path: Path) -> None:
       task e { agent: "echo" input: [1, 2, 3] }
     }
     """) == {"o": [4, 6]}
+
+
+# ---------------------------------------------------------------- task names and instances
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("first", "main.twdsl:5:38: error[TW301] task 'first' is not a value: read one of its "
+              "fields (first.result, first.status, …)"),
+    ('"${first}"', "main.twdsl:5:41: error[TW301] task 'first' is not a value: read one of its "
+                   "fields (first.result, first.status, …)"),
+    ("first[0]", "main.twdsl:5:38: error[TW301] task 'first' is not a value: read one of its "
+                 "fields (first.result, first.status, …)"),
+    ("first.upper()", "main.twdsl:5:38: error[TW301] task 'first' is not a value: read one of "
+                      "its fields (first.result, first.status, …)"),
+    ("first.result()", "main.twdsl:5:38: error[TW301] task 'first' is not a value: read one "
+                       "of its fields (first.result, first.status, …)"),
+    ('first + "x"', "main.twdsl:5:38: error[TW301] task 'first' is not a value: read one of "
+                    "its fields (first.result, first.status, …)"),
+])
+def test_a_bare_task_name_is_not_a_value(tmp_path: Path, value: str, message: str) -> None:
+    """The checker took a bare task name for no value at all (``first + "x"`` was an error)
+    while the compiler read it as ``first.result``: ``first.upper()`` checked clean and
+    upper-cased the result, ``first.result()`` called a method 'result' on it."""
+    assert _errors(tmp_path, _task(value)) == [message]
+
+
+INSTANCE = """
+template Inner(msg: string) {
+  task say { agent: "echo" input: msg }
+}
+template Outer(label: string) {
+  use Inner(msg: "${label}-in") as inner
+  task after { agent: "echo" input: { label: label, inner: inner.say.result } }
+}
+workflow W {
+  version: "1.0.0"
+  output { o: any = READ }
+  use Outer(label: "x") as one
+}
+"""
+
+
+def test_the_tasks_of_an_instance_are_read_as_alias_task_field(tmp_path: Path) -> None:
+    assert _outputs(tmp_path, INSTANCE.replace("READ", "[one.after.result, one.after.status]")) \
+        == {"o": [{"label": "x", "inner": "x-in"}, "completed"]}
+
+
+@pytest.mark.parametrize(("read", "message"), [
+    ("one.nosuch.result", "main.twdsl:10:21: error[TW212] 'one.nosuch' in an expression: "
+                          "template 'Outer' has no task 'nosuch'"),
+    ("one.aftr.result", "main.twdsl:10:21: error[TW212] 'one.aftr' in an expression: template "
+                        "'Outer' has no task 'aftr'; did you mean 'after'?"),
+    ("one.inner.say.result", "main.twdsl:10:21: error[TW212] 'one.inner' in an expression: "
+                             "template 'Outer' has no task 'inner'"),
+    ("one.after.reslt", "main.twdsl:10:31: error[TW302] task 'one.after' has no field 'reslt' "
+                        "(a task has result, status, error, attempts, duration, started_at, "
+                        "finished_at); did you mean 'result'?"),
+    ("one", "main.twdsl:10:21: error[TW301] template instance 'one' is not a value: read a "
+            "field of one of its tasks (one.task.result, …)"),
+    ("one.after", "main.twdsl:10:21: error[TW301] task 'one.after' is not a value: read one "
+                  "of its fields (one.after.result, one.after.status, …)"),
+])
+def test_a_read_of_an_instance_names_one_of_its_tasks(tmp_path: Path, read: str,
+                                                      message: str) -> None:
+    """Each was clean, and the run failed when it computed the output: ``the name 'one' has
+    no value here``."""
+    assert _errors(tmp_path, INSTANCE.replace("READ", read)) == [message]

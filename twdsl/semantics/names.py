@@ -255,11 +255,7 @@ class Resolver:
 
     def instances(self, decl: Body) -> set[str]:
         """Aliases of `use Template(…) as alias` in this body."""
-        out = set()
-        for node in decl.body.walk():
-            if isinstance(node, A.UseStmt) and node.alias is not None:
-                out.add(node.alias.name)
-        return out
+        return set(instance_templates(decl))
 
     def declare(self, table: dict[str, A.Node], ident: A.Ident, node: A.Node, what: str,
                 model: Model) -> None:
@@ -483,8 +479,7 @@ class Resolver:
 
     def instance_templates(self, decl: A.Node) -> dict[str, str]:
         """alias -> template, of the ``use … as alias`` statements of a body."""
-        return {n.alias.name: n.template.dotted for n in decl.walk()
-                if isinstance(n, A.UseStmt) and n.alias is not None}
+        return instance_templates(decl)
 
     def bind(self, scope: _Scope, ident: A.Ident, what: str, model: Model) -> None:
         clash = scope.global_kind(ident.name)
@@ -519,6 +514,14 @@ class Resolver:
                 if node.name.name == "previous" and isinstance(node.obj, A.Name) and \
                         sc.lookup(node.obj.name) == "task":
                     continue  # the iteration before: no wait (the checker types it)
+                if isinstance(node.obj, A.Name) and \
+                        sc.lookup(node.obj.name) == "template instance":
+                    # ``alias.task``: a task of the instance, as in depends and chains
+                    self.instance_task_ref(A.Ref(node.span, [
+                        A.Ident(node.obj.span, node.obj.name), node.name]), model,
+                        "an expression")
+                    model.instance_reads.append((node.obj.name, node, task, block))
+                    continue
                 stack.append((node.obj, sc))  # members are typed by the checker, not scoped
             elif isinstance(node, A.Lambda):
                 inner = sc.child()
@@ -572,6 +575,12 @@ class _Scope:
             out.extend(s.names)
             s = s.parent
         return [*out, *self.model.inputs, *self.model.tasks, *self.instances, *BUILTIN_VALUES]
+
+
+def instance_templates(decl: A.Node) -> dict[str, str]:
+    """alias -> template, of the ``use … as alias`` statements of a body."""
+    return {n.alias.name: n.template.dotted for n in decl.walk()
+            if isinstance(n, A.UseStmt) and n.alias is not None}
 
 
 def _as_ref(e: A.Node) -> A.Ref | None:

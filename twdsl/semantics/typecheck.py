@@ -29,7 +29,7 @@ from twdsl.lang.builtins import (
 from twdsl.lang.values import count_of
 from twdsl.semantics import policies as P
 from twdsl.semantics.declarations import Declarations
-from twdsl.semantics.names import Model
+from twdsl.semantics.names import Model, instance_templates
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
@@ -121,6 +121,9 @@ class Checker:
         self.types: dict[int, T.Type] = {}
         self.facts_of: dict[int, dict[str, TaskFacts]] = {}  # id(body decl) -> its tasks
         self.loop_stmts: dict[int, A.Stmt] = {}  # id(loop statement) -> the statement
+        self.inputs: dict[str, T.Type] = {}
+        self.facts: dict[str, TaskFacts] = {}
+        self.instances: dict[str, str] = {}  # alias -> template, of the body being checked
 
     def error(self, code: str, message: str, node: A.Node, fix: Fix | None = None) -> None:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
@@ -148,8 +151,9 @@ class Checker:
     def agent_settings(self, decl: A.AgentDecl) -> None:
         """The values an agent signature holds: its settings (description, timeout, retry,
         pure) and its inputs' defaults, of the types they must have."""
-        self.inputs: dict[str, T.Type] = {}
-        self.facts: dict[str, TaskFacts] = {}
+        self.inputs = {}
+        self.facts = {}
+        self.instances = {}
         ctx = _Ctx()
         for item in decl.body.items:
             if isinstance(item, A.InputDecl):
@@ -203,6 +207,7 @@ class Checker:
                     self.inputs.setdefault(d.name.name, self.resolve(d.type))
         self.facts = {}
         self.facts_of[id(decl)] = self.facts
+        self.instances = instance_templates(decl)
         self.collect(decl.body.items, _Ctx())
         ctx = _Ctx()
         if isinstance(decl, A.TemplateDecl):
@@ -449,8 +454,12 @@ class Checker:
         return got
 
     def infer(self, e: A.Node, ctx: _Ctx) -> T.Type:
-        """The type of ``e`` here, recorded in ``types``."""
+        """The type of ``e`` here, recorded in ``types``.  A task or a template instance is
+        no value: only the fields of a task are (``member`` reads them without ``infer``)."""
         t = self._infer(e, ctx)
+        if isinstance(t, _TaskRefType):
+            self.error("TW301", f"{t} is not a value: {t.hint}", e)
+            t = T.ANY
         self.types[id(e)] = t
         return t
 
@@ -534,6 +543,8 @@ class Checker:
             return self.inputs[n]
         if n in self.facts:
             return _TaskRefType(n)  # resolved by member access: t.result, t.status
+        if n in self.instances:
+            return _TaskRefType(n, instance=True)  # one.task.result
         if n == "result" and ctx.result is not None:
             return ctx.result
         value = VALUES.get(n)
@@ -612,8 +623,33 @@ class Checker:
         if isinstance(e.obj, A.Name) and e.obj.name not in ctx.locals \
                 and e.obj.name not in self.inputs and e.obj.name in self.facts:
             return self.task_member(e.obj.name, e.name.name, e, ctx)
+        alias = self.instance_of(e.obj, ctx)
+        if alias is not None:  # ``alias.task.field`` (names.py checks the task)
+            field = e.name.name
+            assert isinstance(e.obj, A.Member)
+            task = f"{alias}.{e.obj.name.name}"
+            eff = self.templates.effective(self.instances[alias]) \
+                if self.templates is not None else None
+            known = eff is not None and e.obj.name.name in eff.tasks
+            if known and (field not in TASK_FIELDS or field == "previous"):
+                fields = [f for f in TASK_FIELDS if f != "previous"]
+                hint, fix = did_you_mean(field, fields, e.name.span)
+                self.error("TW302", f"task '{task}' has no field '{field}' (a task has "
+                           f"{', '.join(fields)}){hint}", e.name, fix)
+            return T.ANY  # (the instance's own checker typed it, in the template)
+        if isinstance(e.obj, A.Name) and self.instance_of(e, ctx) is not None:
+            return _TaskRefType(f"{e.obj.name}.{e.name.name}")  # one.task: a task
         whole = self.infer(e.obj, ctx)
         return _carry(whole, self.field_of(_deref(whole), e))
+
+    def instance_of(self, e: A.Node, ctx: _Ctx) -> str | None:
+        """The alias of ``e`` when it is ``alias.task``, a task of a template instance."""
+        if isinstance(e, A.Member) and isinstance(e.obj, A.Name):
+            n = e.obj.name
+            if n in self.instances and n not in ctx.locals and n not in self.inputs \
+                    and n not in self.facts:
+                return n
+        return None
 
     def field_of(self, obj: T.Type, e: A.Member) -> T.Type:
         name = e.name.name
@@ -736,21 +772,31 @@ class Checker:
 
 
 class _TaskRefType(T.Type):
-    """A bare task name: only its fields (``t.result``…) are values."""
+    """A bare task name (or ``alias.task``), or a template instance's alias: only the fields of
+    a task (``t.result``…) are values."""
 
-    __slots__ = ("task",)
+    __slots__ = ("instance", "task")
 
-    def __init__(self, task: str) -> None:
+    def __init__(self, task: str, instance: bool = False) -> None:
         self.task = task
+        self.instance = instance
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _TaskRefType) and other.task == self.task
+        return isinstance(other, _TaskRefType) and (other.task, other.instance) == \
+            (self.task, self.instance)
 
     def __hash__(self) -> int:
-        return hash(("task", self.task))
+        return hash(("task", self.task, self.instance))
 
     def __str__(self) -> str:
-        return f"task '{self.task}'"
+        return f"{'template instance' if self.instance else 'task'} '{self.task}'"
+
+    @property
+    def hint(self) -> str:
+        """What to write instead."""
+        if self.instance:
+            return f"read a field of one of its tasks ({self.task}.task.result, …)"
+        return f"read one of its fields ({self.task}.result, {self.task}.status, …)"
 
 
 def _deref(t: T.Type) -> T.Type:
