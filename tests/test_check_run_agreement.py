@@ -160,3 +160,66 @@ def test_a_read_of_an_instance_names_one_of_its_tasks(tmp_path: Path, read: str,
     """Each was clean, and the run failed when it computed the output: ``the name 'one' has
     no value here``."""
     assert _errors(tmp_path, INSTANCE.replace("READ", read)) == [message]
+
+
+# ---------------------------------------------------------------- results of loops (Q5)
+
+LOOPS = """
+agent E {
+  input { v: number }
+  output { v: number }
+}
+workflow W {
+  version: "1.0.0"
+  output { o: TYPE = READ }
+  BODY
+}
+"""
+BINDING = 'E = { python = "agents:e" }'
+
+
+def _loops(folder: Path, type_: str, read: str, body: str) -> str:
+    (folder / "agents.py").write_text("def e(input, ctx):\n    return input\n")
+    (folder / "twdsl.toml").write_text(f"[agents]\n{BINDING}\n")
+    return LOOPS.replace("TYPE", type_).replace("READ", read).replace("BODY", body)
+
+
+SKIPPED_BY = {
+    "continue": 'foreach x in [1, 2, 3] {\n    if (x == 2) { continue }\n'
+                '    task s { agent: E input: { v: x } }\n  }',
+    "break": 'foreach x in [1, 2, 3] {\n    if (x == 2) { break }\n'
+             '    task s { agent: E input: { v: x } }\n  }',
+    "a nested break": 'while (true && (s.result.v ?? 0) < 5) {\n    max_iterations: 5\n'
+                      '    sequence { if ((s.previous.v ?? 0) == 1) { break } }\n'
+                      '    task s { agent: E input: { v: (s.previous.v ?? 0) + 1 } }\n  }',
+}
+
+
+@pytest.mark.parametrize("how", SKIPPED_BY)
+def test_a_task_after_a_break_or_continue_has_optional_elements(tmp_path: Path,
+                                                                how: str) -> None:
+    """An iteration that ends at a `continue` or `break` before the task has no result for
+    it: the element is null.  The checker typed the elements as always there, so an output
+    `array<number>` checked clean and the run failed (`item [1] should be number, and is
+    null`)."""
+    body = SKIPPED_BY[how]
+    found = _errors(tmp_path, _loops(tmp_path, "array<number>", "s.result.map(r => r.v)", body))
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "error[TW301] output 'o' expects array<number>, and this is array<number?>"]
+    want = {"continue": [1, None, 3], "break": [1, None], "a nested break": [1, None]}[how]
+    assert _outputs(tmp_path, _loops(tmp_path, "array<number?>", "s.result.map(r => r.v)",
+                                     body)) == {"o": want}
+
+
+def test_a_branch_between_two_loops_makes_the_inner_arrays_optional(tmp_path: Path) -> None:
+    """An iteration of the outer loop that skips the inner loop gives null, not an array of
+    nulls: the checker said `array<array<E?>>` (so `array<array<E?>>` checked clean and the run
+    failed: `item [1] should be array<{ v: number }?>, and is null`)."""
+    body = ('foreach a in [[1], [2]] {\n    if (a[0] == 1) {\n'
+            '      foreach b in a { task t { agent: E input: { v: b } } }\n    }\n  }')
+    found = _errors(tmp_path, _loops(tmp_path, "array<array<{ v: number }?>>", "t.result", body))
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "error[TW301] output 'o' expects array<array<{ v: number }?>>, and this is "
+        "array<array<{ v: number }>?>"]
+    assert _outputs(tmp_path, _loops(tmp_path, "array<array<{ v: number }>?>", "t.result",
+                                     body)) == {"o": [[{"v": 1}], None]}

@@ -226,7 +226,9 @@ class Checker:
 
     def collect(self, items: Iterable[A.Node], ctx: _Ctx) -> None:
         """Record where every task sits before any expression is typed."""
+        before: A.Node | None = None
         for item in items:
+            ctx, before = _after(ctx, before), item
             if isinstance(item, A.TaskStmt):
                 name = item.name.name
                 if name in self.facts or self.model.tasks.get(name) is None:
@@ -264,7 +266,9 @@ class Checker:
     def items(self, items: Iterable[A.Node], ctx: _Ctx, task: A.TaskStmt | None,
               where: str = "statements") -> None:
         """``where``: the kind of block holding ``items`` (twdsl.syntax.fields.CONTAINERS)."""
+        before: A.Node | None = None
         for item in items:
+            ctx, before = _after(ctx, before), item
             if isinstance(item, A.Field):
                 self.field(item, ctx, task, where)
             elif isinstance(item, A.Stmt):
@@ -584,20 +588,19 @@ class Checker:
         outer = [loop for loop in facts.loops if loop[0] not in inside]
         if not outer:
             return t if always or _prefix(facts.path, ctx.path) else T.optional(t)
-        # Read from outside a loop: one element per iteration.  Branches inside the loop make
-        # the elements optional (for status and attempts, only where an inner loop may not
-        # run); branches around the loop make the whole array optional.
+        # Read from outside a loop: one element per iteration.  A branch (or a `break` or
+        # `continue` before the task) inside the innermost loop makes the elements optional
+        # (not for status and attempts, which a task that did not run has too); one between
+        # two loops makes the inner loop's arrays optional (null for an iteration of the
+        # outer loop that did not run the inner one); one around the loop makes the whole
+        # array optional.
         entry = outer[0][1]
-        if always:
-            for k in reversed(range(len(outer))):
-                t = T.Arr(t)
-                if k > 0 and facts.path[outer[k - 1][1]:outer[k][1]]:
-                    t = T.optional(t)
-        else:
-            if facts.path[entry:]:
+        if not always and facts.path[outer[-1][1]:]:
+            t = T.optional(t)
+        for k in reversed(range(len(outer))):
+            t = T.Arr(t)
+            if k > 0 and facts.path[outer[k - 1][1]:outer[k][1]]:
                 t = T.optional(t)
-            for _ in outer:
-                t = T.Arr(t)
         return t if _prefix(facts.path[:entry], ctx.path) else T.optional(t)
 
     def previous(self, task: str, node: A.Member, ctx: _Ctx) -> T.Type:
@@ -831,6 +834,27 @@ def _arith(op: str, a: T.Type, b: T.Type) -> T.Type | None:
 
 def _sub(ctx: _Ctx, frame: Frame) -> _Ctx:
     return _Ctx(ctx.path + (frame,), ctx.loops, ctx.locals, ctx.result)
+
+
+#: The branch a loop's statements after a ``break`` or ``continue`` sit in: an iteration that
+#: stops there does not run them (docs/language.md, Q5: their results are optional elements).
+_CUT = -2
+
+
+def _after(ctx: _Ctx, before: A.Node | None) -> _Ctx:
+    """The context of a statement of a block, given the statement ``before`` it."""
+    return _sub(ctx, (id(before), _CUT)) if ctx.loops and before is not None \
+        and _cuts(before) else ctx
+
+
+def _cuts(node: A.Node) -> bool:
+    """Whether ``node`` holds a ``break`` or ``continue`` of the loop around it (not of a loop
+    inside it)."""
+    if isinstance(node, (A.BreakStmt, A.ContinueStmt)):
+        return True
+    if isinstance(node, (A.ForeachStmt, A.WhileStmt)):
+        return False
+    return any(_cuts(c) for c in node.children())
 
 
 def _prefix(a: tuple[Frame, ...], b: tuple[Frame, ...]) -> bool:
