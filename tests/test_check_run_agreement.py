@@ -256,3 +256,19 @@ def test_a_record_input_may_leave_out_its_optional_fields(tmp_path: Path, how: s
     assert r.returncode == 2
     assert "input 'r.a': expected { a: number, b: string?, c: any }, got {\"b\": \"x\", " \
            "\"c\": 1}" in r.stderr
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[1, 2].map(() => 42)", "'map' gives its lambda 1 argument, and this one takes none"),
+    ("[1, 2].map((x, k) => k)", "'map' gives its lambda 1 argument, and this one takes 2"),
+    ("[1, 2].reduce(acc => acc, 0)", "'reduce' gives its lambda 2 arguments, and this one "
+                                     "takes 1"),
+    ("[1, 2].filter((a, b, c) => true)", "'filter' gives its lambda 1 argument, and this one "
+                                         "takes 3"),
+])
+def test_a_lambda_takes_the_arguments_its_method_gives(tmp_path: Path, value: str,
+                                                       message: str) -> None:
+    """Was clean, and the run failed the task: `the lambda () => … takes no arguments, and
+    was given 1`."""
+    found = _errors(tmp_path, _task(value))
+    assert [line.split("error[TW301] ")[1] for line in found] == [message]

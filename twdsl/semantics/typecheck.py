@@ -708,6 +708,11 @@ class Checker:
             want = params[k] if k < len(params) else T.ANY
             if isinstance(a, A.Lambda):
                 arg_types = want.params if isinstance(want, T.Fn) else ()
+                if isinstance(want, T.Fn) and len(a.params) != len(want.params):
+                    # the runtime calls it with exactly these (twdsl/ir/env.py, Closure)
+                    self.error("TW301", f"'{method}' gives its lambda "
+                               f"{count_of(len(want.params), 'argument')}, and this one takes "
+                               f"{len(a.params) or 'none'}", a)
                 lambda_ret = self.lambda_type(a, arg_types, ctx).ret
                 if isinstance(want, T.Fn) and want.ret == T.BOOLEAN and \
                         lambda_ret not in (T.BOOLEAN, T.ANY):
