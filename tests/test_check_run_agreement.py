@@ -272,3 +272,50 @@ def test_a_lambda_takes_the_arguments_its_method_gives(tmp_path: Path, value: st
     was given 1`."""
     found = _errors(tmp_path, _task(value))
     assert [line.split("error[TW301] ")[1] for line in found] == [message]
+
+
+# ---------------------------------------------------------------- imports under a namespace
+
+LIBRARY = """
+export template Job(label: string = "job" where { min_length: 2 }) {
+  task tell { agent: "echo" input: { label: label } }
+}
+"""
+
+
+def test_a_template_used_through_a_namespace_runs(tmp_path: Path) -> None:
+    """`use lib.Job(…)` after `import "./lib.twdsl" as lib` (docs/language.md, use) checked
+    clean and the run refused it: `TW403 template 'lib.Job' cannot be expanded`."""
+    (tmp_path / "lib.twdsl").write_text(LIBRARY.lstrip())
+    assert _outputs(tmp_path, """
+    import "./lib.twdsl" as lib
+
+    workflow W {
+      version: "1.0.0"
+      output { o: any = j.tell.result }
+      use lib.Job(label: "zz") as j
+    }
+    """) == {"o": {"label": "zz"}}
+
+
+@pytest.mark.parametrize(("use", "message"), [
+    ('lib.Jbo(label: "zz")', "main.twdsl:5:7: error[TW210] undefined template 'lib.Jbo'; did "
+                             "you mean 'lib.Job'?"),
+    ('lib.Job(label: "z")', "main.twdsl:5:22: error[TW232] argument 'label' = 'z' is shorter "
+                            "than 2"),
+    ('lib.Job(lable: "zz")', "main.twdsl:5:15: error[TW230] template 'lib.Job' has no parameter "
+                             "'lable'; did you mean 'label'?"),
+])
+def test_a_template_used_through_a_namespace_is_checked(tmp_path: Path, use: str,
+                                                        message: str) -> None:
+    """Each was clean (names behind a namespace were not resolved), and the run refused the
+    file or failed."""
+    (tmp_path / "lib.twdsl").write_text(LIBRARY.lstrip())
+    assert _errors(tmp_path, f"""
+    import "./lib.twdsl" as lib
+
+    workflow W {{
+      version: "1.0.0"
+      use {use} as j
+    }}
+    """) == [message]

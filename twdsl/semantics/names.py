@@ -158,9 +158,11 @@ class Resolver:
             decls = [d for d in module.items if isinstance(d, A.ImportDecl)]
             lent = {(n.alias or n.name).name for d in decls for n in d.names or ()}
             self.open_imports = any(d.names is None and d.alias is None for d in decls)
+            self.namespaces = {d.alias.name for d in decls if d.alias is not None}
             agents, template_names = set(lent), set(lent)
         else:
             self.open_imports = not imports.complete
+            self.namespaces = set()  # resolved: their templates are in imports.decls
             agents = {n for n, (_, d) in imports.decls.items() if isinstance(d, A.AgentDecl)}
             template_names = {n for n, (_, d) in imports.decls.items()
                               if isinstance(d, A.TemplateDecl)}
@@ -313,8 +315,8 @@ class Resolver:
                     self.task_ref(ref, model, "ordering chain")
         elif isinstance(s, A.UseStmt):
             name = s.template.dotted
-            if len(s.template.parts) == 1 and name not in self.templates \
-                    and not self.open_imports:
+            if name not in self.templates and not self.open_imports \
+                    and s.template.parts[0].name not in self.namespaces:
                 self.unknown("TW210", "undefined template", name, s.template, self.templates)
             for arg in s.args:
                 self.expr(arg.value, scope, None, s)
