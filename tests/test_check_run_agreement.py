@@ -319,3 +319,27 @@ def test_a_template_used_through_a_namespace_is_checked(tmp_path: Path, use: str
       use {use} as j
     }}
     """) == [message]
+
+
+# ---------------------------------------------------------------- agent signatures
+
+def test_an_agent_input_left_out_gets_its_default(tmp_path: Path) -> None:
+    """A task may leave out an input whose signature gives a default (docs/language.md, Agent
+    signatures); the agent was then called without it, so the default meant nothing."""
+    (tmp_path / "agents.py").write_text("def e(input, ctx):\n    return input\n")
+    (tmp_path / "twdsl.toml").write_text('[agents]\nS = { python = "agents:e" }\n')
+    assert _outputs(tmp_path, """
+    agent S {
+      input { text: string, words: number = 25 * 2, lang: string? }
+      output { text: string, words: number }
+    }
+    workflow W {
+      version: "1.0.0"
+      input { n: number = 7 }
+      output { o: any = [a.result, b.result, c.result] }
+      task a { agent: S input: { text: "hi" } }
+      task b { agent: S input: { text: "hi", words: n } }
+      task c { agent: "S" input: { text: "x", lang: "en" } }
+    }
+    """) == {"o": [{"text": "hi", "words": 50}, {"text": "hi", "words": 7},
+                   {"text": "x", "lang": "en", "words": 50}]}
