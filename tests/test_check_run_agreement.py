@@ -343,3 +343,50 @@ def test_an_agent_input_left_out_gets_its_default(tmp_path: Path) -> None:
     }
     """) == {"o": [{"text": "hi", "words": 50}, {"text": "hi", "words": 7},
                    {"text": "x", "lang": "en", "words": 50}]}
+
+
+# ---------------------------------------------------------------- defaults
+
+@pytest.mark.parametrize(("inputs", "message"), [
+    ("a: number = 1, b: number = a + 1",
+     "main.twdsl:2:38: error[TW210] the default of input 'b' cannot read the input 'a': the "
+     "defaults of a workflow's inputs are computed before the run starts, and read no name"),
+    ('c: string = env.HOME ?? "x"',
+     "main.twdsl:2:23: error[TW210] the default of input 'c' cannot read the builtin 'env': the "
+     "defaults of a workflow's inputs are computed before the run starts, and read no name"),
+    ("t: datetime = current_time",
+     "main.twdsl:2:25: error[TW210] the default of input 't' cannot read the builtin "
+     "'current_time': the defaults of a workflow's inputs are computed before the run starts, "
+     "and read no name"),
+])
+def test_a_workflow_input_default_reads_no_name(tmp_path: Path, inputs: str,
+                                                message: str) -> None:
+    """Each was clean, and the run refused its inputs: `input 'b': its default cannot be
+    computed: the name 'a' has no value here`."""
+    assert _errors(tmp_path, f"""
+    workflow W {{
+      input {{ {inputs} }}
+      output {{ o: any = [{", ".join(p.split(":")[0].strip() for p in inputs.split(","))}] }}
+    }}
+    """) == [message]
+
+
+def test_a_parameter_default_reads_builtins_but_no_parameter(tmp_path: Path) -> None:
+    """`b: number = a + 1` was clean, and the run failed: `the name 'a' has no value here`;
+    builtins do have values where the template is used."""
+    template = """
+    template T(a: number = 1, b: number = DEFAULT) {
+      task t { agent: "echo" input: [a, b] }
+    }
+    workflow W {
+      version: "1.0.0"
+      output { o: any = x.t.result }
+      use T() as x
+    }
+    """
+    assert _errors(tmp_path, template.replace("DEFAULT", "a + 1")) == [
+        "main.twdsl:1:39: error[TW210] the default of parameter 'b' cannot read the template "
+        "parameter 'a': the defaults of a template's parameters are computed where it is "
+        "used, before its parameters have values, and read builtins only"]
+    assert _outputs(tmp_path, template.replace("DEFAULT", "len(workflow_id) * 0 + 2")) == \
+        {"o": [1, 2]}

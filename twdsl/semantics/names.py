@@ -243,6 +243,7 @@ class Resolver:
         if isinstance(decl, A.TemplateDecl):
             for p in decl.params:
                 if p.default is not None:
+                    self.default(p.default, scope, f"parameter '{p.name.name}'")
                     self.expr(p.default, scope, None)
         for item in decl.body.items:
             if isinstance(item, (A.InputDecl, A.OutputDecl)):
@@ -251,9 +252,30 @@ class Resolver:
                     if is_output:
                         self.declare(outputs, d.name, d, "output", model)
                     if d.value is not None:
+                        if not is_output:
+                            self.default(d.value, scope, f"input '{d.name.name}'")
                         self.expr(d.value, scope, None)
         self.items(decl.body.items, scope, model, None, loops=())
         return model
+
+    def default(self, e: A.Node, scope: _Scope, owner: str) -> None:
+        """The default of a workflow's input is computed before the run starts (no name has a
+        value then: twdsl/runtime/inputs.py); the default of a template's parameter where the
+        template is used, before its parameters have values (builtins have theirs)."""
+        workflow = scope.model.kind == "workflow"
+        local = {p.name for n in e.walk() if isinstance(n, A.Lambda) for p in n.params}
+        for node in e.walk():
+            if not isinstance(node, A.Name) or node.name in local:
+                continue
+            kind = scope.lookup(node.name)
+            if kind is None or kind == "builtin" and not workflow:
+                continue  # (an unknown name: reported by expr)
+            why = ("the defaults of a workflow's inputs are computed before the run starts, "
+                   "and read no name" if workflow else
+                   "the defaults of a template's parameters are computed where it is used, "
+                   "before its parameters have values, and read builtins only")
+            self.error("TW210", f"the default of {owner} cannot read the {kind} "
+                       f"'{node.name}': {why}", node)
 
     def instances(self, decl: Body) -> set[str]:
         """Aliases of `use Template(…) as alias` in this body."""
