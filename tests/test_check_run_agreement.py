@@ -390,3 +390,29 @@ def test_a_parameter_default_reads_builtins_but_no_parameter(tmp_path: Path) -> 
         "used, before its parameters have values, and read builtins only"]
     assert _outputs(tmp_path, template.replace("DEFAULT", "len(workflow_id) * 0 + 2")) == \
         {"o": [1, 2]}
+
+
+# ---------------------------------------------------------------- the workflow's handlers
+
+@pytest.mark.parametrize(("reader", "message"), [
+    ("output { r: any = done.result }",
+     "main.twdsl:4:21: error[TW210] task 'done' runs in the workflow's on_success or on_error, "
+     "after its body and outputs: only that handler can read it"),
+    ('task c { agent: "echo" input: done.status }',
+     "main.twdsl:4:33: error[TW210] task 'done' runs in the workflow's on_success or on_error, "
+     "after its body and outputs: only that handler can read it"),
+])
+def test_the_tasks_of_the_workflows_handlers_are_read_in_them_only(tmp_path: Path, reader: str,
+                                                                   message: str) -> None:
+    """Both were clean, and the run failed: `the name 'done' has no value here`."""
+    assert _errors(tmp_path, f"""
+    workflow W {{
+      version: "1.0.0"
+      task b {{ agent: "echo" input: 1 }}
+      {reader}
+      on_success: {{
+        task done {{ agent: "echo" input: b.result }}
+        task after {{ agent: "log" input: {{ message: "${{done.result}}" }} }}
+      }}
+    }}
+    """) == [message]

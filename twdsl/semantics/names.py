@@ -240,6 +240,13 @@ class Resolver:
             model.tasks[name] = TaskInfo(name, task, loops)
         outputs: dict[str, A.Node] = {}
         scope = _Scope(model, self.instances(decl))
+        # the tasks of the workflow's own on_success and on_error run after its body and its
+        # outputs: only those handlers can read them
+        handlers = [f for f in decl.body.items if isinstance(f, A.Field) and
+                    f.key.name in ("on_success", "on_error") and model.kind == "workflow"]
+        scope.late = {t.name.name for t, _ in iter_tasks(handlers)}
+        late_ok = scope.child()
+        late_ok.handler = True
         if isinstance(decl, A.TemplateDecl):
             for p in decl.params:
                 if p.default is not None:
@@ -255,7 +262,8 @@ class Resolver:
                         if not is_output:
                             self.default(d.value, scope, f"input '{d.name.name}'")
                         self.expr(d.value, scope, None)
-        self.items(decl.body.items, scope, model, None, loops=())
+        for item in decl.body.items:
+            self.items([item], late_ok if item in handlers else scope, model, None, loops=())
         return model
 
     def default(self, e: A.Node, scope: _Scope, owner: str) -> None:
@@ -524,6 +532,10 @@ class Resolver:
                     self.unknown("TW210", "undefined name", node.name, node,
                                  [*sc.visible(), "true", "false", "null"])
                 elif kind == "task":
+                    if node.name in sc.late and not sc.handler:
+                        self.error("TW210", f"task '{node.name}' runs in the workflow's "
+                                   "on_success or on_error, after its body and outputs: only "
+                                   "that handler can read it", node)
                     model.refs.append(TaskRef(node.name, node, task, block))
                 elif kind in ("input", "template parameter"):
                     model.used_inputs.add(node.name)
@@ -568,6 +580,9 @@ class _Scope:
         self.instances = instances
         self.parent = parent
         self.names: dict[str, str] = {}
+        #: tasks of the workflow's on_success and on_error, and whether this is inside them
+        self.late: set[str] = parent.late if parent is not None else set()
+        self.handler: bool = parent.handler if parent is not None else False
 
     def child(self) -> _Scope:
         return _Scope(self.model, self.instances, self)
