@@ -416,3 +416,30 @@ def test_the_tasks_of_the_workflows_handlers_are_read_in_them_only(tmp_path: Pat
       }}
     }}
     """) == [message]
+
+
+# ---------------------------------------------------------------- priority
+
+def test_a_blocks_limit_starts_the_highest_priority_first(tmp_path: Path) -> None:
+    """`priority`: when work queues up, higher runs first (docs/language.md, Tasks).  The
+    run's limit did so; a block's `max_concurrency` started its children in written order."""
+    _write(tmp_path, """
+    workflow W {
+      version: "1.0.0"
+      parallel {
+        max_concurrency: 1
+        task a { agent: "echo" input: 1 priority: 1 }
+        task b { agent: "echo" input: 1 priority: 3 }
+        task c { agent: "echo" input: 1 priority: 5 }
+        task d { agent: "echo" input: 1 }
+        task e { agent: "echo" input: 1 priority: 3 }
+      }
+    }
+    """)
+    for level in ("0", "1"):
+        r = run("run", "main.twdsl", "--no-state", "--log-format", "json", "-O", level,
+                cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        events = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
+        assert [e["task"] for e in events if e["type"] == "task.started"] == \
+            ["c", "b", "e", "a", "d"]
