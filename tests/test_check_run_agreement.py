@@ -443,3 +443,24 @@ def test_a_blocks_limit_starts_the_highest_priority_first(tmp_path: Path) -> Non
         events = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
         assert [e["task"] for e in events if e["type"] == "task.started"] == \
             ["c", "b", "e", "a", "d"]
+
+
+def test_a_parameter_that_may_be_left_out_has_a_value_or_an_optional_type(tmp_path: Path) -> None:
+    """`required: false` on a `string` with no default: left out, it is null inside the
+    template, which typed it `string`: clean, and the run failed (`'+' cannot combine null and
+    number`)."""
+    template = """
+    template T(name: TYPE where { required: false }) {
+      task t { agent: "echo" input: (name ?? "abc").length + 1 }
+    }
+    workflow W {
+      version: "1.0.0"
+      output { o: any = x.t.result }
+      use T() as x
+    }
+    """
+    assert _errors(tmp_path, template.replace("TYPE", "string")) == [
+        "main.twdsl:1:12: error[TW301] parameter 'name' may be left out (required: false) and "
+        "has no default: it is then null, which string does not hold; give it a default or "
+        "the type string?"]
+    assert _outputs(tmp_path, template.replace("TYPE", "string?")) == {"o": 4}

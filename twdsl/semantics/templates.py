@@ -153,9 +153,19 @@ class Templates:
         return out
 
     def check_declarations(self, local: list[A.TemplateDecl]) -> None:
-        """The ``extends`` rules, for the module's own templates."""
+        """The ``extends`` rules, and what a parameter left out holds, for the module's own
+        templates."""
         for decl in local:
             self.check_extends(decl)
+            for p in decl.params:
+                if not _required(p) and p.default is None \
+                        and not isinstance(p.type, A.OptionalType) and self.declarations:
+                    t = self.declarations.resolve(p.type)
+                    if T.assignable(T.NULL, t):
+                        continue  # (any, null)
+                    self.error("TW301", f"parameter '{p.name.name}' may be left out "
+                               "(required: false) and has no default: it is then null, which "
+                               f"{t} does not hold; give it a default or the type {t}?", p.name)
 
     def check_extends(self, decl: A.TemplateDecl) -> None:
         name = decl.name.name
