@@ -464,3 +464,29 @@ def test_a_parameter_that_may_be_left_out_has_a_value_or_an_optional_type(tmp_pa
         "has no default: it is then null, which string does not hold; give it a default or "
         "the type string?"]
     assert _outputs(tmp_path, template.replace("TYPE", "string?")) == {"o": 4}
+
+
+@pytest.mark.parametrize(("uses", "message"), [
+    ("use T(n: 1) as x\n  use T(n: 2) as x",
+     "main.twdsl:9:16: error[TW202] template instance 'x' is declared twice in workflow 'W'"),
+    ("use T(n: 1) as b",
+     "main.twdsl:8:18: error[TW202] template instance 'b' has the name of the task 'b' in "
+     "workflow 'W'; rename one of them"),
+    ("use T(n: 1) as inp",
+     "main.twdsl:8:18: error[TW202] template instance 'inp' has the name of the input 'inp' "
+     "in workflow 'W'; rename one of them"),
+])
+def test_an_instance_alias_names_one_thing(tmp_path: Path, uses: str, message: str) -> None:
+    """Two instances named `x` were clean, and `twdsl run` stopped with an internal compiler
+    error (`'x.t' is a child of both 'block#2' and 'block#3'`)."""
+    assert _errors(tmp_path, f"""
+    template T(n: number = 1) {{
+      task t {{ agent: "echo" input: n }}
+    }}
+    workflow W {{
+      version: "1.0.0"
+      input {{ inp: number = 1 }}
+      task b {{ agent: "echo" input: inp }}
+      {uses}
+    }}
+    """) == [message]

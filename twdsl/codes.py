@@ -109,7 +109,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
          '  parallel { task build_b { agent: "B" } }\n}'),
     Code("TW202", "duplicate-declaration", "names", _E,
          "An input, output or template parameter declared twice, or a task with an input's "
-         "name.",
+         "name; a template instance's alias used twice, or with a task's or an input's name.",
          'workflow W {\n  version: "1.0.0"\n  input { n: number, n: string }\n  task a { agent: "A" input: { n: n } }\n}',
          'workflow W {\n  version: "1.0.0"\n  input { n: number, name: string }\n  task a { agent: "A" input: { n: n, name: name } }\n}'),
     Code("TW203", "duplicate-module-declaration", "names", _E,

@@ -238,6 +238,23 @@ class Resolver:
                 self.error("TW202", f"task '{name}' has the name of the {what} '{name}' in "
                            f"{model.label}; rename one of them", task.name)
             model.tasks[name] = TaskInfo(name, task, loops)
+        aliases: dict[str, A.Ident] = {}
+        for use in decl.body.walk():
+            if isinstance(use, A.UseStmt) and use.alias is not None:
+                alias = use.alias.name
+                if alias in aliases:
+                    self.error("TW202", f"template instance '{alias}' is declared twice in "
+                               f"{model.label}", use.alias,
+                               (Related(aliases[alias].span, "first declared here"),))
+                    continue
+                aliases[alias] = use.alias
+                clash = "task" if alias in model.tasks else \
+                    ("input" if model.kind == "workflow" else "parameter") \
+                    if alias in model.inputs else None
+                if clash is not None:
+                    self.error("TW202", f"template instance '{alias}' has the name of the "
+                               f"{clash} '{alias}' in {model.label}; rename one of them",
+                               use.alias)
         outputs: dict[str, A.Node] = {}
         scope = _Scope(model, self.instances(decl))
         # the tasks of the workflow's own on_success and on_error run after its body and its
