@@ -490,3 +490,24 @@ def test_an_instance_alias_names_one_thing(tmp_path: Path, uses: str, message: s
       {uses}
     }}
     """) == [message]
+
+
+@pytest.mark.parametrize(("templates", "message"), [
+    ("template A() {\n  use B() as b\n}\ntemplate B() {\n  use A() as a\n}",
+     "main.twdsl:2:7: error[TW233] template 'A' uses itself (A -> B -> A): an instance would "
+     "hold another one without end"),
+    ("template A() {\n  if (true) { use A() as again }\n}",
+     "main.twdsl:2:19: error[TW233] template 'A' uses itself (A -> A): an instance would hold "
+     "another one without end"),
+    ("template P() {\n  use A() as child\n}\ntemplate A() extends P {\n  task t { agent: \"echo\" }\n}",
+     "main.twdsl:2:7: error[TW233] template 'A' uses itself (A -> A): an instance would hold "
+     "another one without end"),
+])
+def test_a_template_does_not_use_itself(tmp_path: Path, templates: str, message: str) -> None:
+    """Clean, and `twdsl run` stopped with an internal error (RecursionError)."""
+    text = templates + '\nworkflow W {\n  version: "1.0.0"\n  use A() as x\n}\n'
+    (tmp_path / "main.twdsl").write_text(text)
+    check = run("check", "main.twdsl", cwd=tmp_path)
+    assert [line for line in check.stdout.splitlines() if "error[" in line] == [message]
+    r = run("run", "main.twdsl", "--no-state", cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr, r.stderr

@@ -194,7 +194,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 11) }',
          'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 10) }'),
     Code("TW233", "template-cycle", "names", _E,
-         "Templates that extend each other.",
+         "Templates that extend each other, or that use each other (an instance of one would "
+         "hold another one without end).",
          'template A() extends B { task a { agent: "A" } }\ntemplate B() extends A { task b { agent: "B" } }',
          'template A() { task a { agent: "A" } }\ntemplate B() extends A { task b { agent: "B" } }'),
     Code("TW234", "final-template-extended", "names", _E,
