@@ -511,3 +511,19 @@ def test_a_template_does_not_use_itself(tmp_path: Path, templates: str, message:
     assert [line for line in check.stdout.splitlines() if "error[" in line] == [message]
     r = run("run", "main.twdsl", "--no-state", cwd=tmp_path)
     assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("entry", ['"e0"', "1", "[e0][0]"])
+def test_depends_holds_task_names_only(tmp_path: Path, entry: str) -> None:
+    """`depends: ["e0"]` was clean and added no dependency at all: the task could start
+    before e0."""
+    found = _errors(tmp_path, f"""
+    workflow W {{
+      version: "1.0.0"
+      task e0 {{ agent: "echo" input: 0 }}
+      task z {{ agent: "echo" input: 1 depends: [{entry}] }}
+    }}
+    """)
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "error[TW212] depends lists tasks by name (a task, or alias.task of a template "
+        "instance); this is not one"]

@@ -129,7 +129,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'agent Builder { input { x: any } output { y: any } }\n'
          'workflow W { version: "1.0.0" task a { agent: Builder } }'),
     Code("TW212", "unknown-task", "names", _E,
-         ("A depends entry, fallback or ordering chain naming no task of the workflow, or an "
+         ("A depends entry, fallback or ordering chain naming no task of the workflow (or a "
+          "depends entry that is no name), or an "
          "alias.task read in an expression naming no task of the instance's template."),
          'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n'
          '  task test { agent: "B" depends: [biuld] }\n}',

@@ -397,7 +397,9 @@ class Resolver:
             items = v.items if isinstance(v, A.ArrayLit) else [v]
             for item in items:
                 ref = _as_ref(item)
-                if ref is None:
+                if ref is None:  # lowering finds no task in it: it would order nothing
+                    self.error("TW212", "depends lists tasks by name (a task, or alias.task of "
+                               "a template instance); this is not one", item)
                     self.expr(item, scope, task)
                 elif self.task_ref(ref, model, "depends", task):
                     model.order_refs.append((ref, task))
