@@ -527,3 +527,19 @@ def test_depends_holds_task_names_only(tmp_path: Path, entry: str) -> None:
     assert [line.split(": ", 1)[1] for line in found] == [
         "error[TW212] depends lists tasks by name (a task, or alias.task of a template "
         "instance); this is not one"]
+
+
+@pytest.mark.parametrize("fallback", ['"alt"', "alt.result"])
+def test_a_fallback_is_a_task_name_or_a_block(tmp_path: Path, fallback: str) -> None:
+    """`fallback: "alt"` was clean, and when the task failed the run failed as if there were
+    no fallback."""
+    found = _errors(tmp_path, f"""
+    workflow W {{
+      version: "1.0.0"
+      task alt {{ agent: "echo" input: 1 }}
+      task f {{ agent: "fail" on_error: {{ fallback: {fallback} }} }}
+    }}
+    """)
+    assert [line.split(": ", 1)[1] for line in found] == [
+        "error[TW212] a fallback is a task's name or a block of statements "
+        "(fallback { task … }); this is neither"]

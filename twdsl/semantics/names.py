@@ -446,6 +446,11 @@ class Resolver:
                 elif sub.value.name == task:
                     self.error("TW212", f"task '{task}' names itself as its fallback: to run "
                                "it again, give it a retry", sub.value)
+            elif key == "fallback" and not isinstance(sub.value, (A.Block, A.ObjectLit)):
+                # lowering runs no fallback for it: the run would fail as if there were none
+                self.error("TW212", "a fallback is a task's name or a block of statements "
+                           "(fallback { task … }); this is neither", sub.value)
+                self.field(sub, scope, model, task, loops)
             else:
                 self.field(sub, scope, model, task, loops)
         if isinstance(v, A.Block):
