@@ -543,3 +543,15 @@ def test_a_fallback_is_a_task_name_or_a_block(tmp_path: Path, fallback: str) -> 
     assert [line.split(": ", 1)[1] for line in found] == [
         "error[TW212] a fallback is a task's name or a block of statements "
         "(fallback { task … }); this is neither"]
+
+
+def test_a_url_and_a_file_have_the_member_length(tmp_path: Path) -> None:
+    """They have the string methods, `length()` included, and are strings at run time; the
+    member `.length` was TW302 (`url has no field 'length'`) though the run reads it."""
+    assert _outputs(tmp_path, """
+    workflow W {
+      version: "1.0.0"
+      input { u: url = "https://a.b/c", f: file = "x/y.txt" }
+      output { o: array<number> = [u.length, f.length, u.length()] }
+    }
+    """) == {"o": [13, 7, 13]}

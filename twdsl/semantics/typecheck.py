@@ -663,9 +663,8 @@ class Checker:
                 self.error("TW302", f"{obj} has no field '{name}'{hint}", e.name, fix)
                 return T.ANY
             return t
-        if isinstance(obj, (T.Arr, T.Prim)) and name == "length" and obj in (T.STRING,) \
-                or isinstance(obj, T.Arr) and name == "length":
-            return T.NUMBER
+        if name == "length" and (isinstance(obj, T.Arr) or obj in (T.STRING, T.URL, T.FILE)):
+            return T.NUMBER  # (the receivers of the string methods, length() included)
         if isinstance(obj, T.Arr) or obj in (T.STRING, T.NUMBER, T.BOOLEAN, T.DURATION,
                                              T.DATETIME, T.URL, T.FILE):
             self.error("TW302", f"{obj} has no field '{name}'", e.name)
