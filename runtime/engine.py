@@ -526,7 +526,11 @@ class Engine:
             while ready or running:
                 while ready and len(running) < limit and signal == NONE and not (
                         failures and b.fail_fast):
-                    c = ready.pop(0)
+                    # a block's own limit queues its children: the highest priority first, in
+                    # written order among equals (the run's limit orders attempts, PrioritySlots)
+                    c = ready[0] if limit >= len(children) else \
+                        max(ready, key=lambda x: getattr(self.nodes[x], "priority", 0))
+                    ready.remove(c)
                     running[asyncio.ensure_future(self.node(c, frame))] = c
                 if not running:
                     break

@@ -17,24 +17,14 @@ import math
 import re
 import sys
 from datetime import datetime
-from typing import Annotated, Any, Optional
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    TypeAdapter,
-    ValidationError,
-    create_model,
-)
+from pydantic import BaseModel
 
 from twdsl.ir import model as M
 from twdsl.ir.eval import EvalError, evaluate
-from twdsl.lang.values import Duration
+from twdsl.lang.conform import mismatch
+from twdsl.lang.values import Duration, is_number
 
 #: How deep input values (arrays and objects) may nest.
 MAX_DEPTH = 100
@@ -177,29 +167,6 @@ def _cut(text: str) -> str:
     return text if len(text) <= 24 else text[:20] + "..."
 
 
-def _annotation(t: M.TypeRef, name: str) -> Any:
-    k = t.kind
-    if k == "optional":
-        assert t.of is not None
-        return Optional[_annotation(t.of, name)]  # noqa: UP045 - built at run time
-    if k == "array":
-        assert t.of is not None
-        return list[_annotation(t.of, name)]  # type: ignore[misc]
-    if k == "record":
-        fields = {f: (_annotation(ft, f"{name}.{f}"), ...) for f, ft in (t.fields or {}).items()}
-        return create_model(f"Record_{abs(hash(name))}", __config__=ConfigDict(extra="allow"),
-                            **fields)  # type: ignore[call-overload]
-    return {
-        "string": StrictStr, "url": StrictStr, "file": StrictStr,
-        "number": Annotated[StrictInt | StrictFloat, Field()],
-        "boolean": StrictBool,
-        "object": dict[str, Any],
-        "datetime": StrictStr,
-        "duration": StrictInt | StrictFloat | StrictStr,
-        "null": None,
-    }.get(k, Any)
-
-
 def _describe(t: M.TypeRef) -> str:
     return str(t)
 
@@ -314,23 +281,20 @@ def validate_inputs(program: M.Program, given: dict[str, Any]) -> dict[str, Any]
             problems.append(f"input '{d.name}' ({_describe(d.type)}) is required: pass "
                             f"--input {d.name}=…")
             continue
-        try:
-            TypeAdapter(_annotation(d.type, d.name)).validate_python(values[d.name])
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]
-                            if p not in ("function-after", "int", "float", "str"))
-            problems.append(f"input '{d.name}{_clean(where)}': expected {_expected(d.type)}, "
+        before = len(problems)
+        value = _convert(d.type, values[d.name], d.name, problems)
+        if len(problems) > before:
+            continue
+        # the rule of types at run time, as for agents' results and outputs
+        found = mismatch(value, d.type)
+        if found is not None:
+            problems.append(f"input '{d.name}{found[0]}': expected {_expected(d.type)}, "
                             f"got {_show(values[d.name])}")
             continue
-        values[d.name] = _convert(d.type, values[d.name], d.name, problems)
+        values[d.name] = value
     if problems:
         raise InputError(problems)
     return values
-
-
-def _clean(where: str) -> str:
-    return re.sub(r"\.(constrained-|union\[|json-or-python)[^.\[]*", "", where)
 
 
 def _expected(t: M.TypeRef) -> str:
@@ -344,19 +308,20 @@ def _show(v: Any) -> str:
 
 
 def _convert(t: M.TypeRef, v: Any, name: str, problems: list[str]) -> Any:
-    """Durations and datetimes to their runtime values, recursively."""
+    """Durations and datetimes to their runtime values, recursively (a value of another
+    kind is left as it is, for :func:`mismatch` to refuse)."""
     if v is None:
         return None
     k = t.kind
     if k == "optional" and t.of is not None:
         return _convert(t.of, v, name, problems)
-    if k == "duration":
+    if k == "duration" and (isinstance(v, str) or is_number(v)):
         try:
             return Duration(parse_duration(v) if isinstance(v, str) else float(v))
         except ValueError:
             problems.append(f"input '{name}': expected a duration such as 30s, got {v!r}")
             return None
-    if k == "datetime":
+    if k == "datetime" and isinstance(v, str):
         try:
             d = datetime.fromisoformat(v)
         except ValueError:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from twdsl.compiler import compile_source
+from twdsl.ir import expr as X
 from twdsl.runtime.agents import AgentCall
 from twdsl.runtime.engine import Engine, RunOptions
 from twdsl.runtime.errors import ErrorKind, TaskError
@@ -537,13 +538,16 @@ def test_builtin_names_have_their_values() -> None:
 
 
 def test_an_input_that_is_not_data_fails_the_task_as_validation() -> None:
-    src = '''
+    """A lambda as a value is TW301 at twdsl check; a program written by other means (a
+    compiled .json edited by hand) may still hold one, and the engine refuses it."""
+    program = compile_ok('''
     workflow W {
       version: "1.0.0"
-      task t { agent: "Echo" input: { f: () => 42 } }
-    }'''
+      task t { agent: "Echo" input: { f: 42 } }
+    }''')
+    program.nodes["t"].input = X.Object(entries=[("f", X.Lambda(params=[], body=X.Lit(v=42)))])
     agents = Recorder()
-    result, _ = run(src, agents)
+    result = asyncio.run(Engine(program, agents, Collect(), RunOptions(seed=1)).run({}))
     assert result.status is RunStatus.FAILED
     assert result.error["kind"] == "validation"
     assert result.error["message"].startswith("input: ")

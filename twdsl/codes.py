@@ -109,7 +109,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
          '  parallel { task build_b { agent: "B" } }\n}'),
     Code("TW202", "duplicate-declaration", "names", _E,
          "An input, output or template parameter declared twice, or a task with an input's "
-         "name.",
+         "name; a template instance's alias used twice, or with a task's or an input's name.",
          'workflow W {\n  version: "1.0.0"\n  input { n: number, n: string }\n  task a { agent: "A" input: { n: n } }\n}',
          'workflow W {\n  version: "1.0.0"\n  input { n: number, name: string }\n  task a { agent: "A" input: { n: n, name: name } }\n}'),
     Code("TW203", "duplicate-module-declaration", "names", _E,
@@ -129,7 +129,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'agent Builder { input { x: any } output { y: any } }\n'
          'workflow W { version: "1.0.0" task a { agent: Builder } }'),
     Code("TW212", "unknown-task", "names", _E,
-         "A depends entry, fallback or ordering chain naming no task of the workflow.",
+         ("A depends entry, fallback or ordering chain naming no task of the workflow (or a "
+          "depends entry that is no name), or an "
+         "alias.task read in an expression naming no task of the instance's template."),
          'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n'
          '  task test { agent: "B" depends: [biuld] }\n}',
          'workflow W {\n  version: "1.0.0"\n  task build { agent: "A" }\n'
@@ -193,7 +195,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
          'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 11) }',
          'template T(n: number where { min: 1, max: 10 }) { task a { agent: "A" input: { n: n } } }\nworkflow W { version: "1.0.0" use T(n: 10) }'),
     Code("TW233", "template-cycle", "names", _E,
-         "Templates that extend each other.",
+         "Templates that extend each other, or that use each other (an instance of one would "
+         "hold another one without end).",
          'template A() extends B { task a { agent: "A" } }\ntemplate B() extends A { task b { agent: "B" } }',
          'template A() { task a { agent: "A" } }\ntemplate B() extends A { task b { agent: "B" } }'),
     Code("TW234", "final-template-extended", "names", _E,

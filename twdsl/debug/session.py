@@ -728,7 +728,13 @@ class DebugSession:
                                    "evaluated where it stops", show=False)
             return
         try:
-            expr = self.launch.expressions.value(text, stop.node)
+            try:
+                expr = self.launch.expressions.value(text, stop.node)
+            except ExpressionError:
+                # a task's name alone is no value (TW301): a hover over it shows its result
+                if args.get("context") != "hover" or not text.strip().isidentifier():
+                    raise
+                expr = self.launch.expressions.value(f"{text.strip()}.result", stop.node)
             value = self.engine.eval(expr, self.task_frame(stop.node, stop.frame))
         except (ExpressionError, EvalError) as e:
             self.channel.fail(req, str(e), show=False)

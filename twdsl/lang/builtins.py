@@ -506,6 +506,17 @@ def methods_named(name: str) -> list[Method]:
     return [table[name] for table in METHODS.values() if name in table]
 
 
+#: The methods that take a lambda, in the order of the reference (docs/language.md, Methods).
+LAMBDA_METHODS = tuple(m.name for m in METHODS["array"].values()
+                       if any("=>" in p for p in m.params))
+#: A lambda written anywhere but as the argument of a method: it has no value a task, an
+#: output or a string could take (reported by the checker, TW301).
+LAMBDA_NOT_A_VALUE = ("a lambda is not a value: pass it to a method "
+                      f"({', '.join(LAMBDA_METHODS)})")
+#: A call whose callee is neither a builtin function's name nor a method (``(x => x)(1)``).
+NOT_CALLABLE = "only builtin functions and methods can be called"
+
+
 # ---------------------------------------------------------------------------- values
 _ERROR = T.Rec((("kind", T.STRING), ("message", T.STRING), ("task", T.STRING)))
 

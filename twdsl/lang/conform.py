@@ -45,11 +45,18 @@ def problem(value: Any, t: TypeShape, where: str = "") -> str | None:
     >>> problem(None, T(kind="optional", of=T(kind="number"))) is None
     True
     """
+    found = mismatch(value, t, where)
+    return None if found is None else found[1]
+
+
+def mismatch(value: Any, t: TypeShape, where: str = "") -> tuple[str, str] | None:
+    """Where inside ``value`` (``.items[2].name``, after ``where``; "" for the value itself)
+    it does not fit ``t``, and why (None: it fits)."""
     k = t.kind
     if k == "any":
         return None
     if k == "optional":
-        return None if value is None or t.of is None else problem(value, t.of, where)
+        return None if value is None or t.of is None else mismatch(value, t.of, where)
     fits: bool
     if k == "null":
         fits = value is None
@@ -72,7 +79,7 @@ def problem(value: Any, t: TypeShape, where: str = "") -> str | None:
         else:
             if t.of is not None and t.of.kind != "any":
                 for i, x in enumerate(value):
-                    found = problem(x, t.of, f"{where}[{i}]")
+                    found = mismatch(x, t.of, f"{where}[{i}]")
                     if found is not None:
                         return found
             return None
@@ -84,9 +91,10 @@ def problem(value: Any, t: TypeShape, where: str = "") -> str | None:
                 if name not in value or value[name] is None:
                     if ft.kind in ("optional", "any", "null"):
                         continue
-                    return f"{_place(where + '.' + name)} is missing" if name not in value \
-                        else f"{_place(where + '.' + name)} should be {_name(ft)}, and is null"
-                found = problem(value[name], ft, f"{where}.{name}")
+                    at = f"{where}.{name}"
+                    return (at, f"{_place(at)} is missing" if name not in value
+                            else f"{_place(at)} should be {_name(ft)}, and is null")
+                found = mismatch(value[name], ft, f"{where}.{name}")
                 if found is not None:
                     return found
             return None
@@ -95,7 +103,7 @@ def problem(value: Any, t: TypeShape, where: str = "") -> str | None:
     if fits:
         return None
     head = f"{_place(where)} should" if where else "should"
-    return f"{head} be {_name(t)}, and is {a_value(value)}"
+    return where, f"{head} be {_name(t)}, and is {a_value(value)}"
 
 
 def _place(where: str) -> str:

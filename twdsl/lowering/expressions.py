@@ -4,6 +4,7 @@ and the tasks an expression reads recorded as data edges."""
 from __future__ import annotations
 
 from twdsl.ir import expr as X
+from twdsl.lang.builtins import NOT_CALLABLE
 from twdsl.lowering.base import (
     Abort,
     LowererBase,
@@ -73,7 +74,7 @@ class Expressions(LowererBase):
             if isinstance(e.func, A.Member):
                 return X.Method(obj=self._expr(e.func.obj, scope), name=e.func.name.name,
                                 args=args)
-            raise Abort("only builtin functions and methods can be called", e.func)
+            raise Abort(NOT_CALLABLE, e.func)
         if isinstance(e, A.Unary):
             return X.Unary(op=e.op, e=self._expr(e.operand, scope))  # type: ignore[arg-type]
         if isinstance(e, A.Binary):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twdsl.ir import expr as X
 from twdsl.ir import model as M
 from twdsl.lang import types as T
 from twdsl.lang.kinds import ErrorKind
@@ -29,6 +30,8 @@ class Tasks(LowererBase):
         self.add(node)
         if "input" in f:
             node.input = self.expr_or_block(f["input"], scope, nid)
+        if sig is not None:
+            node.input = self.input_defaults(sig, node.input)
         if "when" in f:
             node.when = self.expr(f["when"], scope, reader=nid)
         agent_fields = {x.key.name: x.value for x in sig.body.fields()} if sig else {}
@@ -63,6 +66,22 @@ class Tasks(LowererBase):
             node.result_type = info.output
             node.input_type = info.input
         return nid
+
+    def input_defaults(self, sig: A.AgentDecl, given: X.Expr | None) -> X.Expr | None:
+        """A task's input with the defaults of its agent's signature for the inputs it leaves
+        out (docs/language.md, Agent signatures); they see builtins only."""
+        defaults = [(d.name.name, self.expr(d.value, Scope({})))
+                    for item in sig.body.items if isinstance(item, A.InputDecl)
+                    for d in item.decls if d.value is not None]
+        if not defaults:
+            return given
+        if given is None:
+            return X.Object(entries=defaults)
+        if isinstance(given, X.Object):
+            written = {k for k, _ in given.entries}
+            return X.Object(entries=[*given.entries,
+                                     *[(k, v) for k, v in defaults if k not in written]])
+        return X.Call(fn="merge", args=[X.Object(entries=defaults), given])
 
     def agent(self, v: A.Expr | A.Block | None, task: A.TaskStmt) -> tuple[str, A.AgentDecl | None]:
         if isinstance(v, A.Name):

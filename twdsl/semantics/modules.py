@@ -2,8 +2,8 @@
 
 Import paths are relative to the importing file.  ``import { a, b as c } from "./x.twdsl"``
 brings the exported declarations ``a`` and ``b`` (as ``c``); ``import "./x.twdsl"`` brings every
-export by its own name; ``import "./x.twdsl" as x`` brings them under ``x.`` (checked for
-existence and use; names behind ``x.`` are not yet resolved).
+export by its own name; ``import "./x.twdsl" as x`` brings them under ``x.`` (its templates
+are resolved, ``use x.Template(…)``; its other names are not yet).
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ def resolve_imports(path: str, module: A.Module, modules: dict[str, A.Module | N
                                             "never used", n.span))
         elif imp.alias is not None:
             out.namespaces.add(imp.alias.name)
+            for name, decl in available.items():  # `use lib.Template(…)`
+                if isinstance(decl, A.TemplateDecl):
+                    out.decls.setdefault(f"{imp.alias.name}.{name}", (target, decl))
             if imp.alias.name not in used:
                 diags.append(_unused(imp, f"'{imp.alias.name}' is imported but never used"))
         else:

@@ -158,9 +158,11 @@ class Resolver:
             decls = [d for d in module.items if isinstance(d, A.ImportDecl)]
             lent = {(n.alias or n.name).name for d in decls for n in d.names or ()}
             self.open_imports = any(d.names is None and d.alias is None for d in decls)
+            self.namespaces = {d.alias.name for d in decls if d.alias is not None}
             agents, template_names = set(lent), set(lent)
         else:
             self.open_imports = not imports.complete
+            self.namespaces = set()  # resolved: their templates are in imports.decls
             agents = {n for n, (_, d) in imports.decls.items() if isinstance(d, A.AgentDecl)}
             template_names = {n for n, (_, d) in imports.decls.items()
                               if isinstance(d, A.TemplateDecl)}
@@ -236,11 +238,36 @@ class Resolver:
                 self.error("TW202", f"task '{name}' has the name of the {what} '{name}' in "
                            f"{model.label}; rename one of them", task.name)
             model.tasks[name] = TaskInfo(name, task, loops)
+        aliases: dict[str, A.Ident] = {}
+        for use in decl.body.walk():
+            if isinstance(use, A.UseStmt) and use.alias is not None:
+                alias = use.alias.name
+                if alias in aliases:
+                    self.error("TW202", f"template instance '{alias}' is declared twice in "
+                               f"{model.label}", use.alias,
+                               (Related(aliases[alias].span, "first declared here"),))
+                    continue
+                aliases[alias] = use.alias
+                clash = "task" if alias in model.tasks else \
+                    ("input" if model.kind == "workflow" else "parameter") \
+                    if alias in model.inputs else None
+                if clash is not None:
+                    self.error("TW202", f"template instance '{alias}' has the name of the "
+                               f"{clash} '{alias}' in {model.label}; rename one of them",
+                               use.alias)
         outputs: dict[str, A.Node] = {}
         scope = _Scope(model, self.instances(decl))
+        # the tasks of the workflow's own on_success and on_error run after its body and its
+        # outputs: only those handlers can read them
+        handlers = [f for f in decl.body.items if isinstance(f, A.Field) and
+                    f.key.name in ("on_success", "on_error") and model.kind == "workflow"]
+        scope.late = {t.name.name for t, _ in iter_tasks(handlers)}
+        late_ok = scope.child()
+        late_ok.handler = True
         if isinstance(decl, A.TemplateDecl):
             for p in decl.params:
                 if p.default is not None:
+                    self.default(p.default, scope, f"parameter '{p.name.name}'")
                     self.expr(p.default, scope, None)
         for item in decl.body.items:
             if isinstance(item, (A.InputDecl, A.OutputDecl)):
@@ -249,17 +276,35 @@ class Resolver:
                     if is_output:
                         self.declare(outputs, d.name, d, "output", model)
                     if d.value is not None:
+                        if not is_output:
+                            self.default(d.value, scope, f"input '{d.name.name}'")
                         self.expr(d.value, scope, None)
-        self.items(decl.body.items, scope, model, None, loops=())
+        for item in decl.body.items:
+            self.items([item], late_ok if item in handlers else scope, model, None, loops=())
         return model
+
+    def default(self, e: A.Node, scope: _Scope, owner: str) -> None:
+        """The default of a workflow's input is computed before the run starts (no name has a
+        value then: twdsl/runtime/inputs.py); the default of a template's parameter where the
+        template is used, before its parameters have values (builtins have theirs)."""
+        workflow = scope.model.kind == "workflow"
+        local = {p.name for n in e.walk() if isinstance(n, A.Lambda) for p in n.params}
+        for node in e.walk():
+            if not isinstance(node, A.Name) or node.name in local:
+                continue
+            kind = scope.lookup(node.name)
+            if kind is None or kind == "builtin" and not workflow:
+                continue  # (an unknown name: reported by expr)
+            why = ("the defaults of a workflow's inputs are computed before the run starts, "
+                   "and read no name" if workflow else
+                   "the defaults of a template's parameters are computed where it is used, "
+                   "before its parameters have values, and read builtins only")
+            self.error("TW210", f"the default of {owner} cannot read the {kind} "
+                       f"'{node.name}': {why}", node)
 
     def instances(self, decl: Body) -> set[str]:
         """Aliases of `use Template(…) as alias` in this body."""
-        out = set()
-        for node in decl.body.walk():
-            if isinstance(node, A.UseStmt) and node.alias is not None:
-                out.add(node.alias.name)
-        return out
+        return set(instance_templates(decl))
 
     def declare(self, table: dict[str, A.Node], ident: A.Ident, node: A.Node, what: str,
                 model: Model) -> None:
@@ -317,8 +362,8 @@ class Resolver:
                     self.task_ref(ref, model, "ordering chain")
         elif isinstance(s, A.UseStmt):
             name = s.template.dotted
-            if len(s.template.parts) == 1 and name not in self.templates \
-                    and not self.open_imports:
+            if name not in self.templates and not self.open_imports \
+                    and s.template.parts[0].name not in self.namespaces:
                 self.unknown("TW210", "undefined template", name, s.template, self.templates)
             for arg in s.args:
                 self.expr(arg.value, scope, None, s)
@@ -352,7 +397,9 @@ class Resolver:
             items = v.items if isinstance(v, A.ArrayLit) else [v]
             for item in items:
                 ref = _as_ref(item)
-                if ref is None:
+                if ref is None:  # lowering finds no task in it: it would order nothing
+                    self.error("TW212", "depends lists tasks by name (a task, or alias.task of "
+                               "a template instance); this is not one", item)
                     self.expr(item, scope, task)
                 elif self.task_ref(ref, model, "depends", task):
                     model.order_refs.append((ref, task))
@@ -399,6 +446,11 @@ class Resolver:
                 elif sub.value.name == task:
                     self.error("TW212", f"task '{task}' names itself as its fallback: to run "
                                "it again, give it a retry", sub.value)
+            elif key == "fallback" and not isinstance(sub.value, (A.Block, A.ObjectLit)):
+                # lowering runs no fallback for it: the run would fail as if there were none
+                self.error("TW212", "a fallback is a task's name or a block of statements "
+                           "(fallback { task … }); this is neither", sub.value)
+                self.field(sub, scope, model, task, loops)
             else:
                 self.field(sub, scope, model, task, loops)
         if isinstance(v, A.Block):
@@ -483,8 +535,7 @@ class Resolver:
 
     def instance_templates(self, decl: A.Node) -> dict[str, str]:
         """alias -> template, of the ``use … as alias`` statements of a body."""
-        return {n.alias.name: n.template.dotted for n in decl.walk()
-                if isinstance(n, A.UseStmt) and n.alias is not None}
+        return instance_templates(decl)
 
     def bind(self, scope: _Scope, ident: A.Ident, what: str, model: Model) -> None:
         clash = scope.global_kind(ident.name)
@@ -505,6 +556,10 @@ class Resolver:
                     self.unknown("TW210", "undefined name", node.name, node,
                                  [*sc.visible(), "true", "false", "null"])
                 elif kind == "task":
+                    if node.name in sc.late and not sc.handler:
+                        self.error("TW210", f"task '{node.name}' runs in the workflow's "
+                                   "on_success or on_error, after its body and outputs: only "
+                                   "that handler can read it", node)
                     model.refs.append(TaskRef(node.name, node, task, block))
                 elif kind in ("input", "template parameter"):
                     model.used_inputs.add(node.name)
@@ -519,6 +574,14 @@ class Resolver:
                 if node.name.name == "previous" and isinstance(node.obj, A.Name) and \
                         sc.lookup(node.obj.name) == "task":
                     continue  # the iteration before: no wait (the checker types it)
+                if isinstance(node.obj, A.Name) and \
+                        sc.lookup(node.obj.name) == "template instance":
+                    # ``alias.task``: a task of the instance, as in depends and chains
+                    self.instance_task_ref(A.Ref(node.span, [
+                        A.Ident(node.obj.span, node.obj.name), node.name]), model,
+                        "an expression")
+                    model.instance_reads.append((node.obj.name, node, task, block))
+                    continue
                 stack.append((node.obj, sc))  # members are typed by the checker, not scoped
             elif isinstance(node, A.Lambda):
                 inner = sc.child()
@@ -541,6 +604,9 @@ class _Scope:
         self.instances = instances
         self.parent = parent
         self.names: dict[str, str] = {}
+        #: tasks of the workflow's on_success and on_error, and whether this is inside them
+        self.late: set[str] = parent.late if parent is not None else set()
+        self.handler: bool = parent.handler if parent is not None else False
 
     def child(self) -> _Scope:
         return _Scope(self.model, self.instances, self)
@@ -572,6 +638,12 @@ class _Scope:
             out.extend(s.names)
             s = s.parent
         return [*out, *self.model.inputs, *self.model.tasks, *self.instances, *BUILTIN_VALUES]
+
+
+def instance_templates(decl: A.Node) -> dict[str, str]:
+    """alias -> template, of the ``use … as alias`` statements of a body."""
+    return {n.alias.name: n.template.dotted for n in decl.walk()
+            if isinstance(n, A.UseStmt) and n.alias is not None}
 
 
 def _as_ref(e: A.Node) -> A.Ref | None:

@@ -153,9 +153,20 @@ class Templates:
         return out
 
     def check_declarations(self, local: list[A.TemplateDecl]) -> None:
-        """The ``extends`` rules, for the module's own templates."""
+        """The ``extends`` rules, and what a parameter left out holds, for the module's own
+        templates."""
         for decl in local:
             self.check_extends(decl)
+            self.check_uses(decl)
+            for p in decl.params:
+                if not _required(p) and p.default is None \
+                        and not isinstance(p.type, A.OptionalType) and self.declarations:
+                    t = self.declarations.resolve(p.type)
+                    if T.assignable(T.NULL, t):
+                        continue  # (any, null)
+                    self.error("TW301", f"parameter '{p.name.name}' may be left out "
+                               "(required: false) and has no default: it is then null, which "
+                               f"{t} does not hold; give it a default or the type {t}?", p.name)
 
     def check_extends(self, decl: A.TemplateDecl) -> None:
         name = decl.name.name
@@ -221,6 +232,40 @@ class Templates:
                                f"'{tname}' of template '{origin.name.name}' (or be declared "
                                "abstract itself)", decl.name,
                                (Related(old.name.span, "declared abstract here"),))
+
+    def check_uses(self, decl: A.TemplateDecl) -> None:
+        """A template whose instances hold instances of itself (``use`` in its statements,
+        inherited ones included, leading back to it): reported once per cycle, at the
+        template written first, at the ``use`` that starts it."""
+        name = decl.name.name
+        for use in self._uses(name):
+            path = self._use_path(use.template.dotted, name, [name], set())
+            if path is None:
+                continue
+            members = {t for t in self.own if self._use_path(name, t, [], set()) is not None
+                       and self._use_path(t, name, [], set()) is not None}
+            if min(members, key=lambda t: self.decls[t].span.start) == name:
+                self.error("TW233", f"template '{name}' uses itself ({' -> '.join(path)}): "
+                           "an instance would hold another one without end", use.template)
+            return
+
+    def _uses(self, name: str) -> list[A.UseStmt]:
+        """The ``use`` statements of a template's effective statements."""
+        return [n for s in self.statements(name) for n in s.walk() if isinstance(n, A.UseStmt)]
+
+    def _use_path(self, start: str, target: str, path: list[str],
+                  seen: set[str]) -> list[str] | None:
+        """The templates from ``start`` to ``target`` along ``use`` (None: no way)."""
+        if start == target and path:
+            return [*path, start]
+        if start in seen or start not in self.own:
+            return None  # (a template of another file cannot use one of this file)
+        seen.add(start)
+        for use in self._uses(start):
+            found = self._use_path(use.template.dotted, target, [*path, start], seen)
+            if found is not None:
+                return found
+        return None
 
     def _reaches(self, start: str, target: str, seen: set[str]) -> bool:
         if start == target:

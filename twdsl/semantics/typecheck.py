@@ -18,7 +18,9 @@ from twdsl.lang.builtins import (
     ARG_KINDS,
     ERROR_TYPE,
     FUNCTIONS,
+    LAMBDA_NOT_A_VALUE,
     MAPPED,
+    NOT_CALLABLE,
     TASK_FIELDS,
     VALUES,
     function_arity,
@@ -27,7 +29,7 @@ from twdsl.lang.builtins import (
 from twdsl.lang.values import count_of
 from twdsl.semantics import policies as P
 from twdsl.semantics.declarations import Declarations
-from twdsl.semantics.names import Model
+from twdsl.semantics.names import Model, instance_templates
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
@@ -119,6 +121,9 @@ class Checker:
         self.types: dict[int, T.Type] = {}
         self.facts_of: dict[int, dict[str, TaskFacts]] = {}  # id(body decl) -> its tasks
         self.loop_stmts: dict[int, A.Stmt] = {}  # id(loop statement) -> the statement
+        self.inputs: dict[str, T.Type] = {}
+        self.facts: dict[str, TaskFacts] = {}
+        self.instances: dict[str, str] = {}  # alias -> template, of the body being checked
 
     def error(self, code: str, message: str, node: A.Node, fix: Fix | None = None) -> None:
         self.diags.append(Diagnostic(code, Severity.ERROR, message, node.span, (), fix))
@@ -146,8 +151,9 @@ class Checker:
     def agent_settings(self, decl: A.AgentDecl) -> None:
         """The values an agent signature holds: its settings (description, timeout, retry,
         pure) and its inputs' defaults, of the types they must have."""
-        self.inputs: dict[str, T.Type] = {}
-        self.facts: dict[str, TaskFacts] = {}
+        self.inputs = {}
+        self.facts = {}
+        self.instances = {}
         ctx = _Ctx()
         for item in decl.body.items:
             if isinstance(item, A.InputDecl):
@@ -201,6 +207,7 @@ class Checker:
                     self.inputs.setdefault(d.name.name, self.resolve(d.type))
         self.facts = {}
         self.facts_of[id(decl)] = self.facts
+        self.instances = instance_templates(decl)
         self.collect(decl.body.items, _Ctx())
         ctx = _Ctx()
         if isinstance(decl, A.TemplateDecl):
@@ -219,7 +226,9 @@ class Checker:
 
     def collect(self, items: Iterable[A.Node], ctx: _Ctx) -> None:
         """Record where every task sits before any expression is typed."""
+        before: A.Node | None = None
         for item in items:
+            ctx, before = _after(ctx, before), item
             if isinstance(item, A.TaskStmt):
                 name = item.name.name
                 if name in self.facts or self.model.tasks.get(name) is None:
@@ -257,7 +266,9 @@ class Checker:
     def items(self, items: Iterable[A.Node], ctx: _Ctx, task: A.TaskStmt | None,
               where: str = "statements") -> None:
         """``where``: the kind of block holding ``items`` (twdsl.syntax.fields.CONTAINERS)."""
+        before: A.Node | None = None
         for item in items:
+            ctx, before = _after(ctx, before), item
             if isinstance(item, A.Field):
                 self.field(item, ctx, task, where)
             elif isinstance(item, A.Stmt):
@@ -447,8 +458,12 @@ class Checker:
         return got
 
     def infer(self, e: A.Node, ctx: _Ctx) -> T.Type:
-        """The type of ``e`` here, recorded in ``types``."""
+        """The type of ``e`` here, recorded in ``types``.  A task or a template instance is
+        no value: only the fields of a task are (``member`` reads them without ``infer``)."""
         t = self._infer(e, ctx)
+        if isinstance(t, _TaskRefType):
+            self.error("TW301", f"{t} is not a value: {t.hint}", e)
+            t = T.ANY
         self.types[id(e)] = t
         return t
 
@@ -502,12 +517,27 @@ class Checker:
             return t
         if isinstance(e, A.Binary):
             return self.binary(e, ctx)
-        if isinstance(e, A.Lambda):
-            inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
-            for param in e.params:
-                inner.locals[param.name] = T.ANY
-            return T.Fn(tuple(T.ANY for _ in e.params), self.infer(e.body, inner))
+        if isinstance(e, A.Lambda):  # only a method's argument is a lambda (``argument``)
+            self.error("TW301", LAMBDA_NOT_A_VALUE, e)
+            self.lambda_type(e, (), ctx)
+            return T.ANY
         return T.ANY  # ErrorExpr, Block (reported elsewhere)
+
+    def lambda_type(self, e: A.Lambda, params: tuple[T.Type, ...], ctx: _Ctx) -> T.Fn:
+        """A lambda whose parameters have the types ``params`` (``any`` past them)."""
+        inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
+        for j, p in enumerate(e.params):
+            inner.locals[p.name] = params[j] if j < len(params) else T.ANY
+        ret = self.infer(e.body, inner)
+        t = T.Fn(tuple(params[j] if j < len(params) else T.ANY for j in range(len(e.params))),
+                 ret)
+        self.types[id(e)] = t
+        return t
+
+    def argument(self, a: A.Expr, ctx: _Ctx) -> T.Type:
+        """An argument of a method whose parameters are not known (on ``any``): a lambda
+        there is a lambda, not a value."""
+        return self.lambda_type(a, (), ctx) if isinstance(a, A.Lambda) else self.infer(a, ctx)
 
     def name(self, e: A.Name, ctx: _Ctx) -> T.Type:
         n = e.name
@@ -517,6 +547,8 @@ class Checker:
             return self.inputs[n]
         if n in self.facts:
             return _TaskRefType(n)  # resolved by member access: t.result, t.status
+        if n in self.instances:
+            return _TaskRefType(n, instance=True)  # one.task.result
         if n == "result" and ctx.result is not None:
             return ctx.result
         value = VALUES.get(n)
@@ -556,20 +588,19 @@ class Checker:
         outer = [loop for loop in facts.loops if loop[0] not in inside]
         if not outer:
             return t if always or _prefix(facts.path, ctx.path) else T.optional(t)
-        # Read from outside a loop: one element per iteration.  Branches inside the loop make
-        # the elements optional (for status and attempts, only where an inner loop may not
-        # run); branches around the loop make the whole array optional.
+        # Read from outside a loop: one element per iteration.  A branch (or a `break` or
+        # `continue` before the task) inside the innermost loop makes the elements optional
+        # (not for status and attempts, which a task that did not run has too); one between
+        # two loops makes the inner loop's arrays optional (null for an iteration of the
+        # outer loop that did not run the inner one); one around the loop makes the whole
+        # array optional.
         entry = outer[0][1]
-        if always:
-            for k in reversed(range(len(outer))):
-                t = T.Arr(t)
-                if k > 0 and facts.path[outer[k - 1][1]:outer[k][1]]:
-                    t = T.optional(t)
-        else:
-            if facts.path[entry:]:
+        if not always and facts.path[outer[-1][1]:]:
+            t = T.optional(t)
+        for k in reversed(range(len(outer))):
+            t = T.Arr(t)
+            if k > 0 and facts.path[outer[k - 1][1]:outer[k][1]]:
                 t = T.optional(t)
-            for _ in outer:
-                t = T.Arr(t)
         return t if _prefix(facts.path[:entry], ctx.path) else T.optional(t)
 
     def previous(self, task: str, node: A.Member, ctx: _Ctx) -> T.Type:
@@ -595,8 +626,33 @@ class Checker:
         if isinstance(e.obj, A.Name) and e.obj.name not in ctx.locals \
                 and e.obj.name not in self.inputs and e.obj.name in self.facts:
             return self.task_member(e.obj.name, e.name.name, e, ctx)
+        alias = self.instance_of(e.obj, ctx)
+        if alias is not None:  # ``alias.task.field`` (names.py checks the task)
+            field = e.name.name
+            assert isinstance(e.obj, A.Member)
+            task = f"{alias}.{e.obj.name.name}"
+            eff = self.templates.effective(self.instances[alias]) \
+                if self.templates is not None else None
+            known = eff is not None and e.obj.name.name in eff.tasks
+            if known and (field not in TASK_FIELDS or field == "previous"):
+                fields = [f for f in TASK_FIELDS if f != "previous"]
+                hint, fix = did_you_mean(field, fields, e.name.span)
+                self.error("TW302", f"task '{task}' has no field '{field}' (a task has "
+                           f"{', '.join(fields)}){hint}", e.name, fix)
+            return T.ANY  # (the instance's own checker typed it, in the template)
+        if isinstance(e.obj, A.Name) and self.instance_of(e, ctx) is not None:
+            return _TaskRefType(f"{e.obj.name}.{e.name.name}")  # one.task: a task
         whole = self.infer(e.obj, ctx)
         return _carry(whole, self.field_of(_deref(whole), e))
+
+    def instance_of(self, e: A.Node, ctx: _Ctx) -> str | None:
+        """The alias of ``e`` when it is ``alias.task``, a task of a template instance."""
+        if isinstance(e, A.Member) and isinstance(e.obj, A.Name):
+            n = e.obj.name
+            if n in self.instances and n not in ctx.locals and n not in self.inputs \
+                    and n not in self.facts:
+                return n
+        return None
 
     def field_of(self, obj: T.Type, e: A.Member) -> T.Type:
         name = e.name.name
@@ -607,9 +663,8 @@ class Checker:
                 self.error("TW302", f"{obj} has no field '{name}'{hint}", e.name, fix)
                 return T.ANY
             return t
-        if isinstance(obj, (T.Arr, T.Prim)) and name == "length" and obj in (T.STRING,) \
-                or isinstance(obj, T.Arr) and name == "length":
-            return T.NUMBER
+        if name == "length" and (isinstance(obj, T.Arr) or obj in (T.STRING, T.URL, T.FILE)):
+            return T.NUMBER  # (the receivers of the string methods, length() included)
         if isinstance(obj, T.Arr) or obj in (T.STRING, T.NUMBER, T.BOOLEAN, T.DURATION,
                                              T.DATETIME, T.URL, T.FILE):
             self.error("TW302", f"{obj} has no field '{name}'", e.name)
@@ -619,7 +674,9 @@ class Checker:
         if isinstance(e.func, A.Name) and e.func.name in FUNCTIONS:
             return self.function(e.func.name, e, [self.infer(a, ctx) for a in e.args])
         if not isinstance(e.func, A.Member):
-            self.infer(e.func, ctx)
+            if not isinstance(e.func, A.Name):  # (an unknown name: TW210, names.py)
+                self.error("TW301", NOT_CALLABLE, e.func)
+            self.argument(e.func, ctx)
             for a in e.args:
                 self.infer(a, ctx)
             return T.ANY
@@ -632,14 +689,14 @@ class Checker:
         table = methods_for(recv)
         if table is None:
             for a in e.args:
-                self.infer(a, ctx)
+                self.argument(a, ctx)
             return T.ANY
         spec = table.get(method)
         if spec is None:
             hint, fix = did_you_mean(method, table, e.func.name.span)
             self.error("TW302", f"{recv} has no method '{method}'{hint}", e.func.name, fix)
             for a in e.args:
-                self.infer(a, ctx)
+                self.argument(a, ctx)
             return T.ANY
         params, ret = spec.signature(recv)
         if len(e.args) != spec.arity:
@@ -649,11 +706,13 @@ class Checker:
         for k, a in enumerate(e.args):
             want = params[k] if k < len(params) else T.ANY
             if isinstance(a, A.Lambda):
-                inner = _Ctx(ctx.path, ctx.loops, dict(ctx.locals), ctx.result)
                 arg_types = want.params if isinstance(want, T.Fn) else ()
-                for j, p in enumerate(a.params):
-                    inner.locals[p.name] = arg_types[j] if j < len(arg_types) else T.ANY
-                lambda_ret = self.infer(a.body, inner)
+                if isinstance(want, T.Fn) and len(a.params) != len(want.params):
+                    # the runtime calls it with exactly these (twdsl/ir/env.py, Closure)
+                    self.error("TW301", f"'{method}' gives its lambda "
+                               f"{count_of(len(want.params), 'argument')}, and this one takes "
+                               f"{len(a.params) or 'none'}", a)
+                lambda_ret = self.lambda_type(a, arg_types, ctx).ret
                 if isinstance(want, T.Fn) and want.ret == T.BOOLEAN and \
                         lambda_ret not in (T.BOOLEAN, T.ANY):
                     self.error("TW301", f"'{method}' needs a lambda that returns boolean, and "
@@ -720,21 +779,31 @@ class Checker:
 
 
 class _TaskRefType(T.Type):
-    """A bare task name: only its fields (``t.result``…) are values."""
+    """A bare task name (or ``alias.task``), or a template instance's alias: only the fields of
+    a task (``t.result``…) are values."""
 
-    __slots__ = ("task",)
+    __slots__ = ("instance", "task")
 
-    def __init__(self, task: str) -> None:
+    def __init__(self, task: str, instance: bool = False) -> None:
         self.task = task
+        self.instance = instance
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _TaskRefType) and other.task == self.task
+        return isinstance(other, _TaskRefType) and (other.task, other.instance) == \
+            (self.task, self.instance)
 
     def __hash__(self) -> int:
-        return hash(("task", self.task))
+        return hash(("task", self.task, self.instance))
 
     def __str__(self) -> str:
-        return f"task '{self.task}'"
+        return f"{'template instance' if self.instance else 'task'} '{self.task}'"
+
+    @property
+    def hint(self) -> str:
+        """What to write instead."""
+        if self.instance:
+            return f"read a field of one of its tasks ({self.task}.task.result, …)"
+        return f"read one of its fields ({self.task}.result, {self.task}.status, …)"
 
 
 def _deref(t: T.Type) -> T.Type:
@@ -769,6 +838,27 @@ def _arith(op: str, a: T.Type, b: T.Type) -> T.Type | None:
 
 def _sub(ctx: _Ctx, frame: Frame) -> _Ctx:
     return _Ctx(ctx.path + (frame,), ctx.loops, ctx.locals, ctx.result)
+
+
+#: The branch a loop's statements after a ``break`` or ``continue`` sit in: an iteration that
+#: stops there does not run them (docs/language.md, Q5: their results are optional elements).
+_CUT = -2
+
+
+def _after(ctx: _Ctx, before: A.Node | None) -> _Ctx:
+    """The context of a statement of a block, given the statement ``before`` it."""
+    return _sub(ctx, (id(before), _CUT)) if ctx.loops and before is not None \
+        and _cuts(before) else ctx
+
+
+def _cuts(node: A.Node) -> bool:
+    """Whether ``node`` holds a ``break`` or ``continue`` of the loop around it (not of a loop
+    inside it)."""
+    if isinstance(node, (A.BreakStmt, A.ContinueStmt)):
+        return True
+    if isinstance(node, (A.ForeachStmt, A.WhileStmt)):
+        return False
+    return any(_cuts(c) for c in node.children())
 
 
 def _prefix(a: tuple[Frame, ...], b: tuple[Frame, ...]) -> bool:
