@@ -1,0 +1,119 @@
+"""A user's mistakes, made the way a new user makes them, on every command: `twdsl` as a real
+process on real files.  Each mistake gets exit 2 (docs/cli.md), one message naming the file,
+the input or the flag and what to do, no Python traceback, and loses nothing (the state store
+still opens, a file named keeps its kind).  A case here failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from cli_helpers import run
+
+FLOW = """agent Echo {
+  input {
+    text: string
+  }
+  output {
+    text: string
+  }
+}
+
+workflow Hello {
+  version: "1.0.0"
+  timeout: 1m
+  input {
+    name: string
+  }
+  output {
+    said: string = greet.result.text
+  }
+  task greet {
+    agent: Echo
+    input: { text: "hi ${name}" }
+    timeout: 10s
+  }
+}
+"""
+AGENTS = "def echo(input, ctx):\n    return {'text': input['text']}\n"
+BOUND = '[agents.Echo]\npython = "agents:echo"\n'
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    """A folder with a workflow, its agent and a twdsl.toml binding it."""
+    (tmp_path / "flow.twdsl").write_text(FLOW)
+    (tmp_path / "agents.py").write_text(AGENTS)
+    (tmp_path / "twdsl.toml").write_text(BOUND)
+    return tmp_path
+
+
+def mistake(r: object, *words: str, code: int = 2) -> None:
+    """``r`` (a finished process) is a user's mistake: exit ``code``, no traceback, and the
+    message on stderr says every one of ``words``."""
+    assert r.returncode == code, (r.returncode, r.stderr)  # type: ignore[attr-defined]
+    err: str = r.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in err and "internal error" not in err, err
+    for w in words:
+        assert w in err, (w, err)
+
+
+# ---------------------------------------------------------------- configuration files
+
+COMMANDS_READING_CONFIG = [
+    ("check", "flow.twdsl"),
+    ("compile", "flow.twdsl", "-o", "ir.json"),
+    ("run", "flow.twdsl", "-i", "name=x", "--no-state"),
+    ("runs", "list"),
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS_READING_CONFIG, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("name, content, words", [
+    ("twdsl.toml", b'[check]\nignore = ["caf\xe9"]\n',
+     ("twdsl.toml", "not UTF-8", "line 2", "save it as UTF-8")),
+    ("twdsl.toml", b'[check.severity]\nTW501 = ["error"]\n',
+     ("twdsl.toml", "check.severity.TW501", "the level must be one of")),
+], ids=["not-utf8", "level-a-list"])
+def test_a_configuration_that_cannot_be_used(project: Path, args: tuple[str, ...], name: str,
+                                             content: bytes, words: tuple[str, ...]) -> None:
+    (project / "twdsl.toml").unlink()
+    (project / name).write_bytes(content)
+    r = run(*args, cwd=project)
+    mistake(r, *words)
+    assert not (project / "ir.json").exists()
+
+
+@pytest.mark.parametrize("args", COMMANDS_READING_CONFIG, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("content", [b'tool = "poetry"\n', b'[tool]\ntwdsl = 3\n',
+                                     b'[tool.twdsl]\n# caf\xe9\n'])
+def test_a_pyproject_without_a_usable_twdsl_table_is_passed_over(
+        project: Path, args: tuple[str, ...], content: bytes) -> None:
+    """As docs/cli.md says of a pyproject.toml that is not valid TOML: the twdsl.toml of
+    the folder above applies."""
+    sub = project / "sub"
+    sub.mkdir()
+    (project / "flow.twdsl").rename(sub / "flow.twdsl")
+    (sub / "pyproject.toml").write_bytes(content)
+    r = run(*args, cwd=sub)
+    assert "Traceback" not in r.stderr
+    if args[0] == "run":
+        assert r.returncode == 0 and json.loads(r.stdout) == {"said": "hi x"}, r.stderr
+    elif args[0] == "runs":
+        mistake(r, "no state store found", f"beside {project / 'twdsl.toml'}")
+    else:
+        assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("args", [("check", "flow.twdsl"),
+                                  ("run", "flow.twdsl", "-i", "name=x", "--no-state")])
+@pytest.mark.parametrize("content", ['[tool]\ntwdsl = 3\n', 'tool = "poetry"\n'])
+def test_a_forced_pyproject_without_a_twdsl_table(project: Path, args: tuple[str, ...],
+                                                 content: str) -> None:
+    (project / "pyproject.toml").write_text(content)
+    r = run(*args, "--config", "pyproject.toml", cwd=project)
+    mistake(r, "pyproject.toml", "must be a table")
