@@ -117,3 +117,50 @@ def test_a_forced_pyproject_without_a_twdsl_table(project: Path, args: tuple[str
     (project / "pyproject.toml").write_text(content)
     r = run(*args, "--config", "pyproject.toml", cwd=project)
     mistake(r, "pyproject.toml", "must be a table")
+
+
+# ---------------------------------------------------------------- the workflow file
+
+SOURCE_COMMANDS = [("run", "--no-state", "-i", "name=x"), ("submit", "-i", "name=x"), ("compile",),
+                   ("check",)]
+
+
+@pytest.mark.parametrize("args", SOURCE_COMMANDS, ids=lambda a: a[0])
+def test_a_workflow_file_that_is_not_utf8(project: Path, args: tuple[str, ...]) -> None:
+    (project / "flow.twdsl").write_bytes(FLOW.replace('"hi ', '"h\xe9 ').encode("latin-1"))
+    r = run(args[0], "flow.twdsl", *args[1:], cwd=project)
+    mistake(r, "'flow.twdsl' is not UTF-8 text (invalid byte at line 21); save it as UTF-8")
+
+
+@pytest.mark.parametrize("args", SOURCE_COMMANDS, ids=lambda a: a[0])
+def test_a_byte_order_mark_is_dropped_by_every_command(project: Path,
+                                                       args: tuple[str, ...]) -> None:
+    """Editors on Windows write one; `check` and `compile` always dropped it."""
+    (project / "flow.twdsl").write_bytes(b"\xef\xbb\xbf" + FLOW.replace("\n", "\r\n").encode())
+    r = run(args[0], "flow.twdsl", *args[1:], "--state", "s.db", cwd=project) \
+        if args[0] == "submit" else run(args[0], "flow.twdsl", *args[1:], cwd=project)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    if args[0] == "run":
+        assert json.loads(r.stdout) == {"said": "hi x"}
+
+
+def test_a_compiled_program_with_a_byte_order_mark_runs(project: Path) -> None:
+    assert run("compile", "flow.twdsl", "-o", "flow.json", cwd=project).returncode == 0
+    ir = project / "flow.json"
+    ir.write_bytes(b"\xef\xbb\xbf" + ir.read_bytes())
+    r = run("run", "flow.json", "-i", "name=x", "--no-state", cwd=project)
+    assert r.returncode == 0 and json.loads(r.stdout) == {"said": "hi x"}, r.stderr
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[" * 100_000 + "]" * 100_000, ("deep.json is not a compiled TWDSL program",)),
+    ("{", ("deep.json is not a compiled TWDSL program: Invalid JSON",)),
+    ("[]", ("deep.json is not a compiled TWDSL program: Input should be an object",)),
+], ids=["nested-too-deep", "not-json", "an-array"])
+@pytest.mark.parametrize("command", ["run", "submit"])
+def test_a_json_file_that_is_not_a_program(project: Path, command: str, text: str,
+                                           words: tuple[str, ...]) -> None:
+    (project / "deep.json").write_text(text)
+    r = run(command, "deep.json", "--state", "s.db", cwd=project)
+    mistake(r, *words)
+    assert not r.stderr.rstrip().endswith(" at"), r.stderr  # no empty place named

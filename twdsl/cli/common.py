@@ -66,6 +66,12 @@ def read_input(path: str) -> InputFile:
         raw = Path(path).read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read '{path}': {e.strerror}") from e
+    return decode_input(path, raw)
+
+
+def decode_input(path: str, raw: bytes) -> InputFile:
+    """The bytes of source file ``path`` as text, as :func:`read_input` reads them; a
+    UsageError naming the line of the first byte that is not UTF-8."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -25,7 +25,10 @@ from twdsl.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     SUFFIX,
+    UsageError,
+    decode_input,
     internal_error,
+    load_import,
 )
 from twdsl.compiler import WorkflowChoiceError, compile_source
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
@@ -57,10 +60,13 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
     """The program to run: an IR file as it is, or a source file compiled."""
     path = Path(file)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise Stop(EXIT_USAGE, f"twdsl: cannot read {file}: "
-                    f"{getattr(e, 'strerror', None) or e}") from None
+        raw = path.read_bytes()
+    except OSError as e:
+        raise Stop(EXIT_USAGE, f"twdsl: cannot read {file}: {e.strerror}") from None
+    try:  # as every command reads a file: a BOM dropped, CRLF read as LF
+        text = decode_input(file, raw).text
+    except UsageError as e:
+        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
     if path.suffix == ".json":
         version = _version_of(text)
         if version is not None and version != IR_VERSION:
@@ -73,9 +79,10 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
             version = _version_of(text)
             hint = (f" (it is IR version {version}; this twdsl runs version {IR_VERSION})"
                     if version not in (None, IR_VERSION) else "")
+            first = e.errors()[0]
+            at = f" at {'.'.join(map(str, first['loc']))}" if first["loc"] else ""
             raise Stop(EXIT_USAGE, f"twdsl: {file} is not a compiled TWDSL program{hint}: "
-                        f"{e.errors()[0]['msg']} at {'.'.join(map(str, e.errors()[0]['loc']))}"
-                        ) from None
+                        f"{first['msg']}{at}") from None
         try:
             validate(program, after=f"loading {file}")
         except IRInvariantError as e:
@@ -85,14 +92,8 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
         raise Stop(EXIT_USAGE, f"twdsl: {file}: expected a {SUFFIX} source or a compiled "
                     ".json program")
 
-    def load(p: str) -> str | None:
-        try:
-            return Path(p).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-
     try:
-        comp = compile_source(text, file, workflow, optimize, config, load)
+        comp = compile_source(text, file, workflow, optimize, config, load_import)
     except WorkflowChoiceError as e:
         raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
     errors = [d for d in comp.diagnostics if d.severity is Severity.ERROR]
@@ -109,7 +110,7 @@ def _version_of(text: str) -> int | None:
     try:
         v = json.loads(text).get("ir_version")
         return v if isinstance(v, int) else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # not a program: said by its loader
         return None
 
 
