@@ -9,10 +9,11 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import run
 
 FLOW = """agent Echo {
   input {
@@ -50,6 +51,16 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "agents.py").write_text(AGENTS)
     (tmp_path / "twdsl.toml").write_text(BOUND)
     return tmp_path
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m twdsl.cli ARGS`` in ``cwd``, stdin empty, with ``env`` added."""
+    full = {k: v for k, v in os.environ.items() if k != "TWDSL_STATE"}
+    full.update({"NO_COLOR": "1", **(env or {})})
+    return subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=cwd,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=full,
+                          timeout=timeout)
 
 
 def mistake(r: object, *words: str, code: int = 2) -> None:
@@ -164,3 +175,84 @@ def test_a_json_file_that_is_not_a_program(project: Path, command: str, text: st
     r = run(command, "deep.json", "--state", "s.db", cwd=project)
     mistake(r, *words)
     assert not r.stderr.rstrip().endswith(" at"), r.stderr  # no empty place named
+
+
+# ---------------------------------------------------------------- where the state store is
+
+STORE_COMMANDS = [
+    ("run", "flow.twdsl", "-i", "name=x"),
+    ("submit", "flow.twdsl", "-i", "name=x"),
+    ("runs", "list"),
+    ("runs", "show", "20261205"),
+    ("runs", "cancel", "20261205"),
+    ("stats",),
+    ("cache", "clear"),
+    ("queue",),
+    ("schedules", "list"),
+    ("token", "list"),
+    ("worker", "--exit-when-idle"),
+]
+STORE_IDS = [" ".join(a[:2]) if a[0] in ("runs", "schedules", "token") else a[0]
+             for a in STORE_COMMANDS]
+
+
+def kind(path: Path) -> tuple[int, int]:
+    st = path.lstat()
+    return stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode)
+
+
+@pytest.mark.parametrize("args", STORE_COMMANDS, ids=STORE_IDS)
+@pytest.mark.parametrize("state, words", [
+    ("foo://bar/state.db", ("'foo://bar/state.db' is not a state store",
+                            "a SQLite file's path or a postgresql:// URL")),
+    ("http://localhost/state", ("'http://localhost/state' is not a state store",)),
+    ("adir", ("adir is a folder", "adir/state.db")),
+    ("flow.twdsl/state.db", ("flow.twdsl/state.db", "flow.twdsl is a file, not a folder")),
+    ("fifo", ("fifo is not a regular file", "a SQLite file")),
+    ("", ("--state is empty",)),
+], ids=["other-scheme", "http", "folder", "under-a-file", "fifo", "empty"])
+def test_a_state_store_that_cannot_be(project: Path, args: tuple[str, ...], state: str,
+                                      words: tuple[str, ...]) -> None:
+    """Nothing is created for it: no folder named 'foo:', no journal beside a pipe."""
+    (project / "adir").mkdir()
+    os.mkfifo(project / "fifo")
+    before = sorted(p.name for p in project.iterdir())
+    kinds = {p: kind(project / p) for p in ("adir", "fifo", "flow.twdsl")}
+    r = run(*args, "--state", state, cwd=project)
+    mistake(r, *words)
+    assert sorted(p.name for p in project.iterdir()) == before
+    assert {p: kind(project / p) for p in kinds} == kinds
+
+
+@pytest.mark.parametrize("where", ["env", "config"])
+def test_a_state_store_that_cannot_be_named_elsewhere(project: Path, where: str) -> None:
+    env = None
+    if where == "env":
+        env = {"TWDSL_STATE": "s3://bucket/state.db"}
+    else:
+        (project / "twdsl.toml").write_text(BOUND + '[run]\nstate = "s3://bucket/state.db"\n')
+    r = run("runs", "list", cwd=project, env=env)
+    mistake(r, "'s3://bucket/state.db' is not a state store",
+            "$TWDSL_STATE" if where == "env" else "[run] state in")
+    assert not (project / "s3:").exists()
+
+
+def test_a_device_as_the_state_store_is_refused_and_left_alone(project: Path) -> None:
+    """SQLite would write a journal beside it (/dev/null-journal, as root)."""
+    r = run("runs", "list", "--state", "/dev/null", cwd=project)
+    mistake(r, "/dev/null is not a regular file")
+    assert not Path("/dev/null-journal").exists()
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_state_and_no_state_together(project: Path) -> None:
+    r = run("run", "flow.twdsl", "-i", "name=x", "--no-state", "--state", "x.db", cwd=project)
+    mistake(r, "--state", "--no-state", "one or the other")
+    assert not (project / "x.db").exists()
+
+
+@pytest.mark.parametrize("args", STORE_COMMANDS, ids=STORE_IDS)
+def test_a_postgresql_url_where_no_server_listens(project: Path, args: tuple[str, ...]) -> None:
+    r = run(*args, "--state", "postgresql://ada:secret@127.0.0.1:1/runs", cwd=project)
+    mistake(r, "postgresql://ada:***@127.0.0.1:1/runs", "Connection refused")
+    assert "secret" not in r.stderr

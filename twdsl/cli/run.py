@@ -325,6 +325,9 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
          no_cache: bool, dry_run: bool, log_format: str, max_concurrency: int | None,
          seed: int | None, outlets: Outlets | None = None, executor_name: str = "local",
          ray_address: str | None = None, version_wanted: str | None = None) -> int:
+    if no_state and state_path is not None:
+        raise Stop(EXIT_USAGE, "twdsl: --state names a store to record to and --no-state "
+                    "records nothing: give one or the other")
     config = config_for(Path(file), config_path)
     program = load_program(file, workflow, optimize, config)
     if version_wanted is not None:
