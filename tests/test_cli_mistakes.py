@@ -256,3 +256,22 @@ def test_a_postgresql_url_where_no_server_listens(project: Path, args: tuple[str
     r = run(*args, "--state", "postgresql://ada:secret@127.0.0.1:1/runs", cwd=project)
     mistake(r, "postgresql://ada:***@127.0.0.1:1/runs", "Connection refused")
     assert "secret" not in r.stderr
+
+
+@pytest.mark.parametrize("args", [a for a in STORE_COMMANDS if a[0] not in ("schedules",
+                                                                           "token")],
+                         ids=[i for i in STORE_IDS if i not in ("schedules list", "token list")])
+def test_the_database_of_another_program_is_left_alone(project: Path,
+                                                       args: tuple[str, ...]) -> None:
+    db = project / "app.db"
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        c.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    c.close()
+    before = db.read_bytes()
+    r = run(*args, "--state", "app.db", cwd=project)
+    mistake(r, "app.db is a SQLite database of another program (its tables: customers)",
+            "give another path")
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith("app.db")) == [
+        "app.db"]

@@ -161,6 +161,22 @@ def user_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
+#: The tables of the schema (the server keeps its own, ``server_*``, in the same file)
+TABLES = frozenset({"programs", "runs", "tasks", "attempts", "events", "checkpoints",
+                    "controls", "cache"})
+
+
+def foreign_tables(db: sqlite3.Connection) -> list[str]:
+    """The tables of a database twdsl never migrated (``user_version`` 0) that are not
+    twdsl's: a database of another program, which a store must not add its tables to (nor
+    switch to WAL).  Empty for a new file and for a state store."""
+    if user_version(db) != 0:
+        return []
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return sorted(n for n in names
+                  if n not in TABLES and not n.startswith(("server_", "sqlite_")))
+
+
 def migrate(db: sqlite3.Connection, upto: int = VERSION) -> int:
     """Bring the schema to version ``upto`` (all of it by default) in one write transaction;
     returns the version found before.  The connection must be in autocommit mode
