@@ -275,3 +275,18 @@ def test_the_database_of_another_program_is_left_alone(project: Path,
     assert db.read_bytes() == before
     assert sorted(p.name for p in project.iterdir() if p.name.startswith("app.db")) == [
         "app.db"]
+
+
+# ---------------------------------------------------------------- run ids
+
+@pytest.mark.parametrize("command", ["show", "watch", "resume", "retry", "pause", "cancel"])
+@pytest.mark.parametrize("run_id", ["", " "])
+def test_an_empty_run_id_names_no_run(project: Path, command: str, run_id: str) -> None:
+    """An empty id is a prefix of every id: with one run in the store, `runs retry "$ID"` with
+    ID unset ran it again."""
+    first = run("run", "flow.twdsl", "-i", "name=x", cwd=project)
+    assert first.returncode == 0, first.stderr
+    r = run("runs", command, run_id, cwd=project)
+    mistake(r, "the run id is empty", "`twdsl runs list` shows the runs")
+    listed = run("runs", "list", "--format", "json", cwd=project)
+    assert [x["status"] for x in json.loads(listed.stdout)] == ["completed"]

@@ -28,6 +28,13 @@ def _open(flag: str | None) -> Any:
     return open_state(flag)
 
 
+def _run_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """RUN_ID as given; an empty one (every id starts with it) is a usage error."""
+    if not value.strip():
+        raise click.BadParameter("the run id is empty; `twdsl runs list` shows the runs")
+    return value
+
+
 def _run_or_stop(store: Any, run_id: str) -> Any:
     from twdsl.runtime.store import StoreError
 
@@ -155,7 +162,7 @@ def _run_json(r: Any) -> dict[str, Any]:
 
 
 @runs_group.command("show")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
@@ -259,7 +266,7 @@ def _config_for(run: Any, config_path: str | None) -> Config:
 
 
 @runs_group.command("resume")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
@@ -351,7 +358,7 @@ def _requeue(store: Any, run: Any) -> int:
 
 
 @runs_group.command("retry")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--failed-only", is_flag=True, help="Reuse every successful result; rerun only "
               "what failed and what depends on it.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
@@ -404,7 +411,7 @@ def _control(run_id: str, command: str, state: str | None) -> int:
 
 
 @runs_group.command("cancel")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
 def runs_cancel(run_id: str, state: str | None) -> int:
@@ -413,7 +420,7 @@ def runs_cancel(run_id: str, state: str | None) -> int:
 
 
 @runs_group.command("pause")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
 def runs_pause(run_id: str, state: str | None) -> int:
@@ -423,7 +430,7 @@ def runs_pause(run_id: str, state: str | None) -> int:
 
 
 @runs_group.command("watch")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
