@@ -290,3 +290,27 @@ def test_an_empty_run_id_names_no_run(project: Path, command: str, run_id: str) 
     mistake(r, "the run id is empty", "`twdsl runs list` shows the runs")
     listed = run("runs", "list", "--format", "json", cwd=project)
     assert [x["status"] for x in json.loads(listed.stdout)] == ["completed"]
+
+
+# ---------------------------------------------------------------- servers' arguments
+
+def test_lsp_on_a_port_out_of_range(tmp_path: Path) -> None:
+    r = run("lsp", "--tcp", "--port", "99999", cwd=tmp_path)
+    mistake(r, "Invalid value for '--port'", "99999 is not in the range 0<=x<=65535")
+
+
+def test_lsp_on_a_port_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run("lsp", "--tcp", "--port", str(port), cwd=tmp_path, timeout=30)
+    mistake(r, f"cannot listen on 127.0.0.1:{port}", "Address already in use")
+
+
+@pytest.mark.parametrize("flag", [("--port", "2090"), ("--host", "0.0.0.0")])
+def test_lsp_tcp_options_without_tcp(tmp_path: Path, flag: tuple[str, str]) -> None:
+    r = run("lsp", *flag, cwd=tmp_path)
+    mistake(r, f"{flag[0]} is for --tcp")
