@@ -314,3 +314,21 @@ def test_lsp_on_a_port_taken(tmp_path: Path) -> None:
 def test_lsp_tcp_options_without_tcp(tmp_path: Path, flag: tuple[str, str]) -> None:
     r = run("lsp", *flag, cwd=tmp_path)
     mistake(r, f"{flag[0]} is for --tcp")
+
+
+# ---------------------------------------------------------------- other files a command reads
+
+@pytest.mark.parametrize("content, words", [
+    (b"[" * 100_000 + b"]" * 100_000, ("b.json", "nested too deeply",
+                                       "write it again with --write-baseline")),
+    (b'{"format": 1, "findings": [\n"caf\xe9"]}', ("b.json", "not UTF-8 text",
+                                                  "line 2")),
+    (b'{"format": 1, "findings": [{"file": "f", "code": "TW501", "message": "m", '
+     b'"line": "l", "count": 1e400}]}', ("b.json", "finding 1")),
+], ids=["nested-too-deep", "not-utf8", "count-infinite"])
+def test_a_baseline_that_cannot_be_read(project: Path, content: bytes,
+                                        words: tuple[str, ...]) -> None:
+    (project / "b.json").write_bytes(content)
+    r = run("check", "flow.twdsl", "--baseline", "b.json", cwd=project)
+    mistake(r, *words)
+    assert (project / "b.json").read_bytes() == content
