@@ -332,3 +332,18 @@ def test_a_baseline_that_cannot_be_read(project: Path, content: bytes,
     r = run("check", "flow.twdsl", "--baseline", "b.json", cwd=project)
     mistake(r, *words)
     assert (project / "b.json").read_bytes() == content
+
+
+@pytest.mark.parametrize("where", ["inputs", "inputs_file"])
+def test_a_test_file_nested_too_deeply(project: Path, where: str) -> None:
+    deep = "[" * 2000 + "]" * 2000
+    if where == "inputs":
+        line = f"inputs = {deep}"
+    else:
+        (project / "deep.json").write_text(deep)
+        line = 'inputs_file = "deep.json"'
+    (project / "t.test.toml").write_text(
+        f'file = "flow.twdsl"\n[[test]]\nname = "a"\n{line}\n'
+        '[test.expect]\nstatus = "completed"\n')
+    r = run("test", "t.test.toml", cwd=project)
+    mistake(r, "t.test.toml", "nests too deeply", "nothing was run")
