@@ -89,7 +89,9 @@ COMMANDS_READING_CONFIG = [
      ("twdsl.toml", "not UTF-8", "line 2", "save it as UTF-8")),
     ("twdsl.toml", b'[check.severity]\nTW501 = ["error"]\n',
      ("twdsl.toml", "check.severity.TW501", "the level must be one of")),
-], ids=["not-utf8", "level-a-list"])
+    ("twdsl.toml", b"[run]\nstate = " + b"[" * 3000 + b"]" * 3000 + b"\n",
+     ("twdsl.toml", "nests too deeply")),
+], ids=["not-utf8", "level-a-list", "nested-too-deep"])
 def test_a_configuration_that_cannot_be_used(project: Path, args: tuple[str, ...], name: str,
                                              content: bytes, words: tuple[str, ...]) -> None:
     (project / "twdsl.toml").unlink()
@@ -101,7 +103,8 @@ def test_a_configuration_that_cannot_be_used(project: Path, args: tuple[str, ...
 
 @pytest.mark.parametrize("args", COMMANDS_READING_CONFIG, ids=lambda a: " ".join(a[:2]))
 @pytest.mark.parametrize("content", [b'tool = "poetry"\n', b'[tool]\ntwdsl = 3\n',
-                                     b'[tool.twdsl]\n# caf\xe9\n'])
+                                     b'[tool.twdsl]\n# caf\xe9\n',
+                                     b"[tool]\nx = " + b"[" * 3000 + b"]" * 3000 + b"\n"])
 def test_a_pyproject_without_a_usable_twdsl_table_is_passed_over(
         project: Path, args: tuple[str, ...], content: bytes) -> None:
     """As docs/cli.md says of a pyproject.toml that is not valid TOML: the twdsl.toml of

@@ -94,6 +94,8 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: it nests too deeply to be read") from None
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise ConfigError(f"{path}: not UTF-8 text (invalid byte at line {line}); save it as "
@@ -193,7 +195,7 @@ def _code(key: object, where: str, what: str) -> Code:
 def _has_tool_table(pyproject: Path) -> bool:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, RecursionError):
         return False
     tool = data.get("tool")
     return isinstance(tool, dict) and isinstance(tool.get("twdsl"), dict)
