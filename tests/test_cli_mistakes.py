@@ -350,3 +350,32 @@ def test_a_test_file_nested_too_deeply(project: Path, where: str) -> None:
         '[test.expect]\nstatus = "completed"\n')
     r = run("test", "t.test.toml", cwd=project)
     mistake(r, "t.test.toml", "nests too deeply", "nothing was run")
+
+
+# ---------------------------------------------------------------- output files
+
+@pytest.mark.parametrize("args, target", [
+    (("compile", "flow.twdsl", "-o", "flow.twdsl"), "flow.twdsl"),
+    (("compile", "flow.twdsl", "-o", "./link.twdsl"), "flow.twdsl"),
+    (("graph", "flow.twdsl", "--output", "flow.twdsl"), "flow.twdsl"),
+    (("check", "flow.twdsl", "--write-baseline", "flow.twdsl"), "flow.twdsl"),
+    (("test", "t.test.toml", "--junit", "t.test.toml"), "t.test.toml"),
+    (("run", "flow.twdsl", "-i", "name=x", "--no-state", "--events-file", "flow.twdsl"),
+     "flow.twdsl"),
+    (("run", "flow.twdsl", "-i", "name=x", "--no-state", "--events-file", "twdsl.toml"),
+     "twdsl.toml"),
+], ids=["compile", "compile-through-a-link", "graph", "write-baseline", "junit",
+        "events-file", "events-file-config"])
+def test_an_output_that_is_a_file_the_command_reads(project: Path, args: tuple[str, ...],
+                                                    target: str) -> None:
+    """A slip of the tab key must not replace the workflow with its IR."""
+    (project / "link.twdsl").symlink_to("flow.twdsl")
+    (project / "t.test.toml").write_text(
+        'file = "flow.twdsl"\n[[test]]\nname = "a"\ninputs = { name = "x" }\n'
+        '[test.agents.Echo]\nresult = { text = "hi" }\n[test.expect]\nstatus = "completed"\n')
+    before = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
+    r = run(*args, cwd=project)
+    flag = args[args.index(next(a for a in args if a.startswith("-") and a not in ("-i",
+                                                                                 "--no-state")))]
+    mistake(r, flag, "is a file this command reads", "write to another file")
+    assert {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()} == before

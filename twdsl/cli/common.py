@@ -12,6 +12,7 @@ import stat
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -161,6 +162,20 @@ def check_bindings(config: Config) -> None:
                       origin=str(config.path) if config.path else None)
     except ConfigurationError as e:
         raise ConfigError(str(e)) from None
+
+
+def refuse_reading_as_output(output: str, inputs: Iterable[str | os.PathLike[str]],
+                             flag: str) -> None:
+    """Exit 2 when the output file ``output`` (given with ``flag``) is one of the files the
+    command reads (the same file by any name): writing it would replace the user's file."""
+    for read in inputs:
+        try:
+            same = os.path.samefile(output, read)
+        except (OSError, ValueError):
+            continue
+        if same:
+            fail(f"{flag} {output} is a file this command reads ({read}): it would be "
+                 "replaced; write to another file")
 
 
 def write_output(path: str, data: bytes) -> None:

@@ -29,6 +29,7 @@ from twdsl.cli.common import (
     decode_input,
     internal_error,
     load_import,
+    refuse_reading_as_output,
 )
 from twdsl.compiler import WorkflowChoiceError, compile_source
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
@@ -329,6 +330,9 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
         raise Stop(EXIT_USAGE, "twdsl: --state names a store to record to and --no-state "
                     "records nothing: give one or the other")
     config = config_for(Path(file), config_path)
+    if outlets is not None and outlets.events_file is not None:
+        refuse_reading_as_output(outlets.events_file, [file, *filter(None, (
+            config.path, inputs_file))], "--events-file")
     program = load_program(file, workflow, optimize, config)
     if version_wanted is not None:
         if no_state:

@@ -24,6 +24,7 @@ from twdsl.cli.common import (
     EXIT_USAGE,
     fail,
     internal_error,
+    refuse_reading_as_output,
     write_output,
 )
 
@@ -86,6 +87,8 @@ def test_command(paths: tuple[str, ...], keywords: tuple[str, ...], fmt: str,
                                     "deeply to be read; nest its values less deeply"))
         except Exception as exc:  # a bug: say so, exit 3
             internal_error(path, exc)
+    if junit_path is not None:
+        refuse_reading_as_output(junit_path, [*found, *(f.target for f in files)], "--junit")
     tests = [t for f in files for t in f.tests
              if not keywords or any(k.lower() in t.name.lower() for k in keywords)]
     if not problems and not tests:
