@@ -379,3 +379,10 @@ def test_an_output_that_is_a_file_the_command_reads(project: Path, args: tuple[s
                                                                                  "--no-state")))]
     mistake(r, flag, "is a file this command reads", "write to another file")
     assert {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("url", ["not a url", "example.com", "ftp://example.com", "https://"])
+def test_server_public_url_that_is_not_one(project: Path, url: str) -> None:
+    """Refused before the server listens (links in notifications would be broken)."""
+    r = run("server", "--port", "0", "--public-url", url, cwd=project, timeout=30)
+    mistake(r, f"--public-url {url!r}", "https://")

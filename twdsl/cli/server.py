@@ -9,6 +9,7 @@ state file or the configuration cannot be used).
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from pathlib import Path
@@ -69,6 +70,9 @@ def server_command(host: str, port: int, state: str | None, config_path: str | N
     from twdsl.server.db import ServerDBError
     from twdsl.server.service import ApiError, Service, Settings
 
+    if public_url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", public_url):
+        fail(f"--public-url {public_url!r}: give the URL people open the UI at, such as "
+             "https://twdsl.example.com")
     try:
         if config_path is not None:
             config = load_config(Path(config_path))
