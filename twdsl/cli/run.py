@@ -331,8 +331,9 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
                     "records nothing: give one or the other")
     config = config_for(Path(file), config_path)
     if outlets is not None and outlets.events_file is not None:
-        refuse_reading_as_output(outlets.events_file, [file, *filter(None, (
-            config.path, inputs_file))], "--events-file")
+        read: list[str | Path] = [file, *([config.path] if config.path else []),
+                                  *([inputs_file] if inputs_file else [])]
+        refuse_reading_as_output(outlets.events_file, read, "--events-file")
     program = load_program(file, workflow, optimize, config)
     if version_wanted is not None:
         if no_state:
