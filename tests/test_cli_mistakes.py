@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -386,3 +387,116 @@ def test_server_public_url_that_is_not_one(project: Path, url: str) -> None:
     """Refused before the server listens (links in notifications would be broken)."""
     r = run("server", "--port", "0", "--public-url", url, cwd=project, timeout=30)
     mistake(r, f"--public-url {url!r}", "https://")
+
+
+# ---------------------------------------------------------------- pinned: already sound
+
+@pytest.mark.parametrize("args", [
+    ("check", "{f}"), ("fmt", "{f}"), ("compile", "{f}"), ("graph", "{f}"),
+    ("run", "{f}", "--no-state"), ("submit", "{f}", "--state", "s.db"), ("test", "{f}"),
+    ("diff", "{f}", "flow.twdsl"), ("diff", "flow.twdsl", "{f}"),
+], ids=lambda a: "-".join(x for x in a if not x.startswith(("-", "{", "s."))))
+@pytest.mark.parametrize("name, words", [
+    ("missing.twdsl", ("missing.twdsl", "o")),  # "does not exist" / "No such file"
+    ("adir", ("adir",)),
+], ids=["missing", "a-folder"])
+def test_a_file_argument_that_is_not_a_file(project: Path, args: tuple[str, ...], name: str,
+                                            words: tuple[str, ...]) -> None:
+    (project / "adir").mkdir()
+    r = run(*(a.replace("{f}", name) for a in args), cwd=project)
+    mistake(r, *words)
+    assert not (project / "s.db").exists()
+
+
+@pytest.mark.parametrize("extra, words", [
+    (("-i", "name=x", "-i", "nope=1"), ("--input nope", "no input 'nope'", "its inputs: name")),
+    (("-i", "name"), ("--input 'name'", "write name=value")),
+    ((), ("input 'name' (string) is required", "--input name=")),
+    (("--inputs-file", "missing.json"), ("cannot read missing.json",)),
+    (("--inputs-file", "bad.json"), ("bad.json:1:2", "not valid JSON")),
+    (("--inputs-file", "list.json"), ("list.json", "expected a JSON object of inputs")),
+    (("--inputs-file", "wrong.json"), ("input 'name'", "expected a string, got 3")),
+    (("--inputs-file", "adir"), ("--inputs-file", "adir", "is a directory")),
+], ids=["unknown-name", "no-equals", "missing-input", "file-missing", "file-not-json",
+        "file-not-an-object", "file-wrong-type", "file-a-folder"])
+def test_inputs_that_do_not_fit(project: Path, extra: tuple[str, ...],
+                                words: tuple[str, ...]) -> None:
+    """Nothing is run and nothing is recorded; the store still opens."""
+    (project / "adir").mkdir()
+    (project / "bad.json").write_text("{")
+    (project / "list.json").write_text('["x"]')
+    (project / "wrong.json").write_text('{"name": 3}')
+    r = run("run", "flow.twdsl", *extra, cwd=project)
+    mistake(r, *words)
+    listed = run("runs", "list", "--format", "json", cwd=project)
+    assert listed.returncode in (0, 2) and "Traceback" not in listed.stderr
+    assert listed.returncode == 2 or json.loads(listed.stdout) == []
+
+
+@pytest.mark.parametrize("args", [
+    ("run", "flow.twdsl", "--log-format", "xml"), ("check", "flow.twdsl", "--format", "xml"),
+    ("graph", "flow.twdsl", "--format", "pdf"), ("diff", "flow.twdsl", "flow.twdsl",
+                                                 "--format", "xml"),
+    ("runs", "list", "--format", "xml"), ("stats", "--format", "xml"),
+    ("queue", "--format", "xml"), ("test", "--format", "xml"),
+    ("queue", "--window", "-5m"),
+    ("submit", "flow.twdsl", "--priority", "5000"), ("worker", "--concurrency", "0"),
+    ("server", "--port", "70000"), ("debug", "--port", "1"),
+    ("token", "create", "--role", "god"),
+], ids=lambda a: "-".join(a[:1] + a[-2:-1]))
+def test_an_unknown_option_value(project: Path, args: tuple[str, ...]) -> None:
+    r = run(*args, cwd=project, timeout=30)
+    mistake(r, "Error: ", args[-1] if args[-1] != "1" else "--port")
+    assert not (project / ".twdsl").exists()
+
+
+def test_sigterm_cancels_a_run_cleanly_and_keeps_what_it_did(project: Path) -> None:
+    (project / "agents.py").write_text(
+        "import time\n\ndef echo(input, ctx):\n    if input['text'] == 'hi slow':\n"
+        "        time.sleep(30)\n    return {'text': input['text']}\n")
+    (project / "flow.twdsl").write_text(FLOW.replace(
+        '  task greet {', '  task first {\n    agent: Echo\n    input: { text: "fast" }\n'
+        '    timeout: 10s\n  }\n  task greet {\n    depends: [first]'))
+    proc = subprocess.Popen([sys.executable, "-m", "twdsl.cli", "run", "flow.twdsl", "-i",
+                             "name=slow", "--log-format", "text"], cwd=project,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.endswith(" greet started (attempt 1)\n"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in rest
+    assert rest.splitlines()[-1].endswith(" cancelled: the run was cancelled"), rest
+    listed = run("runs", "list", "--format", "json", cwd=project)
+    (only,) = json.loads(listed.stdout)
+    assert only["status"] == "cancelled"
+    shown = run("runs", "show", only["id"], "--format", "json", cwd=project)
+    tasks = {t["key"]: t for t in json.loads(shown.stdout)["tasks"]}
+    assert tasks["first"]["status"] == "completed"
+    assert tasks["first"]["result"] == {"text": "fast"}
+
+
+@pytest.mark.parametrize("command", [("runs", "list"), ("stats",)], ids=["runs-list", "stats"])
+@pytest.mark.parametrize("store", [True, False], ids=["a-store", "no-store"])
+def test_since_that_is_not_a_date(project: Path, command: tuple[str, ...], store: bool) -> None:
+    """Said before the store is looked for: the mistake is in the flag."""
+    if store:
+        assert run("run", "flow.twdsl", "-i", "name=x", cwd=project).returncode == 0
+    r = run(*command, "--since", "yesterday", cwd=project)
+    mistake(r, "Invalid value for '--since'", "'yesterday'", "write a date (2026-11-20)")
+
+
+@pytest.mark.parametrize("command", [("runs", "list"), ("stats",)], ids=["runs-list", "stats"])
+@pytest.mark.parametrize("since", ["0001-01-01", "1900-01-01T00:00:00+00:00", "9999-12-31",
+                                   "99999999999999999999d"])
+def test_since_far_in_the_past_or_future(project: Path, command: tuple[str, ...],
+                                         since: str) -> None:
+    assert run("run", "flow.twdsl", "-i", "name=x", cwd=project).returncode == 0
+    r = run(*command, "--since", since, "--format", "json", cwd=project)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    found = json.loads(r.stdout)
+    n = len(found) if command[0] == "runs" else len(found["workflows"])
+    assert n == (0 if since.startswith("9999-") else 1)
