@@ -500,3 +500,18 @@ def test_since_far_in_the_past_or_future(project: Path, command: tuple[str, ...]
     found = json.loads(r.stdout)
     n = len(found) if command[0] == "runs" else len(found["workflows"])
     assert n == (0 if since.startswith("9999-") else 1)
+
+
+@pytest.mark.parametrize("args, flag", [
+    (("runs", "list", "--limit", "99999999999999999999"), "--limit"),
+    (("schedules", "fires", "Hello", "--limit", "99999999999999999999"), "--limit"),
+    (("worker", "--exit-when-idle", "--lease", "nan"), "--lease"),
+    (("worker", "--exit-when-idle", "--lease", "inf"), "--lease"),
+    (("worker", "--exit-when-idle", "--poll", "nan"), "--poll"),
+    (("server", "--port", "0", "--missed-grace", "nan"), "--missed-grace"),
+], ids=["runs-limit", "fires-limit", "lease-nan", "lease-inf", "poll-nan", "grace-nan"])
+def test_a_number_out_of_any_sense(project: Path, args: tuple[str, ...], flag: str) -> None:
+    """Said before anything starts (a lease of NaN seconds never ends nor lapses)."""
+    assert run("run", "flow.twdsl", "-i", "name=x", cwd=project).returncode == 0
+    r = run(*args, cwd=project, timeout=30)
+    mistake(r, f"Invalid value for '{flag}'")

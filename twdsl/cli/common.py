@@ -7,6 +7,7 @@ traceback; a traceback means a bug in twdsl and exits 3 with a request to report
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import sys
@@ -15,7 +16,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -24,6 +25,23 @@ from twdsl.diagnostics import Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SUFFIX = ".twdsl"
+
+
+class FiniteRange(click.FloatRange):
+    """A FloatRange that refuses NaN and the infinities (which pass its bounds: a lease of
+    NaN seconds is never over, nor ever lapses)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        number = float(super().convert(value, param, ctx))
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: The largest count a listing takes (--limit): more than any terminal shows, less than a
+#: database's integers hold
+MAX_LIMIT = 1_000_000
 
 
 class UsageError(Exception):

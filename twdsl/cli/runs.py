@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SUFFIX
+from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, MAX_LIMIT, SUFFIX
 from twdsl.cli.run import Stop, agent_registry, config_for, execute, inputs_from_record
 from twdsl.cli.state import STATE_HELP, StateStop, open_state, report_problems
 from twdsl.config import Config
@@ -131,7 +131,7 @@ def runs_group() -> None:
                                              "failed", "cancelled", "timeout"]), default=None)
 @click.option("--since", default=None, callback=_since,
               help="Only runs created since a date or an age (7d).")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard

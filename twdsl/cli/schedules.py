@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK
+from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, MAX_LIMIT
 from twdsl.cli.token import STATE_HELP, open_server_db
 
 
@@ -108,7 +108,7 @@ def schedules_resume(workflow: str, missed: str | None, state: str | None) -> No
 
 @schedules_group.command("fires")
 @click.argument("workflow")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=STATE_HELP)
 def schedules_fires(workflow: str, limit: int, fmt: str, state: str | None) -> None:

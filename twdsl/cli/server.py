@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from twdsl.cli.common import EXIT_OK, EXIT_USAGE, fail
+from twdsl.cli.common import EXIT_OK, EXIT_USAGE, FiniteRange, fail
 from twdsl.cli.state import STATE_HELP
 from twdsl.cli.submit import queue_name
 
@@ -50,7 +50,7 @@ def _queue(ctx: click.Context, param: click.Parameter, value: str | None) -> str
               help="Proxies whose X-Forwarded-For/-Proto headers are believed.")
 @click.option("--secure-cookies", is_flag=True, help="Mark the session cookie Secure (behind "
               "a TLS proxy; automatic when the request arrives as https).")
-@click.option("--missed-grace", type=click.FloatRange(0), default=60.0, show_default=True,
+@click.option("--missed-grace", type=FiniteRange(0), default=60.0, show_default=True,
               help="Seconds after its time an occurrence still counts as on time.")
 @click.option("--no-scheduler", is_flag=True, help="Fire no schedule (another server does).")
 @click.option("--log-level", type=click.Choice(["warning", "info", "debug"]),
