@@ -515,3 +515,13 @@ def test_a_number_out_of_any_sense(project: Path, args: tuple[str, ...], flag: s
     assert run("run", "flow.twdsl", "-i", "name=x", cwd=project).returncode == 0
     r = run(*args, cwd=project, timeout=30)
     mistake(r, f"Invalid value for '{flag}'")
+
+
+@pytest.mark.parametrize("command", ["run", "submit"])
+def test_an_inputs_file_with_a_byte_order_mark(project: Path, command: str) -> None:
+    """Windows editors write one; every other file twdsl reads may have it."""
+    (project / "in.json").write_bytes(b'\xef\xbb\xbf{"name": "x"}\r\n')
+    r = run(command, "flow.twdsl", "--inputs-file", "in.json", "--state", "s.db", cwd=project)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    if command == "run":
+        assert json.loads(r.stdout) == {"said": "hi x"}

@@ -124,7 +124,7 @@ def read_inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | Non
     given: dict[str, Any] = {}
     if inputs_file is not None:
         try:
-            data = load_json(Path(inputs_file).read_text(encoding="utf-8"), inputs_file,
+            data = load_json(Path(inputs_file).read_text(encoding="utf-8-sig"), inputs_file,
                              top_level_inputs=True)
         except OSError as e:
             raise Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
