@@ -525,3 +525,37 @@ def test_an_inputs_file_with_a_byte_order_mark(project: Path, command: str) -> N
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     if command == "run":
         assert json.loads(r.stdout) == {"said": "hi x"}
+
+
+# ---------------------------------------------------------------- standard input
+
+PRETTY = 'workflow W {\n  version: "1.0.0"\n  task a {\n    agent: "A"\n  }\n}\n'
+
+
+def fmt_stdin(cwd: Path, data: bytes) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "NO_COLOR": "1", "LC_ALL": "C.UTF-8", "PYTHONUTF8": "0"}
+    return subprocess.run([sys.executable, "-m", "twdsl.cli", "fmt", "-"], cwd=cwd,
+                          input=data, capture_output=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("data, line", [(b"workflow W {\n  description: \"caf\xe9\"\n}\n", 2),
+                                        (bytes(range(256)) * 8, 2)], ids=["latin1", "binary"])
+def test_fmt_of_standard_input_that_is_not_utf8(tmp_path: Path, data: bytes,
+                                                line: int) -> None:
+    """Said in one line, as for a file; the bytes go through unchanged (a pipe loses
+    nothing)."""
+    r = fmt_stdin(tmp_path, data)
+    assert r.returncode == 2
+    assert r.stdout == data
+    assert r.stderr.decode() == (f"twdsl: error: '<stdin>' is not UTF-8 text (invalid byte at "
+                                 f"line {line}); save it as UTF-8\n")
+
+
+def test_fmt_of_standard_input_keeps_crlf_and_drops_a_bom_as_for_a_file(tmp_path: Path) -> None:
+    ugly = 'workflow W{version:"1.0.0"\r\ntask a{agent:"A"}}\r\n'.encode()
+    r = fmt_stdin(tmp_path, b"\xef\xbb\xbf" + ugly)
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert r.stdout == PRETTY.replace("\n", "\r\n").encode()
+    (tmp_path / "w.twdsl").write_bytes(b"\xef\xbb\xbf" + ugly)
+    assert run("fmt", "w.twdsl", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "w.twdsl").read_bytes() == r.stdout
