@@ -559,3 +559,19 @@ def test_fmt_of_standard_input_keeps_crlf_and_drops_a_bom_as_for_a_file(tmp_path
     (tmp_path / "w.twdsl").write_bytes(b"\xef\xbb\xbf" + ugly)
     assert run("fmt", "w.twdsl", cwd=tmp_path).returncode == 0
     assert (tmp_path / "w.twdsl").read_bytes() == r.stdout
+
+
+def test_lsp_on_a_terminal_says_what_it_is(tmp_path: Path) -> None:
+    """A new user typing `twdsl lsp` saw nothing happen (it waited for JSON-RPC)."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "twdsl.cli", "lsp"], stdin=terminal,
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == ("twdsl lsp speaks the Language Server Protocol on stdin and stdout: "
+                           "start it from an editor (docs/editors.md), or listen with --tcp\n")

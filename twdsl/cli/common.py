@@ -55,9 +55,10 @@ class InputFile:
     crlf: bool = False
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print ``twdsl: error: MESSAGE`` and exit (2 unless told otherwise)."""
-    click.echo(f"twdsl: error: {message}", err=True)
+def fail(message: str, code: int = EXIT_USAGE, prefix: str = "twdsl: error: ") -> NoReturn:
+    """Print ``twdsl: error: MESSAGE`` (or ``prefix`` and MESSAGE) and exit (2 unless told
+    otherwise)."""
+    click.echo(f"{prefix}{message}", err=True)
     sys.exit(code)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import click
 
@@ -27,6 +28,9 @@ def lsp_command(ctx: click.Context, stdio: bool, tcp: bool, host: str, port: int
             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
                 raise click.UsageError(f"--{name} is for --tcp (add --tcp to listen on TCP; "
                                        "without it the server talks over stdio)")
+    if not tcp and sys.stdin.isatty():
+        fail("twdsl lsp speaks the Language Server Protocol on stdin and stdout: start it "
+             "from an editor (docs/editors.md), or listen with --tcp", prefix="")
     if tcp:
         try:  # said in words now: the server itself would fail with a trace
             with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
