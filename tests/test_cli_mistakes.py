@@ -575,3 +575,37 @@ def test_lsp_on_a_terminal_says_what_it_is(tmp_path: Path) -> None:
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == ("twdsl lsp speaks the Language Server Protocol on stdin and stdout: "
                            "start it from an editor (docs/editors.md), or listen with --tcp\n")
+
+
+@pytest.mark.parametrize("pattern", ["tsk.*", "task.complete", "workflow"])
+def test_an_events_pattern_that_matches_no_event_type(project: Path, pattern: str) -> None:
+    """A misspelt filter sent nothing to the file or the webhooks, silently."""
+    r = run("run", "flow.twdsl", "-i", "name=x", "--no-state", "--events-file", "e.jsonl",
+            "--events", "task.failed", "--events", pattern, cwd=project)
+    mistake(r, f"--events {pattern!r} matches no event type", "task.completed",
+            "workflow.started")
+    assert not (project / "e.jsonl").exists()
+
+
+def test_events_patterns_that_match(project: Path) -> None:
+    r = run("run", "flow.twdsl", "-i", "name=x", "--no-state", "--events-file", "e.jsonl",
+            "--events", "workflow.*", "--events", "task.[cs]*ed", cwd=project)
+    assert r.returncode == 0, r.stderr
+    types = [json.loads(line)["type"] for line in (project / "e.jsonl").read_text().splitlines()]
+    assert types == ["workflow.started", "task.started", "task.completed",
+                     "workflow.completed"]
+
+
+def test_every_event_type_emitted_is_known_to_the_events_filter() -> None:
+    """`--events` refuses a pattern matching none of runtime.events.TYPES: the list must hold
+    every type the engine emits (literals, and the final statuses it emits by name)."""
+    import re
+
+    from twdsl.runtime.events import TYPES
+
+    root = Path(__file__).resolve().parents[1]
+    text = "".join(p.read_text() for p in (root / "runtime").rglob("*.py"))
+    literals = set(re.findall(r"\"((?:workflow|task)\.[a-z_]+)\"", text))
+    assert literals <= set(TYPES), literals - set(TYPES)
+    assert {f"workflow.{s}" for s in ("completed", "failed", "timeout")} <= set(TYPES)
+    assert {f"task.{s}" for s in ("completed", "failed", "timeout", "cancelled")} <= set(TYPES)

@@ -180,6 +180,14 @@ class Outlets:
             if not url.startswith(("http://", "https://")):
                 raise Stop(EXIT_USAGE, f"twdsl: --webhook {url!r}: expected an http:// or "
                             "https:// URL")
+        from fnmatch import fnmatchcase
+
+        from twdsl.runtime.events import TYPES
+
+        for pattern in self.types:
+            if not any(fnmatchcase(t, pattern) for t in TYPES):
+                raise Stop(EXIT_USAGE, f"twdsl: --events {pattern!r} matches no event type; "
+                            f"the types are {', '.join(TYPES)} (docs/events.md)")
         return headers
 
     def open(self, sinks: list[Any], run_id: str | None) -> list[Any]:
