@@ -609,3 +609,14 @@ def test_every_event_type_emitted_is_known_to_the_events_filter() -> None:
     assert literals <= set(TYPES), literals - set(TYPES)
     assert {f"workflow.{s}" for s in ("completed", "failed", "timeout")} <= set(TYPES)
     assert {f"task.{s}" for s in ("completed", "failed", "timeout", "cancelled")} <= set(TYPES)
+
+
+@pytest.mark.parametrize("args", [("check",), ("fmt",), ("compile",), ("graph",),
+                                  ("run", "--no-state"), ("submit", "--state", "s.db")],
+                         ids=lambda a: a[0])
+def test_a_misspelt_file_name_gets_a_suggestion(project: Path, args: tuple[str, ...]) -> None:
+    r = run(args[0], "flwo.twdsl", *args[1:], cwd=project)
+    mistake(r, "flwo.twdsl", "did you mean 'flow.twdsl'?")
+    (project / "dangling.twdsl").symlink_to("gone.twdsl")
+    r = run(args[0], "dangling.twdsl", *args[1:], cwd=project)
+    mistake(r, "dangling.twdsl", "it is a symbolic link to 'gone.twdsl', which does not exist")

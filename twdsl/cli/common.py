@@ -74,7 +74,7 @@ def collect(paths: tuple[str, ...]) -> list[str]:
         elif path.is_file():
             out.append(p)
         elif not path.exists():
-            raise UsageError(f"'{p}' does not exist")
+            raise UsageError(f"'{p}' does not exist{missing_hint(p)}")
         else:
             raise UsageError(f"'{p}' is not a file or folder")
     return out
@@ -85,8 +85,26 @@ def read_input(path: str) -> InputFile:
     try:
         raw = Path(path).read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read '{path}': {e.strerror}") from e
+        raise UsageError(f"cannot read '{path}': {e.strerror}{missing_hint(path)}") from e
     return decode_input(path, raw)
+
+
+def missing_hint(path: str) -> str:
+    """What to say after "'path' does not exist": the file a dangling symbolic link points
+    to, or `` (did you mean 'x'?)`` for a close name in the same folder; else ``""``."""
+    p = Path(path)
+    if p.is_symlink():
+        return f"; it is a symbolic link to '{os.readlink(p)}', which does not exist"
+    if p.exists():
+        return ""
+    from twdsl.suggest import closest
+
+    try:  # names compared without their common suffix, which would make any two look alike
+        stems = [c.stem for c in p.parent.iterdir() if c.suffix == p.suffix]
+    except OSError:
+        return ""
+    best = closest(p.stem, stems)
+    return f" (did you mean '{p.with_name(best + p.suffix)}'?)" if best is not None else ""
 
 
 def decode_input(path: str, raw: bytes) -> InputFile:

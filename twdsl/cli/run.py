@@ -29,6 +29,7 @@ from twdsl.cli.common import (
     decode_input,
     internal_error,
     load_import,
+    missing_hint,
     refuse_reading_as_output,
 )
 from twdsl.compiler import WorkflowChoiceError, compile_source
@@ -63,7 +64,8 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise Stop(EXIT_USAGE, f"twdsl: cannot read {file}: {e.strerror}") from None
+        raise Stop(EXIT_USAGE, f"twdsl: cannot read {file}: {e.strerror}"
+                    f"{missing_hint(file)}") from None
     try:  # as every command reads a file: a BOM dropped, CRLF read as LF
         text = decode_input(file, raw).text
     except UsageError as e:
