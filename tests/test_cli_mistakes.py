@@ -411,13 +411,14 @@ def test_a_file_argument_that_is_not_a_file(project: Path, args: tuple[str, ...]
 @pytest.mark.parametrize("extra, words", [
     (("-i", "name=x", "-i", "nope=1"), ("--input nope", "no input 'nope'", "its inputs: name")),
     (("-i", "name"), ("--input 'name'", "write name=value")),
+    (("-i", "=x"), ("--input '=x'", "the name is missing", "write name=value")),
     ((), ("input 'name' (string) is required", "--input name=")),
     (("--inputs-file", "missing.json"), ("cannot read missing.json",)),
     (("--inputs-file", "bad.json"), ("bad.json:1:2", "not valid JSON")),
     (("--inputs-file", "list.json"), ("list.json", "expected a JSON object of inputs")),
     (("--inputs-file", "wrong.json"), ("input 'name'", "expected a string, got 3")),
     (("--inputs-file", "adir"), ("--inputs-file", "adir", "is a directory")),
-], ids=["unknown-name", "no-equals", "missing-input", "file-missing", "file-not-json",
+], ids=["unknown-name", "no-equals", "no-name", "missing-input", "file-missing", "file-not-json",
         "file-not-an-object", "file-wrong-type", "file-a-folder"])
 def test_inputs_that_do_not_fit(project: Path, extra: tuple[str, ...],
                                 words: tuple[str, ...]) -> None:
