@@ -621,3 +621,16 @@ def test_a_misspelt_file_name_gets_a_suggestion(project: Path, args: tuple[str, 
     (project / "dangling.twdsl").symlink_to("gone.twdsl")
     r = run(args[0], "dangling.twdsl", *args[1:], cwd=project)
     mistake(r, "dangling.twdsl", "it is a symbolic link to 'gone.twdsl', which does not exist")
+
+
+@pytest.mark.parametrize("args", [("compile", "flow.twdsl"), ("graph", "flow.twdsl"),
+                                  ("check", "flow.twdsl", "--format", "json"),
+                                  ("runs", "list", "--format", "json")],
+                         ids=lambda a: a[0])
+def test_standard_output_on_a_full_disk(project: Path, args: tuple[str, ...]) -> None:
+    """`> /dev/full` stands for a disk that fills up under a redirection."""
+    assert run("run", "flow.twdsl", "-i", "name=x", cwd=project).returncode == 0
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=project,
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    mistake(r, "twdsl: error: cannot write the output: No space left on device")

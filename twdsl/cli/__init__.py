@@ -9,7 +9,9 @@ reason; ``tests/test_cli.py`` checks it against the command's own docstring.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import sys
 
 import click
 
@@ -74,6 +76,20 @@ class _LazyGroup(click.Group):
         if name in COMMANDS and name not in self.commands:
             self.add_command(load_command(name), name)
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """The command; output that cannot be written for want of space (a disk filled up
+        under ``> out.json``) is said in one line, exit 2, never as a traceback."""
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # here, not at exit, where the error would be lost
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            click.echo(f"twdsl: error: cannot write the output: {e.strerror}", err=True)
+            sys.exit(2)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of ``--help`` from the table: no command module imported."""
