@@ -624,6 +624,7 @@ def test_a_misspelt_file_name_gets_a_suggestion(project: Path, args: tuple[str, 
 
 
 @pytest.mark.parametrize("args", [("compile", "flow.twdsl"), ("graph", "flow.twdsl"),
+                                  ("run", "flow.twdsl", "-i", "name=x"),
                                   ("check", "flow.twdsl", "--format", "json"),
                                   ("runs", "list", "--format", "json")],
                          ids=lambda a: a[0])

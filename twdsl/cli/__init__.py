@@ -58,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Why output could not be written that is no bug: the disk or the quota is full
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def load_command(name: str) -> click.Command:
     """The command ``name``, its module imported now."""
     module, attr = COMMANDS[name][0].split(":")
@@ -86,7 +90,7 @@ class _LazyGroup(click.Group):
             finally:
                 sys.stdout.flush()  # here, not at exit, where the error would be lost
         except OSError as e:
-            if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            if e.errno not in OUT_OF_SPACE:
                 raise
             click.echo(f"twdsl: error: cannot write the output: {e.strerror}", err=True)
             sys.exit(2)

@@ -314,6 +314,10 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
         click.echo(f"twdsl: {e}", err=True)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug in twdsl: a message and exit 3, as docs/cli.md promises
+        from twdsl.cli import OUT_OF_SPACE
+
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE:
+            raise  # the outputs cannot be written (said by the command group); the run is kept
         internal_error(file, exc)
     _report_problems()
     sys.exit(code)
