@@ -262,9 +262,7 @@ def test_a_postgresql_url_where_no_server_listens(project: Path, args: tuple[str
     assert "secret" not in r.stderr
 
 
-@pytest.mark.parametrize("args", [a for a in STORE_COMMANDS if a[0] not in ("schedules",
-                                                                           "token")],
-                         ids=[i for i in STORE_IDS if i not in ("schedules list", "token list")])
+@pytest.mark.parametrize("args", STORE_COMMANDS, ids=STORE_IDS)
 def test_the_database_of_another_program_is_left_alone(project: Path,
                                                        args: tuple[str, ...]) -> None:
     db = project / "app.db"

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from twdsl.runtime.store.base import ControlRequest, StoreError
-from twdsl.runtime.store.schema import VERSION, foreign_tables, migrate, user_version
+from twdsl.runtime.store.schema import (
+    VERSION,
+    foreign_message,
+    foreign_tables,
+    migrate,
+    user_version,
+)
 from twdsl.runtime.store.sql import JSON_COLS, SQLStore, encode
 
 T = TypeVar("T")
@@ -78,10 +84,7 @@ class SQLiteStore(SQLStore):
             foreign = foreign_tables(db)
             if foreign:
                 db.close()
-                raise StoreError(
-                    f"{self.path} is a SQLite database of another program (its tables: "
-                    f"{', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}), not a "
-                    "twdsl state store; twdsl adds nothing to it: give another path")
+                raise StoreError(foreign_message(self.path, foreign))
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
