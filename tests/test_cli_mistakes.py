@@ -633,3 +633,27 @@ def test_standard_output_on_a_full_disk(project: Path, args: tuple[str, ...]) ->
         r = subprocess.run([sys.executable, "-m", "twdsl.cli", *args], cwd=project,
                            stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
     mistake(r, "twdsl: error: cannot write the output: No space left on device")
+
+
+@pytest.mark.parametrize("args", [("compile",), ("graph",), ("run", "--no-state"),
+                                  ("submit", "--state", "s.db")], ids=lambda a: a[0])
+def test_an_empty_file_has_no_workflow(project: Path, args: tuple[str, ...]) -> None:
+    (project / "empty.twdsl").write_text("")
+    r = run(args[0], "empty.twdsl", *args[1:], cwd=project)
+    mistake(r, "empty.twdsl: there is no workflow to compile in this file")
+    assert run("check", "empty.twdsl", cwd=project).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["show", "watch", "resume", "retry", "pause", "cancel"])
+def test_an_unknown_or_ambiguous_run_id(project: Path, command: str) -> None:
+    """Exit 1 (docs/cli.md: no such run), the runs there are untouched."""
+    for _ in range(2):
+        assert run("run", "flow.twdsl", "-i", "name=x", cwd=project).returncode == 0
+    r = run("runs", command, "nope", cwd=project)
+    mistake(r, "no run 'nope' in", "`twdsl runs list` shows the runs", code=1)
+    ids = [x["id"] for x in json.loads(run("runs", "list", "--format", "json",
+                                            cwd=project).stdout)]
+    r = run("runs", command, ids[0][:4], cwd=project)
+    mistake(r, f"run id prefix '{ids[0][:4]}' is ambiguous", *ids, code=1)
+    after = json.loads(run("runs", "list", "--format", "json", cwd=project).stdout)
+    assert [(x["id"], x["status"]) for x in after] == [(i, "completed") for i in ids]
