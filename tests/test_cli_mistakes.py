@@ -657,3 +657,10 @@ def test_an_unknown_or_ambiguous_run_id(project: Path, command: str) -> None:
     mistake(r, f"run id prefix '{ids[0][:4]}' is ambiguous", *ids, code=1)
     after = json.loads(run("runs", "list", "--format", "json", cwd=project).stdout)
     assert [(x["id"], x["status"]) for x in after] == [(i, "completed") for i in ids]
+
+
+def test_a_tool_twdsl_table_in_a_file_not_named_pyproject(project: Path) -> None:
+    (project / "settings.toml").write_text('[tool.twdsl.check]\nignore = ["TW501"]\n')
+    r = run("check", "flow.twdsl", "--config", "settings.toml", cwd=project)
+    mistake(r, "settings.toml: unknown table 'tool'",
+            "[tool.twdsl] is read from a file named pyproject.toml")

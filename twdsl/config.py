@@ -125,8 +125,11 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
     """
     unknown = set(data) - {"check", "agents", "run"}
     if unknown:
-        raise ConfigError(f"{where}: unknown table {sorted(unknown)[0]!r} "
-                          "(known: check, agents, run)")
+        first = sorted(unknown)[0]
+        hint = ("; [tool.twdsl] is read from a file named pyproject.toml, a twdsl.toml holds "
+                "the tables themselves" if first == "tool" else "")
+        raise ConfigError(f"{where}: unknown table {first!r} (known: check, agents, run)"
+                          f"{hint}")
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise ConfigError(f"{where}: 'check' must be a table")
