@@ -551,7 +551,7 @@ def test_fmt_of_standard_input_that_is_not_utf8(tmp_path: Path, data: bytes,
 
 
 def test_fmt_of_standard_input_keeps_crlf_and_drops_a_bom_as_for_a_file(tmp_path: Path) -> None:
-    ugly = 'workflow W{version:"1.0.0"\r\ntask a{agent:"A"}}\r\n'.encode()
+    ugly = b'workflow W{version:"1.0.0"\r\ntask a{agent:"A"}}\r\n'
     r = fmt_stdin(tmp_path, b"\xef\xbb\xbf" + ugly)
     assert (r.returncode, r.stderr) == (0, b"")
     assert r.stdout == PRETTY.replace("\n", "\r\n").encode()
