@@ -664,3 +664,9 @@ def test_a_tool_twdsl_table_in_a_file_not_named_pyproject(project: Path) -> None
     r = run("check", "flow.twdsl", "--config", "settings.toml", cwd=project)
     mistake(r, "settings.toml: unknown table 'tool'",
             "[tool.twdsl] is read from a file named pyproject.toml")
+
+
+def test_fires_of_a_workflow_without_a_schedule(project: Path) -> None:
+    """As `schedules pause|resume` say it: a misspelt name was answered 'no fires'."""
+    r = run("schedules", "fires", "Helo", "--state", "s.db", cwd=project)
+    mistake(r, "workflow 'Helo' has no schedule", "`twdsl schedules` lists them", code=1)
