@@ -88,7 +88,8 @@ class _LazyGroup(click.Group):
             try:
                 return super().invoke(ctx)
             finally:
-                sys.stdout.flush()  # here, not at exit, where the error would be lost
+                if sys.stdout is not None and not sys.stdout.closed:  # (the LSP closes it)
+                    sys.stdout.flush()  # here, not at exit, where the error would be lost
         except OSError as e:
             if e.errno not in OUT_OF_SPACE:
                 raise
