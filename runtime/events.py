@@ -13,6 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+#: Every event type, in the order of the docstring above (docs/events.md)
+TYPES = ("workflow.started", "workflow.completed", "workflow.failed", "workflow.cancelled",
+         "workflow.timeout", "workflow.paused", "workflow.resumed", "task.queued",
+         "task.started", "task.completed", "task.failed", "task.retried", "task.skipped",
+         "task.timeout", "task.cancelled", "task.reused", "task.cached")
+
 
 @dataclass(slots=True)
 class Event:

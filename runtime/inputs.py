@@ -184,6 +184,9 @@ def parse_cli(program: M.Program, pairs: list[str]) -> dict[str, Any]:
             continue
         name, text = pair.split("=", 1)
         name = name.strip()
+        if not name:
+            problems.append(f"--input {pair!r}: the name is missing; write name=value")
+            continue
         decl = decls.get(name)
         if decl is None:
             known = ", ".join(decls) or "none"

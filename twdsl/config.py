@@ -90,13 +90,27 @@ def load_config(path: Path) -> Config:
         ConfigError: the file is not valid TOML, or names an unknown code, level or key.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: it nests too deeply to be read") from None
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (invalid byte at line {line}); save it as "
+                          "UTF-8") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read it: {e.strerror}") from e
     if path.name == "pyproject.toml":
-        data = data.get("tool", {}).get("twdsl", {})
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: 'tool' must be a table ([tool.twdsl] holds twdsl's "
+                              "settings)")
+        data = tool.get("twdsl", {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: 'tool.twdsl' must be a table: write [tool.twdsl] "
+                              "and its settings under it")
         where = f"{path} [tool.twdsl]"
     else:
         where = str(path)
@@ -111,8 +125,11 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
     """
     unknown = set(data) - {"check", "agents", "run"}
     if unknown:
-        raise ConfigError(f"{where}: unknown table {sorted(unknown)[0]!r} "
-                          "(known: check, agents, run)")
+        first = sorted(unknown)[0]
+        hint = ("; [tool.twdsl] is read from a file named pyproject.toml, a twdsl.toml holds "
+                "the tables themselves" if first == "tool" else "")
+        raise ConfigError(f"{where}: unknown table {first!r} (known: check, agents, run)"
+                          f"{hint}")
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise ConfigError(f"{where}: 'check' must be a table")
@@ -126,7 +143,7 @@ def parse_config(data: dict[str, Any], where: str, path: Path | None = None) -> 
         raise ConfigError(f"{where}: 'check.severity' must be a table of code = level")
     for key, level in table.items():
         code = _code(key, where, "check.severity")
-        if level not in _LEVELS:
+        if not isinstance(level, str) or level not in _LEVELS:
             raise ConfigError(f"{where}: check.severity.{key} = {level!r}: the level must be one "
                               f"of {', '.join(repr(k) for k in _LEVELS)}")
         if code.stage != "lint" and code.severity is Severity.ERROR:
@@ -181,6 +198,7 @@ def _code(key: object, where: str, what: str) -> Code:
 def _has_tool_table(pyproject: Path) -> bool:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError):
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, RecursionError):
         return False
-    return isinstance(data.get("tool", {}).get("twdsl"), dict)
+    tool = data.get("tool")
+    return isinstance(tool, dict) and isinstance(tool.get("twdsl"), dict)

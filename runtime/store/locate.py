@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twdsl.runtime.store.base import Store
+from twdsl.runtime.store.base import Store, StoreError
 
 SCHEMES = ("postgresql://", "postgres://")
 DEFAULT = Path(".twdsl") / "state.db"
@@ -24,6 +25,11 @@ DEFAULT = Path(".twdsl") / "state.db"
 
 def is_url(where: str | os.PathLike[str]) -> bool:
     return str(where).startswith(SCHEMES)
+
+
+def has_scheme(where: str) -> bool:
+    """Whether ``where`` is written as a URL (``scheme://``), of any scheme."""
+    return re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", where) is not None
 
 
 def redact(where: str) -> str:
@@ -38,8 +44,44 @@ def redact(where: str) -> str:
     return re.sub(r"([?&]password=)[^&]*", r"\1***", where)
 
 
+def check_target(where: str | os.PathLike[str]) -> None:
+    """Raise StoreError, saying why, when ``where`` cannot be a store: a URL of another
+    scheme (it would be taken for a relative path), an empty path, a folder, a device, a
+    pipe or a socket (SQLite would write its journal beside it), or a path under a file."""
+    text = str(where)
+    if is_url(text) or text == ":memory:":
+        return
+    if not text.strip():
+        raise StoreError("the state store's path is empty: give a SQLite file's path or a "
+                         "postgresql:// URL")
+    if has_scheme(text):
+        raise StoreError(f"'{redact(text)}' is not a state store: give a SQLite file's path "
+                         "or a postgresql:// URL")
+    path = Path(text)
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StoreError(f"{text} cannot be created: {parent} is a file, not a "
+                                     "folder") from None
+                break
+        return
+    except OSError as e:
+        raise StoreError(f"cannot use {text} as the state store: {e.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise StoreError(f"{text} is a folder; the state store is a SQLite file in it, such "
+                         f"as {path / 'state.db'}")
+    if not stat.S_ISREG(mode):
+        raise StoreError(f"{text} is not a regular file (a device, a pipe or a socket); the "
+                         "state store is a SQLite file")
+
+
 def open_store(where: str | os.PathLike[str], **options: Any) -> Store:
-    """The store at ``where``: a PostgreSQL URL or a SQLite file (created on first use)."""
+    """The store at ``where``: a PostgreSQL URL or a SQLite file (created on first use);
+    StoreError when it cannot be one (:func:`check_target`) or cannot be opened."""
+    check_target(where)
     if is_url(where):
         from twdsl.runtime.store.postgres import PostgresStore
 
@@ -81,7 +123,7 @@ def locate(flag: str | None, env: str | None, config_file: Path | None,
         return _at(env, "$TWDSL_STATE")
     if config_file is not None:
         if config_state:
-            target = config_state if is_url(config_state) else str(
+            target = config_state if has_scheme(config_state) else str(
                 config_file.parent / config_state)
             return _at(target, f"[run] state in {config_file}")
         return _at(str(config_file.parent / DEFAULT), f"beside {config_file}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 
 def _v1_execution_record(db: sqlite3.Connection) -> None:
@@ -159,6 +160,47 @@ VERSION = len(MIGRATIONS)
 
 def user_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+#: The tables of the schema (the server keeps its own, ``server_*``, in the same file)
+TABLES = frozenset({"programs", "runs", "tasks", "attempts", "events", "checkpoints",
+                    "controls", "cache"})
+
+
+def foreign_tables(db: sqlite3.Connection) -> list[str]:
+    """The tables of a database twdsl never migrated (``user_version`` 0) that are not
+    twdsl's: a database of another program, which a store must not add its tables to (nor
+    switch to WAL).  Empty for a new file and for a state store."""
+    if user_version(db) != 0:
+        return []
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return sorted(n for n in names
+                  if n not in TABLES and not n.startswith(("server_", "sqlite_")))
+
+
+def foreign_tables_at(path: str) -> list[str]:
+    """:func:`foreign_tables` of the SQLite file ``path``, read without writing to it (empty
+    when there is no such file, or it cannot be read as a database: opening it says why)."""
+    p = Path(path)
+    try:
+        if not p.is_file() or p.stat().st_size == 0:
+            return []
+        db = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+    except (OSError, sqlite3.Error):
+        return []
+    try:
+        return foreign_tables(db)
+    except sqlite3.Error:
+        return []
+    finally:
+        db.close()
+
+
+def foreign_message(path: str, tables: list[str]) -> str:
+    """Why the database of another program at ``path`` is not used as a state store."""
+    shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+    return (f"{path} is a SQLite database of another program (its tables: {shown}), not a "
+            "twdsl state store; twdsl adds nothing to it: give another path")
 
 
 def migrate(db: sqlite3.Connection, upto: int = VERSION) -> int:

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from twdsl.runtime.store.base import ControlRequest, StoreError
-from twdsl.runtime.store.schema import VERSION, migrate, user_version
+from twdsl.runtime.store.schema import (
+    VERSION,
+    foreign_message,
+    foreign_tables,
+    migrate,
+    user_version,
+)
 from twdsl.runtime.store.sql import JSON_COLS, SQLStore, encode
 
 T = TypeVar("T")
@@ -75,6 +81,10 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the state database {self.path}: {e}") from None
         try:
+            foreign = foreign_tables(db)
+            if foreign:
+                db.close()
+                raise StoreError(foreign_message(self.path, foreign))
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")

@@ -9,7 +9,9 @@ reason; ``tests/test_cli.py`` checks it against the command's own docstring.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import sys
 
 import click
 
@@ -56,6 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Why output could not be written that is no bug: the disk or the quota is full
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def load_command(name: str) -> click.Command:
     """The command ``name``, its module imported now."""
     module, attr = COMMANDS[name][0].split(":")
@@ -74,6 +80,21 @@ class _LazyGroup(click.Group):
         if name in COMMANDS and name not in self.commands:
             self.add_command(load_command(name), name)
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """The command; output that cannot be written for want of space (a disk filled up
+        under ``> out.json``) is said in one line, exit 2, never as a traceback."""
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                if sys.stdout is not None and not sys.stdout.closed:  # (the LSP closes it)
+                    sys.stdout.flush()  # here, not at exit, where the error would be lost
+        except OSError as e:
+            if e.errno not in OUT_OF_SPACE:
+                raise
+            click.echo(f"twdsl: error: cannot write the output: {e.strerror}", err=True)
+            sys.exit(2)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of ``--help`` from the table: no command module imported."""

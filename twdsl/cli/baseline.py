@@ -68,15 +68,25 @@ def write(path: Path, diagnostics: list[Diagnostic], sources: dict[str, SourceFi
 def read(path: Path) -> Counter[Key]:
     """The findings a baseline file records, counted."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise BaselineError(f"no baseline at {path}: write one with "
                             f"`twdsl check --write-baseline {path} …`") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BaselineError(f"cannot read the baseline {path}: {e}") from None
+    except OSError as e:
+        raise BaselineError(f"cannot read the baseline {path}: {e.strerror or e}") from None
+    again = "write it again with --write-baseline"
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise BaselineError(f"{path}: the baseline is not UTF-8 text (invalid byte at line "
+                            f"{line}); {again}") from None
     except json.JSONDecodeError as e:
         raise BaselineError(f"{path}:{e.lineno}:{e.colno}: the baseline is not valid JSON "
-                            f"({e.msg}); write it again with --write-baseline") from None
+                            f"({e.msg}); {again}") from None
+    except RecursionError:
+        raise BaselineError(f"{path}: the baseline is nested too deeply to be one; "
+                            f"{again}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or \
             not isinstance(data.get("findings"), list):
         raise BaselineError(f"{path}: not a twdsl baseline of format {FORMAT}; write it again "
@@ -86,7 +96,7 @@ def read(path: Path) -> Counter[Key]:
         try:
             key = (str(f["file"]), str(f["code"]), str(f["message"]), str(f["line"]))
             n = int(f.get("count", 1))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise BaselineError(f"{path}: finding {i + 1} lacks file, code, message or line; "
                                 "write the baseline again with --write-baseline") from None
         out[key] += max(n, 0)

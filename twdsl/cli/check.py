@@ -24,6 +24,7 @@ from twdsl.cli.common import (
     internal_error,
     load_import,
     read_input,
+    refuse_reading_as_output,
     write_text,
 )
 from twdsl.config import Config, ConfigError
@@ -86,6 +87,8 @@ def check_command(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: 
         fail(str(e))
     if not files:
         fail(f"no {SUFFIX} files found in {', '.join(paths)}")
+    if write_baseline is not None:
+        refuse_reading_as_output(write_baseline, [f.path for f in files], "--write-baseline")
     configs = Configs(config_path)
     try:
         for f in files:

@@ -7,14 +7,16 @@ traceback; a traceback means a bug in twdsl and exits 3 with a request to report
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -23,6 +25,23 @@ from twdsl.diagnostics import Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SUFFIX = ".twdsl"
+
+
+class FiniteRange(click.FloatRange):
+    """A FloatRange that refuses NaN and the infinities (which pass its bounds: a lease of
+    NaN seconds is never over, nor ever lapses)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        number = float(super().convert(value, param, ctx))
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: The largest count a listing takes (--limit): more than any terminal shows, less than a
+#: database's integers hold
+MAX_LIMIT = 1_000_000
 
 
 class UsageError(Exception):
@@ -36,9 +55,10 @@ class InputFile:
     crlf: bool = False
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print ``twdsl: error: MESSAGE`` and exit (2 unless told otherwise)."""
-    click.echo(f"twdsl: error: {message}", err=True)
+def fail(message: str, code: int = EXIT_USAGE, prefix: str = "twdsl: error: ") -> NoReturn:
+    """Print ``twdsl: error: MESSAGE`` (or ``prefix`` and MESSAGE) and exit (2 unless told
+    otherwise)."""
+    click.echo(f"{prefix}{message}", err=True)
     sys.exit(code)
 
 
@@ -54,7 +74,7 @@ def collect(paths: tuple[str, ...]) -> list[str]:
         elif path.is_file():
             out.append(p)
         elif not path.exists():
-            raise UsageError(f"'{p}' does not exist")
+            raise UsageError(f"'{p}' does not exist{missing_hint(p)}")
         else:
             raise UsageError(f"'{p}' is not a file or folder")
     return out
@@ -65,7 +85,31 @@ def read_input(path: str) -> InputFile:
     try:
         raw = Path(path).read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read '{path}': {e.strerror}") from e
+        raise UsageError(f"cannot read '{path}': {e.strerror}{missing_hint(path)}") from e
+    return decode_input(path, raw)
+
+
+def missing_hint(path: str) -> str:
+    """What to say after "'path' does not exist": the file a dangling symbolic link points
+    to, or `` (did you mean 'x'?)`` for a close name in the same folder; else ``""``."""
+    p = Path(path)
+    if p.is_symlink():
+        return f"; it is a symbolic link to '{os.readlink(p)}', which does not exist"
+    if p.exists():
+        return ""
+    from twdsl.suggest import closest
+
+    try:  # names compared without their common suffix, which would make any two look alike
+        stems = [c.stem for c in p.parent.iterdir() if c.suffix == p.suffix]
+    except OSError:
+        return ""
+    best = closest(p.stem, stems)
+    return f" (did you mean '{p.with_name(best + p.suffix)}'?)" if best is not None else ""
+
+
+def decode_input(path: str, raw: bytes) -> InputFile:
+    """The bytes of source file ``path`` as text, as :func:`read_input` reads them; a
+    UsageError naming the line of the first byte that is not UTF-8."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -155,6 +199,20 @@ def check_bindings(config: Config) -> None:
                       origin=str(config.path) if config.path else None)
     except ConfigurationError as e:
         raise ConfigError(str(e)) from None
+
+
+def refuse_reading_as_output(output: str, inputs: Iterable[str | os.PathLike[str]],
+                             flag: str) -> None:
+    """Exit 2 when the output file ``output`` (given with ``flag``) is one of the files the
+    command reads (the same file by any name): writing it would replace the user's file."""
+    for read in inputs:
+        try:
+            same = os.path.samefile(output, read)
+        except (OSError, ValueError):
+            continue
+        if same:
+            fail(f"{flag} {output} is a file this command reads ({read}): it would be "
+                 "replaced; write to another file")
 
 
 def write_output(path: str, data: bytes) -> None:

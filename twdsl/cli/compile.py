@@ -25,6 +25,7 @@ from twdsl.cli.common import (
     internal_error,
     load_import,
     read_input,
+    refuse_reading_as_output,
     write_output,
 )
 from twdsl.compiler import Compilation, WorkflowChoiceError, compile_source
@@ -106,6 +107,8 @@ def compile_command(file: str, output: str | None, level: int, workflow: str | N
 
     Exit status: 0 compiled, 1 errors in the file, 2 usage error, 3 internal error.
     """
+    if output is not None:
+        refuse_reading_as_output(output, [file], "-o/--output")
     program = _compile(file, workflow, level, config_path)
     try:
         text = program.to_json()
@@ -147,6 +150,8 @@ def graph_command(file: str, fmt: str, output: str | None, level: int, workflow:
         fail(f"--format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
               "graphviz (e.g. apt install graphviz, brew install graphviz), or use "
               "--format dot and render it elsewhere", EXIT_USAGE)
+    if output is not None:
+        refuse_reading_as_output(output, [file], "-o/--output")
     program = _compile(file, workflow, level, config_path)
     try:
         text = render.mermaid(program) if fmt == "mermaid" else render.dot(program)

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from twdsl.cli.common import EXIT_OK, EXIT_USAGE, SUFFIX
+from twdsl.cli.common import EXIT_OK, EXIT_USAGE, SUFFIX, load_import
 
 #: Launch arguments and what each must be (docs/debugging.md, "Launch configuration").
 FIELDS: dict[str, str] = {
@@ -107,10 +107,8 @@ def _source_text(program_path: str, source: str) -> tuple[str | None, str]:
     compiled .json, the source it names (as it was compiled: relative to the folder the run
     happens in)."""
     path = Path(program_path) if Path(program_path).suffix == SUFFIX else Path(source)
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except (OSError, UnicodeDecodeError):
-        return None, source
+    text = load_import(str(path))  # read as it was compiled: a BOM dropped, CRLF as LF
+    return (text, str(path)) if text is not None else (None, source)
 
 
 @click.command("debug")

@@ -13,9 +13,9 @@ from twdsl.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     SUFFIX,
-    InputFile,
     UsageError,
     collect,
+    decode_input,
     fail,
     internal_error,
     read_input,
@@ -38,18 +38,21 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     Exit status: 0 formatted or nothing to change, 1 --check/--diff found changes,
     2 a file does not parse (or nests beyond the formatter's limits), or a usage error.
     """
+    stdin = paths == ("-",)
+    raw = sys.stdin.buffer.read() if stdin else b""
     try:
-        if paths == ("-",):
-            files = [InputFile("<stdin>", sys.stdin.read())]
+        if stdin:  # read as a file is read: UTF-8, a BOM dropped, CRLF kept
+            files = [decode_input("<stdin>", raw)]
         elif "-" in paths:
             raise UsageError("'-' (standard input) cannot be combined with paths")
         else:
             files = [read_input(p) for p in collect(paths)]
     except UsageError as e:
+        if stdin and not (check_only or diff):
+            _pass_through(raw)
         fail(str(e))
     if not files:
         fail(f"no {SUFFIX} files found in {', '.join(paths)}")
-    stdin = paths == ("-",)
     changed = unparsable = 0
     for f in files:
         try:
@@ -59,7 +62,7 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
         except FormatError as e:  # parsed, but nested beyond the formatter's limits
             click.echo(f"twdsl: error: {e}", err=True)
             if stdin and not (check_only or diff):
-                click.echo(f.text, nl=False)  # lose nothing on a pipe
+                _pass_through(raw)
             unparsable += 1
             continue
         except Exception as exc:
@@ -71,11 +74,11 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
             click.echo(f"twdsl: error: cannot format {f.path}: it has syntax errors "
                        "(fix them, then run twdsl fmt again)", err=True)
             if stdin and not (check_only or diff):
-                click.echo(f.text, nl=False)  # lose nothing on a pipe
+                _pass_through(raw)
             continue
         if formatted == f.text:
             if stdin and not (check_only or diff):
-                click.echo(formatted, nl=False)
+                _pass_through(_encoded(formatted, f.crlf))
             continue
         changed += 1
         if diff:
@@ -83,7 +86,7 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
         elif check_only:
             click.echo(f"would reformat {f.path}")
         elif stdin:
-            click.echo(formatted, nl=False)
+            _pass_through(_encoded(formatted, f.crlf))
         else:
             try:
                 write_text(f.path, formatted, f.crlf)
@@ -93,6 +96,17 @@ def fmt_command(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
     if unparsable:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_FINDINGS if changed and (check_only or diff) else EXIT_OK)
+
+
+def _encoded(text: str, crlf: bool) -> bytes:
+    return (text.replace("\n", "\r\n") if crlf else text).encode("utf-8")
+
+
+def _pass_through(data: bytes) -> None:
+    """``data`` to standard output as bytes: a pipe gets exactly what it should."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def _unified(old: str, new: str, path: str) -> Iterator[str]:

@@ -25,7 +25,12 @@ from twdsl.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     SUFFIX,
+    UsageError,
+    decode_input,
     internal_error,
+    load_import,
+    missing_hint,
+    refuse_reading_as_output,
 )
 from twdsl.compiler import WorkflowChoiceError, compile_source
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
@@ -57,10 +62,14 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
     """The program to run: an IR file as it is, or a source file compiled."""
     path = Path(file)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise Stop(EXIT_USAGE, f"twdsl: cannot read {file}: "
-                    f"{getattr(e, 'strerror', None) or e}") from None
+        raw = path.read_bytes()
+    except OSError as e:
+        raise Stop(EXIT_USAGE, f"twdsl: cannot read {file}: {e.strerror}"
+                    f"{missing_hint(file)}") from None
+    try:  # as every command reads a file: a BOM dropped, CRLF read as LF
+        text = decode_input(file, raw).text
+    except UsageError as e:
+        raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
     if path.suffix == ".json":
         version = _version_of(text)
         if version is not None and version != IR_VERSION:
@@ -73,9 +82,10 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
             version = _version_of(text)
             hint = (f" (it is IR version {version}; this twdsl runs version {IR_VERSION})"
                     if version not in (None, IR_VERSION) else "")
+            first = e.errors()[0]
+            at = f" at {'.'.join(map(str, first['loc']))}" if first["loc"] else ""
             raise Stop(EXIT_USAGE, f"twdsl: {file} is not a compiled TWDSL program{hint}: "
-                        f"{e.errors()[0]['msg']} at {'.'.join(map(str, e.errors()[0]['loc']))}"
-                        ) from None
+                        f"{first['msg']}{at}") from None
         try:
             validate(program, after=f"loading {file}")
         except IRInvariantError as e:
@@ -85,14 +95,8 @@ def load_program(file: str, workflow: str | None, optimize: int, config: Config)
         raise Stop(EXIT_USAGE, f"twdsl: {file}: expected a {SUFFIX} source or a compiled "
                     ".json program")
 
-    def load(p: str) -> str | None:
-        try:
-            return Path(p).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-
     try:
-        comp = compile_source(text, file, workflow, optimize, config, load)
+        comp = compile_source(text, file, workflow, optimize, config, load_import)
     except WorkflowChoiceError as e:
         raise Stop(EXIT_USAGE, f"twdsl: {e}") from None
     errors = [d for d in comp.diagnostics if d.severity is Severity.ERROR]
@@ -109,7 +113,7 @@ def _version_of(text: str) -> int | None:
     try:
         v = json.loads(text).get("ir_version")
         return v if isinstance(v, int) else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # not a program: said by its loader
         return None
 
 
@@ -122,7 +126,7 @@ def read_inputs(program: Program, pairs: tuple[str, ...], inputs_file: str | Non
     given: dict[str, Any] = {}
     if inputs_file is not None:
         try:
-            data = load_json(Path(inputs_file).read_text(encoding="utf-8"), inputs_file,
+            data = load_json(Path(inputs_file).read_text(encoding="utf-8-sig"), inputs_file,
                              top_level_inputs=True)
         except OSError as e:
             raise Stop(EXIT_USAGE, f"twdsl: cannot read {inputs_file}: {e.strerror}") from None
@@ -178,6 +182,14 @@ class Outlets:
             if not url.startswith(("http://", "https://")):
                 raise Stop(EXIT_USAGE, f"twdsl: --webhook {url!r}: expected an http:// or "
                             "https:// URL")
+        from fnmatch import fnmatchcase
+
+        from twdsl.runtime.events import TYPES
+
+        for pattern in self.types:
+            if not any(fnmatchcase(t, pattern) for t in TYPES):
+                raise Stop(EXIT_USAGE, f"twdsl: --events {pattern!r} matches no event type; "
+                            f"the types are {', '.join(TYPES)} (docs/events.md)")
         return headers
 
     def open(self, sinks: list[Any], run_id: str | None) -> list[Any]:
@@ -302,6 +314,10 @@ def run_command(file: str, pairs: tuple[str, ...], inputs_file: str | None,
         click.echo(f"twdsl: {e}", err=True)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # a bug in twdsl: a message and exit 3, as docs/cli.md promises
+        from twdsl.cli import OUT_OF_SPACE
+
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE:
+            raise  # the outputs cannot be written (said by the command group); the run is kept
         internal_error(file, exc)
     _report_problems()
     sys.exit(code)
@@ -324,7 +340,14 @@ def _run(file: str, pairs: tuple[str, ...], inputs_file: str | None, workflow: s
          no_cache: bool, dry_run: bool, log_format: str, max_concurrency: int | None,
          seed: int | None, outlets: Outlets | None = None, executor_name: str = "local",
          ray_address: str | None = None, version_wanted: str | None = None) -> int:
+    if no_state and state_path is not None:
+        raise Stop(EXIT_USAGE, "twdsl: --state names a store to record to and --no-state "
+                    "records nothing: give one or the other")
     config = config_for(Path(file), config_path)
+    if outlets is not None and outlets.events_file is not None:
+        read: list[str | Path] = [file, *([config.path] if config.path else []),
+                                  *([inputs_file] if inputs_file else [])]
+        refuse_reading_as_output(outlets.events_file, read, "--events-file")
     program = load_program(file, workflow, optimize, config)
     if version_wanted is not None:
         if no_state:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SUFFIX
+from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, MAX_LIMIT, SUFFIX
 from twdsl.cli.run import Stop, agent_registry, config_for, execute, inputs_from_record
 from twdsl.cli.state import STATE_HELP, StateStop, open_state, report_problems
 from twdsl.config import Config
@@ -26,6 +26,13 @@ _STATE_HELP = STATE_HELP
 
 def _open(flag: str | None) -> Any:
     return open_state(flag)
+
+
+def _run_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """RUN_ID as given; an empty one (every id starts with it) is a usage error."""
+    if not value.strip():
+        raise click.BadParameter("the run id is empty; `twdsl runs list` shows the runs")
+    return value
 
 
 def _run_or_stop(store: Any, run_id: str) -> Any:
@@ -95,8 +102,9 @@ def _interrupted(run: Any) -> bool:
     return interrupted(run, time.time())
 
 
-def _since(text: str | None) -> float | None:
-    """``2026-11-20``, an ISO date-time, or an age: ``90m``, ``12h``, ``7d``."""
+def _since(ctx: click.Context, param: click.Parameter, text: str | None) -> float | None:
+    """``--since``: ``2026-11-20``, an ISO date-time, or an age: ``90m``, ``12h``, ``7d``;
+    as a timestamp, checked before the store is looked for."""
     if text is None:
         return None
     units = {"m": 60, "h": 3600, "d": 86400}
@@ -107,7 +115,9 @@ def _since(text: str | None) -> float | None:
     except ValueError:
         raise click.BadParameter(f"{text!r}: write a date (2026-11-20), a date-time or an age "
                                  "(90m, 12h, 7d)") from None
-    return (d if d.tzinfo else d.astimezone()).timestamp()
+    if d.tzinfo is None:  # local time; by arithmetic: the OS's clock ends before year 1
+        d = d.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    return (d - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()
 
 
 @click.group("runs")
@@ -119,16 +129,17 @@ def runs_group() -> None:
 @click.option("--workflow", "-w", default=None)
 @click.option("--status", type=click.Choice(["pending", "running", "paused", "completed",
                                              "failed", "cancelled", "timeout"]), default=None)
-@click.option("--since", default=None, help="Only runs created since a date or an age (7d).")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--since", default=None, callback=_since,
+              help="Only runs created since a date or an age (7d).")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
-def runs_list(workflow: str | None, status: str | None, since: str | None, limit: int,
+def runs_list(workflow: str | None, status: str | None, since: float | None, limit: int,
               fmt: str, state: str | None) -> int:
     """List runs, newest first."""
     store = _open(state)
-    runs = store.list_runs(workflow=workflow, status=status, since=_since(since), limit=limit)
+    runs = store.list_runs(workflow=workflow, status=status, since=since, limit=limit)
     if fmt == "json":
         click.echo(json.dumps([_run_json(r) for r in runs], indent=2))
         return EXIT_OK
@@ -155,7 +166,7 @@ def _run_json(r: Any) -> dict[str, Any]:
 
 
 @runs_group.command("show")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
@@ -259,7 +270,7 @@ def _config_for(run: Any, config_path: str | None) -> Config:
 
 
 @runs_group.command("resume")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--log-format", type=click.Choice(["auto", "text", "json"]), default="auto")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
@@ -351,7 +362,7 @@ def _requeue(store: Any, run: Any) -> int:
 
 
 @runs_group.command("retry")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--failed-only", is_flag=True, help="Reuse every successful result; rerun only "
               "what failed and what depends on it.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
@@ -404,7 +415,7 @@ def _control(run_id: str, command: str, state: str | None) -> int:
 
 
 @runs_group.command("cancel")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
 def runs_cancel(run_id: str, state: str | None) -> int:
@@ -413,7 +424,7 @@ def runs_cancel(run_id: str, state: str | None) -> int:
 
 
 @runs_group.command("pause")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
 def runs_pause(run_id: str, state: str | None) -> int:
@@ -423,7 +434,7 @@ def runs_pause(run_id: str, state: str | None) -> int:
 
 
 @runs_group.command("watch")
-@click.argument("run_id")
+@click.argument("run_id", callback=_run_id)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
@@ -456,15 +467,16 @@ def runs_watch(run_id: str, fmt: str, state: str | None) -> int:
 
 @click.command("stats")
 @click.argument("workflow", required=False)
-@click.option("--since", default=None, help="Only runs created since a date or an age (7d).")
+@click.option("--since", default=None, callback=_since,
+              help="Only runs created since a date or an age (7d).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=_STATE_HELP)
 @_guard
-def stats_command(workflow: str | None, since: str | None, fmt: str, state: str | None) -> int:
+def stats_command(workflow: str | None, since: float | None, fmt: str, state: str | None) -> int:
     """Runs, success rate, durations (mean, p50, p95) per workflow and task, frequent
     failures, and runs per day."""
     store = _open(state)
-    data = store.stats(workflow=workflow, since=_since(since))
+    data = store.stats(workflow=workflow, since=since)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return EXIT_OK

@@ -11,11 +11,11 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK
+from twdsl.cli.common import EXIT_FINDINGS, EXIT_OK, MAX_LIMIT
 from twdsl.cli.token import STATE_HELP, open_server_db
 
 
@@ -79,9 +79,13 @@ def schedules_list(fmt: str, state: str | None) -> None:
 def _set(workflow: str, state: str | None, **change: Any) -> None:
     db = open_server_db(state)
     if not db.update_schedule(workflow, **change):
-        click.echo(f"twdsl: workflow '{workflow}' has no schedule (`twdsl schedules` lists "
-                   "them)", err=True)
-        sys.exit(EXIT_FINDINGS)
+        _no_schedule(workflow)
+
+
+def _no_schedule(workflow: str) -> NoReturn:
+    click.echo(f"twdsl: workflow '{workflow}' has no schedule (`twdsl schedules` lists "
+               "them)", err=True)
+    sys.exit(EXIT_FINDINGS)
 
 
 @schedules_group.command("pause")
@@ -108,12 +112,15 @@ def schedules_resume(workflow: str, missed: str | None, state: str | None) -> No
 
 @schedules_group.command("fires")
 @click.argument("workflow")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--state", "state", default=None, help=STATE_HELP)
 def schedules_fires(workflow: str, limit: int, fmt: str, state: str | None) -> None:
     """A schedule's fires, newest first: the scheduled time, the delay, the run."""
-    fires = open_server_db(state).fires(workflow, limit)
+    db = open_server_db(state)
+    fires = db.fires(workflow, limit)
+    if not fires and workflow not in {s.workflow for s in db.schedules()}:
+        _no_schedule(workflow)
     if fmt == "json":
         click.echo(json.dumps([{"scheduled_at": f.occurrence, "fired_at": f.fired_at,
                                 "run_id": f.run_id, "server": f.server, "note": f.note}

@@ -9,13 +9,14 @@ state file or the configuration cannot be used).
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from pathlib import Path
 
 import click
 
-from twdsl.cli.common import EXIT_OK, EXIT_USAGE, fail
+from twdsl.cli.common import EXIT_OK, EXIT_USAGE, FiniteRange, fail
 from twdsl.cli.state import STATE_HELP
 from twdsl.cli.submit import queue_name
 
@@ -49,7 +50,7 @@ def _queue(ctx: click.Context, param: click.Parameter, value: str | None) -> str
               help="Proxies whose X-Forwarded-For/-Proto headers are believed.")
 @click.option("--secure-cookies", is_flag=True, help="Mark the session cookie Secure (behind "
               "a TLS proxy; automatic when the request arrives as https).")
-@click.option("--missed-grace", type=click.FloatRange(0), default=60.0, show_default=True,
+@click.option("--missed-grace", type=FiniteRange(0), default=60.0, show_default=True,
               help="Seconds after its time an occurrence still counts as on time.")
 @click.option("--no-scheduler", is_flag=True, help="Fire no schedule (another server does).")
 @click.option("--log-level", type=click.Choice(["warning", "info", "debug"]),
@@ -69,6 +70,9 @@ def server_command(host: str, port: int, state: str | None, config_path: str | N
     from twdsl.server.db import ServerDBError
     from twdsl.server.service import ApiError, Service, Settings
 
+    if public_url is not None and not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", public_url):
+        fail(f"--public-url {public_url!r}: give the URL people open the UI at, such as "
+             "https://twdsl.example.com")
     try:
         if config_path is not None:
             config = load_config(Path(config_path))

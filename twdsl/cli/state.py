@@ -44,10 +44,21 @@ def here_config() -> Config:
 
 
 def location(flag: str | None, config: Config) -> Any:
-    from twdsl.runtime.store.locate import locate
+    """Where the store is; StateStop when what names it (``--state``, ``$TWDSL_STATE``, the
+    configuration) names no possible store."""
+    from twdsl.runtime.store import StoreError
+    from twdsl.runtime.store.locate import check_target, locate
 
-    return locate(flag, os.environ.get("TWDSL_STATE") or None, config.path,
-                  config.run.get("state"), Path.cwd())
+    if flag is not None and not flag.strip():
+        raise StateStop("twdsl: --state is empty: give a SQLite file's path or a "
+                        "postgresql:// URL (or leave --state out)")
+    loc = locate(flag, os.environ.get("TWDSL_STATE") or None, config.path,
+                 config.run.get("state"), Path.cwd())
+    try:
+        check_target(loc.target)
+    except StoreError as e:
+        raise StateStop(f"twdsl: {e} ({loc.reason})") from None
+    return loc
 
 
 def open_state(flag: str | None, config: Config | None = None, *, create: bool = False,

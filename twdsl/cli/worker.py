@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from twdsl.cli.common import EXIT_OK, EXIT_USAGE
+from twdsl.cli.common import EXIT_OK, EXIT_USAGE, FiniteRange
 from twdsl.cli.run import Stop, agent_registry
 from twdsl.cli.state import STATE_HELP, StateStop, open_state, report_problems
 from twdsl.cli.submit import queue_name
@@ -36,10 +36,10 @@ def _queues(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
               help="A queue to serve (repeatable; default: default).")
 @click.option("--concurrency", "-c", type=click.IntRange(1), default=1, show_default=True,
               help="Runs at once.")
-@click.option("--lease", type=click.FloatRange(0.1), default=30.0, show_default=True,
+@click.option("--lease", type=FiniteRange(0.1), default=30.0, show_default=True,
               metavar="SECONDS", help="How long a run stays this worker's without a renewal: "
               "another worker takes over a dead worker's runs after it.")
-@click.option("--poll", type=click.FloatRange(0.01), default=1.0, show_default=True,
+@click.option("--poll", type=FiniteRange(0.01), default=1.0, show_default=True,
               metavar="SECONDS", help="Time between looks at empty queues.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="The twdsl.toml binding the agents (default: the nearest from here).")
