@@ -1,5 +1,5 @@
 """Workflow inputs: parsed from the command line by their declared types and validated
-before anything runs, with pydantic models generated from the IR's types.
+before anything runs by the language's rule of types at run time (twdsl/lang/conform.py).
 
 Every problem is collected and reported at once, each naming the input:
 ``input 'retries': expected number, got "three"``.
@@ -18,8 +18,6 @@ import re
 import sys
 from datetime import datetime
 from typing import Any
-
-from pydantic import BaseModel
 
 from twdsl.ir import model as M
 from twdsl.ir.eval import EvalError, evaluate
@@ -340,5 +338,5 @@ def _convert(t: M.TypeRef, v: Any, name: str, problems: list[str]) -> Any:
     return v
 
 
-__all__ = ["MAX_DEPTH", "MAX_DIGITS", "BaseModel", "InputError", "load_json", "parse_cli",
+__all__ = ["MAX_DEPTH", "MAX_DIGITS", "InputError", "load_json", "parse_cli",
            "parse_duration", "validate_inputs"]

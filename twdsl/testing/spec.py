@@ -247,6 +247,10 @@ class _Reader:
                 self.problem((*where, f"{key}_json"), f"{_key(what, key)}_json is not JSON: "
                              f"{e.msg} at column {e.colno}")
                 return False, None
+            except RecursionError:
+                self.problem((*where, f"{key}_json"), f"{_key(what, key)}_json nests too "
+                             "deeply to be read; nest its values less deeply")
+                return False, None
         if not plain:
             return False, None
         try:
@@ -354,6 +358,9 @@ def read_test_file(path: str) -> TestFile:
         raise SpecError([Problem(path, line, "not UTF-8 text; save it as UTF-8")]) from None
     try:
         doc = tomllib.loads(text)
+    except RecursionError:  # deeper than Python's TOML parser goes
+        raise SpecError([Problem(path, 1, "it nests too deeply to be read; nest its arrays "
+                                 "and tables less deeply")]) from None
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)$", str(e))
         message = str(e)[: m.start()].rstrip() if m else str(e)
@@ -435,6 +442,9 @@ def _inputs(r: _Reader, t: dict[str, Any], where: KeyPath, folder: Path, what: s
                       f"{e.strerror}")
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             r.problem((*where, "inputs_file"), f"{what}: inputs_file {name} is not JSON: {e}")
+        except RecursionError:
+            r.problem((*where, "inputs_file"), f"{what}: inputs_file {name} nests too deeply "
+                      "to be read; nest its values less deeply")
         else:
             if isinstance(data, dict):
                 out.update(data)
