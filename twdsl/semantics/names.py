@@ -63,6 +63,8 @@ class Model:
     #: statement ``block``) reads a template instance's task (``alias.task.result``)
     instance_reads: list[tuple[str, A.Node, str | None, A.Stmt | None]] = field(
         default_factory=list)
+    #: alias -> template, of the body's ``use Template(…) as alias`` statements
+    instances: dict[str, str] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -242,6 +244,7 @@ class Resolver:
         for use in decl.body.walk():
             if isinstance(use, A.UseStmt) and use.alias is not None:
                 alias = use.alias.name
+                model.instances[alias] = use.template.dotted
                 if alias in aliases:
                     self.error("TW202", f"template instance '{alias}' is declared twice in "
                                f"{model.label}", use.alias,
@@ -256,7 +259,7 @@ class Resolver:
                                f"{clash} '{alias}' in {model.label}; rename one of them",
                                use.alias)
         outputs: dict[str, A.Node] = {}
-        scope = _Scope(model, self.instances(decl))
+        scope = _Scope(model, set(model.instances))
         # the tasks of the workflow's own on_success and on_error run after its body and its
         # outputs: only those handlers can read them
         handlers = [f for f in decl.body.items if isinstance(f, A.Field) and
@@ -301,10 +304,6 @@ class Resolver:
                    "before its parameters have values, and read builtins only")
             self.error("TW210", f"the default of {owner} cannot read the {kind} "
                        f"'{node.name}': {why}", node)
-
-    def instances(self, decl: Body) -> set[str]:
-        """Aliases of `use Template(…) as alias` in this body."""
-        return set(instance_templates(decl))
 
     def declare(self, table: dict[str, A.Node], ident: A.Ident, node: A.Node, what: str,
                 model: Model) -> None:
@@ -513,7 +512,7 @@ class Resolver:
     def instance_task_ref(self, ref: A.Ref, model: Model, what: str) -> bool:
         """``alias.task``: a task of the template instance ``use T(…) as alias``."""
         alias, name = ref.parts[0].name, ref.parts[1].name
-        instances = self.instance_templates(model.decl)
+        instances = model.instances
         if alias not in instances:
             hint, fix = did_you_mean(alias, instances, ref.parts[0].span)
             self.error("TW212", f"'{alias}' in {what} is not a template instance of "
@@ -532,10 +531,6 @@ class Resolver:
                        ref, fix=fix)
             return False
         return True
-
-    def instance_templates(self, decl: A.Node) -> dict[str, str]:
-        """alias -> template, of the ``use … as alias`` statements of a body."""
-        return instance_templates(decl)
 
     def bind(self, scope: _Scope, ident: A.Ident, what: str, model: Model) -> None:
         clash = scope.global_kind(ident.name)
@@ -638,12 +633,6 @@ class _Scope:
             out.extend(s.names)
             s = s.parent
         return [*out, *self.model.inputs, *self.model.tasks, *self.instances, *BUILTIN_VALUES]
-
-
-def instance_templates(decl: A.Node) -> dict[str, str]:
-    """alias -> template, of the ``use … as alias`` statements of a body."""
-    return {n.alias.name: n.template.dotted for n in decl.walk()
-            if isinstance(n, A.UseStmt) and n.alias is not None}
 
 
 def _as_ref(e: A.Node) -> A.Ref | None:

@@ -29,7 +29,7 @@ from twdsl.lang.builtins import (
 from twdsl.lang.values import count_of
 from twdsl.semantics import policies as P
 from twdsl.semantics.declarations import Declarations
-from twdsl.semantics.names import Model, instance_templates
+from twdsl.semantics.names import Model
 from twdsl.semantics.templates import Templates
 from twdsl.suggest import did_you_mean
 from twdsl.syntax import ast as A
@@ -207,7 +207,7 @@ class Checker:
                     self.inputs.setdefault(d.name.name, self.resolve(d.type))
         self.facts = {}
         self.facts_of[id(decl)] = self.facts
-        self.instances = instance_templates(decl)
+        self.instances = model.instances
         self.collect(decl.body.items, _Ctx())
         ctx = _Ctx()
         if isinstance(decl, A.TemplateDecl):
