@@ -13,10 +13,10 @@ import stat
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -25,6 +25,34 @@ from twdsl.diagnostics import Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SUFFIX = ".twdsl"
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def program_options(config_help: str) -> Callable[[_F], _F]:
+    """The options that name a program and its inputs, alike for ``run`` and ``submit``:
+    ``--input``, ``--inputs-file``, ``--workflow``, ``--optimize``, ``--config`` (in this
+    order in ``--help``)."""
+    options = [
+        click.option("--input", "-i", "pairs", multiple=True, metavar="NAME=VALUE",
+                     help="An input, parsed by its declared type (repeatable)."),
+        click.option("--inputs-file", type=click.Path(dir_okay=False), default=None,
+                     help="A JSON object of inputs (--input values win)."),
+        click.option("--workflow", "-w", default=None,
+                     help="The workflow to run, when the file has several."),
+        click.option("--optimize", "-O", type=click.IntRange(0, 1), default=1,
+                     show_default=True, help="Optimization level of the compile (0: no pass)."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                     help=config_help),
+    ]
+
+    def apply(fn: _F) -> _F:
+        for option in reversed(options):  # the first listed is the outermost: first in help
+            fn = option(fn)
+        return fn
+
+    return apply
 
 
 class FiniteRange(click.FloatRange):

@@ -30,6 +30,7 @@ from twdsl.cli.common import (
     internal_error,
     load_import,
     missing_hint,
+    program_options,
     refuse_reading_as_output,
 )
 from twdsl.compiler import WorkflowChoiceError, compile_source
@@ -242,16 +243,7 @@ def inputs_from_record(program: Program, recorded: Any) -> dict[str, Any]:
 
 @click.command("run")
 @click.argument("file", metavar="FILE")
-@click.option("--input", "-i", "pairs", multiple=True, metavar="NAME=VALUE",
-              help="An input, parsed by its declared type (repeatable).")
-@click.option("--inputs-file", type=click.Path(dir_okay=False), default=None,
-              help="A JSON object of inputs (--input values win).")
-@click.option("--workflow", "-w", default=None, help="The workflow to run, when the file has "
-              "several.")
-@click.option("--optimize", "-O", type=click.IntRange(0, 1), default=1, show_default=True,
-              help="Optimization level of the compile (0: no pass).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Use this twdsl.toml or pyproject.toml.")
+@program_options("Use this twdsl.toml or pyproject.toml.")
 @click.option("--state", "state_path", default=None, metavar="PATH|URL",
               help="The state store: a SQLite file or a postgresql:// URL (default: "
                    "$TWDSL_STATE, else the configuration's, else the nearest .twdsl/state.db;"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from twdsl.cli.common import EXIT_OK
+from twdsl.cli.common import EXIT_OK, program_options
 from twdsl.cli.run import Stop, config_for, load_program, read_inputs
 from twdsl.cli.state import STATE_HELP, StateStop, open_state, report_problems
 
@@ -29,16 +29,7 @@ def queue_name(ctx: click.Context | None, param: click.Parameter | None, value: 
 
 @click.command("submit")
 @click.argument("file", metavar="FILE")
-@click.option("--input", "-i", "pairs", multiple=True, metavar="NAME=VALUE",
-              help="An input, parsed by its declared type (repeatable).")
-@click.option("--inputs-file", type=click.Path(dir_okay=False), default=None,
-              help="A JSON object of inputs (--input values win).")
-@click.option("--workflow", "-w", default=None, help="The workflow to run, when the file has "
-              "several.")
-@click.option("--optimize", "-O", type=click.IntRange(0, 1), default=1, show_default=True,
-              help="Optimization level of the compile (0: no pass).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Use this twdsl.toml or pyproject.toml (for the compile).")
+@program_options("Use this twdsl.toml or pyproject.toml (for the compile).")
 @click.option("--state", "state", default=None, metavar="PATH|URL", help=STATE_HELP)
 @click.option("--queue", "-q", default="default", show_default=True, callback=queue_name,
               help="The queue it waits in (workers serve the queues they are told).")
