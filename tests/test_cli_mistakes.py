@@ -670,3 +670,15 @@ def test_fires_of_a_workflow_without_a_schedule(project: Path) -> None:
     """As `schedules pause|resume` say it: a misspelt name was answered 'no fires'."""
     r = run("schedules", "fires", "Helo", "--state", "s.db", cwd=project)
     mistake(r, "workflow 'Helo' has no schedule", "`twdsl schedules` lists them", code=1)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_a_token_name_the_api_would_refuse(tmp_path: Path, name: str) -> None:
+    """An empty --name (a shell variable left unset) was taken for the role; the API takes
+    1 to 100 characters, and so does the command now."""
+    r = run("token", "create", "--role", "viewer", "--name", name, "--state", "s.db",
+            cwd=tmp_path)
+    mistake(r, "'--name'", "give a name of 1 to 100 characters, not only blanks")
+    assert r.stdout == ""  # no token was made
+    listed = run("token", "list", "--format", "json", "--state", "s.db", cwd=tmp_path)
+    assert (listed.returncode, json.loads(listed.stdout or "[]")) == (0, [])

@@ -54,11 +54,23 @@ def token_group() -> None:
     """API tokens of `twdsl server`: create (shown once), list, revoke."""
 
 
+def token_name(name: str | None) -> str | None:
+    """``--name`` as the API takes it: 1 to NAME_MAX characters, not only blanks (an empty
+    name, a shell variable left unset, was taken for the role)."""
+    from twdsl.server.auth import NAME_MAX
+
+    if name is not None and (not name.strip() or len(name) > NAME_MAX):
+        raise click.BadParameter(f"give a name of 1 to {NAME_MAX} characters, not only "
+                                 f"blanks (got {len(name)})", param_hint="'--name'")
+    return name
+
+
 @token_group.command("create")
 @click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), required=True,
               help="viewer reads; operator also runs and controls runs; admin also deploys "
                    "and manages tokens and notifications.")
-@click.option("--name", default=None, help="Who or what uses it (default: the role).")
+@click.option("--name", default=None, callback=lambda ctx, param, value: token_name(value),
+              help="Who or what uses it (default: the role).")
 @click.option("--state", "state", default=None, help=STATE_HELP)
 def token_create(role: str, name: str | None, state: str | None) -> None:
     """Make a token and print it (the only time it is shown: only its hash is kept)."""

@@ -28,6 +28,7 @@ from twdsl.runtime.store.base import FINAL_RUN_STATUSES, RUN_STATUSES
 from twdsl.server import graph
 from twdsl.server.auth import (
     CSRF_HEADER,
+    NAME_MAX,
     SESSION_COOKIE,
     Sessions,
     create_token,
@@ -69,7 +70,7 @@ class LoginBody(_Body):
 
 
 class TokenBody(_Body):
-    name: str = Field(..., min_length=1, max_length=100)
+    name: str = Field(..., min_length=1, max_length=NAME_MAX)
     role: Literal["viewer", "operator", "admin"]
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from twdsl.server.db import ROLES, ServerDB, TokenRecord
 
 PREFIX = "twdsl_"
+#: a token's name: who or what uses it, 1 to NAME_MAX characters (the CLI and the API)
+NAME_MAX = 100
 _TOKEN = re.compile(r"^twdsl_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$")
 SESSION_COOKIE = "twdsl_session"
 CSRF_HEADER = "X-CSRF-Token"
