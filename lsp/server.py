@@ -476,10 +476,9 @@ def did_change(ls: TwdslServer, params: lsp.DidChangeTextDocumentParams) -> None
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
 @safe(_none)
 def did_save(ls: TwdslServer, params: lsp.DidSaveTextDocumentParams) -> None:
-    uri = params.text_document.uri
-    if uri in ls.workspace.text_documents and ls.analysed.get(uri) == ls.text(uri)[1]:
-        return  # the saved text is the text analysed; files on disk come by the watcher
-    ls.schedule(uri)
+    # analysed again even when the text is the one analysed: a client that does not watch
+    # files has no other moment to see a configuration or an imported module changed on disk
+    ls.schedule(params.text_document.uri)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
