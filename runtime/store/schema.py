@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 
 def _v1_execution_record(db: sqlite3.Connection) -> None:
@@ -176,24 +175,6 @@ def foreign_tables(db: sqlite3.Connection) -> list[str]:
     names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     return sorted(n for n in names
                   if n not in TABLES and not n.startswith(("server_", "sqlite_")))
-
-
-def foreign_tables_at(path: str) -> list[str]:
-    """:func:`foreign_tables` of the SQLite file ``path``, read without writing to it (empty
-    when there is no such file, or it cannot be read as a database: opening it says why)."""
-    p = Path(path)
-    try:
-        if not p.is_file() or p.stat().st_size == 0:
-            return []
-        db = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
-    except (OSError, sqlite3.Error):
-        return []
-    try:
-        return foreign_tables(db)
-    except sqlite3.Error:
-        return []
-    finally:
-        db.close()
 
 
 def foreign_message(path: str, tables: list[str]) -> str:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from twdsl.runtime.store.locate import is_url
+from twdsl.runtime.store.schema import foreign_message, foreign_tables
 
 T = TypeVar("T")
 
@@ -588,6 +589,10 @@ class SQLiteServerDB(SQLServerDB):
         try:
             self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                        check_same_thread=False)
+            foreign = foreign_tables(self._db)
+            if foreign:  # another program's database: nothing is added to it (nor WAL)
+                self._db.close()
+                raise ServerDBError(foreign_message(self.path, foreign))
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
