@@ -108,3 +108,24 @@ def keyword_span(span: Span, keyword: str) -> Span:
     width = len(keyword)
     return Span(span.file, span.start, span.start + width, span.line, span.column, span.line,
                 span.column + width)
+
+
+class NotUTF8(ValueError):
+    """Bytes that are not UTF-8 text; ``line`` is the (1-based) line of the first bad byte."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"not UTF-8 text (invalid byte at line {line})")
+        self.line = line
+
+
+def utf8_text(raw: bytes) -> str:
+    """The text of a file as twdsl reads every file it is given: UTF-8, a byte order mark
+    dropped (line endings are the caller's: the formatter keeps CRLF); NotUTF8 otherwise.
+
+    >>> utf8_text(b"\\xef\\xbb\\xbfa\\r\\n")
+    'a\\r\\n'
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise NotUTF8(raw[: e.start].count(b"\n") + 1) from e

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from twdsl.cli.common import write_output
 from twdsl.diagnostics import Diagnostic
-from twdsl.source import SourceFile
+from twdsl.source import NotUTF8, SourceFile, utf8_text
 
 FORMAT = 1
 Key = tuple[str, str, str, str]  # file, code, message, line text
@@ -76,11 +76,9 @@ def read(path: Path) -> Counter[Key]:
         raise BaselineError(f"cannot read the baseline {path}: {e.strerror or e}") from None
     again = "write it again with --write-baseline"
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise BaselineError(f"{path}: the baseline is not UTF-8 text (invalid byte at line "
-                            f"{line}); {again}") from None
+        data = json.loads(utf8_text(raw))
+    except NotUTF8 as e:
+        raise BaselineError(f"{path}: the baseline is {e}; {again}") from None
     except json.JSONDecodeError as e:
         raise BaselineError(f"{path}:{e.lineno}:{e.colno}: the baseline is not valid JSON "
                             f"({e.msg}); {again}") from None

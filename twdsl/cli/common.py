@@ -22,6 +22,7 @@ import click
 
 from twdsl.config import DEFAULT, Config, ConfigError, find_config, load_config
 from twdsl.diagnostics import Severity
+from twdsl.source import NotUTF8, utf8_text
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SUFFIX = ".twdsl"
@@ -139,10 +140,9 @@ def decode_input(path: str, raw: bytes) -> InputFile:
     """The bytes of source file ``path`` as text, as :func:`read_input` reads them; a
     UsageError naming the line of the first byte that is not UTF-8."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise UsageError(f"'{path}' is not UTF-8 text (invalid byte at line {line}); "
+        text = utf8_text(raw)
+    except NotUTF8 as e:
+        raise UsageError(f"'{path}' is not UTF-8 text (invalid byte at line {e.line}); "
                          "save it as UTF-8") from e
     crlf = "\r\n" in text
     return InputFile(path, text.replace("\r\n", "\n") if crlf else text, crlf)

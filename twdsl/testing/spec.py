@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from twdsl.lang.kinds import ERROR_KINDS
+from twdsl.source import NotUTF8, utf8_text
 from twdsl.suggest import closest
 from twdsl.testing.lines import LineMap
 from twdsl.testing.lines import Path as KeyPath
@@ -352,10 +353,9 @@ def read_test_file(path: str) -> TestFile:
     except OSError as e:
         raise SpecError([Problem(path, 1, f"cannot read it: {e.strerror}")]) from None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise SpecError([Problem(path, line, "not UTF-8 text; save it as UTF-8")]) from None
+        text = utf8_text(raw)
+    except NotUTF8 as e:
+        raise SpecError([Problem(path, e.line, "not UTF-8 text; save it as UTF-8")]) from None
     try:
         doc = tomllib.loads(text)
     except RecursionError:  # deeper than Python's TOML parser goes

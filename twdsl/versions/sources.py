@@ -24,7 +24,7 @@ from twdsl.config import DEFAULT, Config
 from twdsl.diagnostics import Diagnostic, Severity
 from twdsl.ir.model import Program, SourceRef
 from twdsl.project import Project
-from twdsl.source import Span
+from twdsl.source import NotUTF8, Span, utf8_text
 from twdsl.syntax import ast as A
 from twdsl.versions.diff import Locations
 
@@ -81,10 +81,9 @@ class Snapshot:
 def decode(raw: bytes, label: str) -> str:
     """Source text as twdsl reads it: UTF-8, a BOM dropped, CRLF read as LF."""
     try:
-        return raw.decode("utf-8-sig").replace("\r\n", "\n")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise SourceError(f"'{label}' is not UTF-8 text (invalid byte at line {line})") from e
+        return utf8_text(raw).replace("\r\n", "\n")
+    except NotUTF8 as e:
+        raise SourceError(f"'{label}' is {e}") from e
 
 
 def disk_loader(path: str) -> str | None:
